@@ -1,0 +1,1 @@
+"""HTTP API: the FastAPI app, its routes and the chat page."""

@@ -1,0 +1,73 @@
+"""The FastAPI application: routes, error handling, start-up (model, index, seeds) and the page."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+
+from api.routes import answer, documents, health
+from qa.config import Settings
+from qa.documents import DocumentError
+from qa.indexing import ModelMismatch
+from qa.service import Verbatim
+
+log = logging.getLogger("verbatim.api")
+STATIC_DIR = Path(__file__).with_name("static")
+
+
+def create_app(settings: Settings | None = None, service: Verbatim | None = None,
+               seed: bool = True) -> FastAPI:
+    """Build the app around one service; start-up loads the model and indexes the seeds."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        verbatim = service or Verbatim(settings)
+        verbatim.warm_up()
+        if seed:
+            report = verbatim.ensure_seeded()
+            if report:
+                log.info("indexed the seeds: %s", report.as_dict())
+        mismatch = verbatim.indexer.model_mismatch()
+        if mismatch:
+            log.warning("%s", mismatch)
+        app.state.verbatim = verbatim
+        yield
+        verbatim.close()
+
+    app = FastAPI(title="Verbatim", version="0.1.0", lifespan=lifespan,
+                  description="Extractive question answering: every answer is a verbatim "
+                              "sentence from your documents, with its citation.")
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type")}
+                  for e in exc.errors()]
+        reason = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in errors)
+        return JSONResponse(status_code=422, content={"detail": reason, "errors": errors})
+
+    @app.exception_handler(DocumentError)
+    async def _bad_document(_: Request, exc: DocumentError) -> JSONResponse:
+        return JSONResponse(status_code=422, content={"detail": str(exc)})
+
+    @app.exception_handler(ModelMismatch)
+    async def _stale(_: Request, exc: ModelMismatch) -> JSONResponse:
+        return JSONResponse(status_code=409, content={"detail": str(exc)})
+
+    app.include_router(answer.router)
+    app.include_router(documents.router)
+    app.include_router(health.router)
+
+    @app.get("/", include_in_schema=False)
+    def index() -> FileResponse:
+        return FileResponse(STATIC_DIR / "index.html")
+
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    return app

@@ -1,0 +1,35 @@
+"""Answer and chat endpoints."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from fastapi import APIRouter
+
+from api.deps import Service
+from api.schemas import AnswerRequest, AnswerResponse, ChatRequest, ChatResponse, Message
+from qa.answering import Result
+from qa.conversation import ABSTAIN_MESSAGE, Turn
+
+router = APIRouter(prefix="/v1", tags=["answers"])
+
+
+def to_response(result: Result) -> AnswerResponse:
+    """Turn the answerer's result into the API's JSON shape."""
+    return AnswerResponse.model_validate(asdict(result))
+
+
+@router.post("/answer", response_model=AnswerResponse)
+def answer(body: AnswerRequest, service: Service) -> AnswerResponse:
+    """Answer a question with the best verbatim sentence and its citation."""
+    return to_response(service.ask(body.question, top_k=body.top_k))
+
+
+@router.post("/chat", response_model=ChatResponse)
+def chat(body: ChatRequest, service: Service) -> ChatResponse:
+    """Answer the last user message, reading earlier turns to understand follow-ups."""
+    turns = [Turn(m.role, m.content) for m in body.messages]
+    result = service.chat(turns, top_k=body.top_k)
+    content = result.answer if result.answer is not None else ABSTAIN_MESSAGE
+    return ChatResponse(message=Message(role="assistant", content=content),
+                        answer=to_response(result))

@@ -1,0 +1,118 @@
+"""Document and index endpoints: list, read, add (JSON or file upload), delete, rebuild."""
+
+from __future__ import annotations
+
+import json
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
+from pydantic import ValidationError
+from starlette.datastructures import UploadFile
+
+from api.deps import Service
+from api.schemas import (MAX_DOCUMENT_CHARS, MAX_DOCUMENTS_PER_REQUEST, AddResult, DocumentList,
+                         DocumentOut, DocumentsIn, DocumentSummaryOut)
+from qa.documents import Document, DocumentError, make_document, parse_document
+
+router = APIRouter(prefix="/v1", tags=["documents"])
+
+_ADD_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": DocumentsIn.model_json_schema(
+                ref_template="#/components/schemas/{model}")},
+            "multipart/form-data": {"schema": {
+                "type": "object", "required": ["files"],
+                "properties": {"files": {"type": "array",
+                                         "items": {"type": "string", "format": "binary"}}}}},
+        },
+    }
+}
+
+
+async def _json_documents(request: Request) -> list[Document]:
+    """Read documents sent as JSON."""
+    try:
+        payload = json.loads(await request.body())
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise HTTPException(400, f"the body is not valid JSON: {exc}") from exc
+    try:
+        body = DocumentsIn.model_validate(payload)
+    except ValidationError as exc:
+        raise HTTPException(422, json.loads(exc.json(include_url=False))) from exc
+    docs = []
+    for i, d in enumerate(body.documents):
+        try:
+            docs.append(make_document(d.text, doc_id=d.doc_id, title=d.title))
+        except DocumentError as exc:
+            raise HTTPException(422, f"documents[{i}]: {exc}") from exc
+    return docs
+
+
+async def _uploaded_documents(request: Request) -> list[Document]:
+    """Read documents uploaded as files in the multipart field `files`."""
+    try:
+        form = await request.form(max_files=MAX_DOCUMENTS_PER_REQUEST,
+                                  max_part_size=MAX_DOCUMENT_CHARS)
+    except Exception as exc:  # the multipart parser raises several types for bad bodies
+        raise HTTPException(400, f"cannot read the upload: {exc}") from exc
+    files = [f for f in form.getlist("files") if isinstance(f, UploadFile)]
+    if not files:
+        raise HTTPException(422, "no files: send them in the multipart field 'files'")
+    docs = []
+    for upload in files:
+        name = upload.filename or "upload.txt"
+        data = await upload.read(MAX_DOCUMENT_CHARS + 1)
+        if len(data) > MAX_DOCUMENT_CHARS:
+            raise HTTPException(413, f"{name}: larger than {MAX_DOCUMENT_CHARS} bytes")
+        try:
+            docs.append(await run_in_threadpool(parse_document, data, name))
+        except DocumentError as exc:
+            raise HTTPException(422, str(exc)) from exc
+    return docs
+
+
+@router.get("/documents", response_model=DocumentList)
+def list_documents(service: Service) -> DocumentList:
+    """List the indexed documents with their sizes."""
+    return DocumentList(documents=[DocumentSummaryOut.model_validate(d.__dict__)
+                                   for d in service.store.list_documents()])
+
+
+@router.get("/documents/{doc_id}", response_model=DocumentOut)
+def get_document(doc_id: str, service: Service) -> DocumentOut:
+    """Return a document's stored text, which citation offsets point into."""
+    doc = service.store.get_document(doc_id)
+    if doc is None:
+        raise HTTPException(404, f"no document with doc_id {doc_id!r}")
+    return DocumentOut(doc_id=doc.doc_id, title=doc.title, text=doc.text, source=doc.source)
+
+
+@router.post("/documents", response_model=AddResult, openapi_extra=_ADD_BODY)
+async def add_documents(request: Request, service: Service) -> AddResult:
+    """Add or replace documents (JSON or file upload); the index is updated before it returns."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type == "application/json":
+        docs = await _json_documents(request)
+    elif content_type == "multipart/form-data":
+        docs = await _uploaded_documents(request)
+    else:
+        raise HTTPException(415, "send application/json {\"documents\": [...]} or "
+                                 "multipart/form-data with files in the field 'files'")
+    report = await run_in_threadpool(service.add_documents, docs)
+    return AddResult.model_validate(report.as_dict())
+
+
+@router.delete("/documents/{doc_id}")
+def delete_document(doc_id: str, service: Service) -> dict[str, str]:
+    """Remove a document and its vectors from the index."""
+    if not service.remove(doc_id):
+        raise HTTPException(404, f"no document with doc_id {doc_id!r}")
+    return {"deleted": doc_id}
+
+
+@router.post("/index/rebuild", tags=["index"])
+def rebuild(service: Service) -> dict[str, int]:
+    """Re-chunk and re-embed every document, e.g. after the model changed."""
+    return {"documents": service.rebuild()}

@@ -1,0 +1,163 @@
+"""Request and response bodies of the HTTP API: the contract scripts and the chat page rely on."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+MAX_QUESTION_CHARS = 2000
+MAX_MESSAGES = 50
+MAX_TOP_K = 20
+MAX_DOCUMENT_CHARS = 10_000_000
+MAX_DOCUMENTS_PER_REQUEST = 100
+
+
+def _clean_question(value: str) -> str:
+    """Refuse questions that are blank or carry control characters, before any work is done."""
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    value = value.strip()
+    if not value:
+        raise ValueError("must not be empty")
+    return value
+
+
+class AnswerRequest(BaseModel):
+    """A question to answer."""
+
+    model_config = ConfigDict(extra="forbid")
+    question: str = Field(..., min_length=1, max_length=MAX_QUESTION_CHARS,
+                          examples=["Who carried the torch on the spacewalk?"])
+    top_k: int = Field(3, ge=1, le=MAX_TOP_K, description="How many ranked answers to return.")
+
+    _clean = field_validator("question")(_clean_question)
+
+
+class CitationOut(BaseModel):
+    """Where the quoted sentence stands: `document_text[start:end] == text`."""
+
+    doc_id: str
+    title: str
+    passage_id: int = Field(..., description="Index of the passage within its document.")
+    start: int
+    end: int
+    passage: str = Field(..., description="The passage the sentence stands in.")
+    passage_start: int = Field(..., description="Offset of the passage in the document text.")
+
+
+class AnswerOut(BaseModel):
+    """One ranked, quoted sentence."""
+
+    text: str
+    score: float = Field(..., ge=0.0, le=1.0)
+    citation: CitationOut
+    also_in: list[CitationOut] = Field(
+        default_factory=list, description="Other places where (nearly) the same sentence stands.")
+
+
+class AnswerResponse(BaseModel):
+    """The best sentence (or null when the documents don't answer) with ranked alternatives."""
+
+    question: str
+    answer: str | None
+    confidence: float = Field(..., ge=0.0, le=1.0)
+    abstained: bool
+    answers: list[AnswerOut]
+
+
+class Message(BaseModel):
+    """One turn of a conversation."""
+
+    model_config = ConfigDict(extra="forbid")
+    role: Literal["user", "assistant"]
+    content: str = Field(..., max_length=20_000)
+
+
+class ChatRequest(BaseModel):
+    """A conversation whose last message is the user's question."""
+
+    model_config = ConfigDict(extra="forbid")
+    messages: list[Message] = Field(..., min_length=1, max_length=MAX_MESSAGES)
+    top_k: int = Field(3, ge=1, le=MAX_TOP_K)
+
+    @field_validator("messages")
+    @classmethod
+    def _last_is_question(cls, messages: list[Message]) -> list[Message]:
+        """Make sure there is a question to answer."""
+        if messages[-1].role != "user":
+            raise ValueError("the last message must be the user's question")
+        if len(messages[-1].content) > MAX_QUESTION_CHARS:
+            raise ValueError(f"the question must be at most {MAX_QUESTION_CHARS} characters")
+        messages[-1].content = _clean_question(messages[-1].content)
+        return messages
+
+
+class ChatResponse(BaseModel):
+    """The assistant's reply and the full answer behind it."""
+
+    message: Message
+    answer: AnswerResponse
+
+
+class DocumentIn(BaseModel):
+    """A document sent as JSON."""
+
+    model_config = ConfigDict(extra="forbid")
+    doc_id: str | None = Field(None, max_length=200)
+    title: str | None = Field(None, max_length=500)
+    text: str = Field(..., max_length=MAX_DOCUMENT_CHARS)
+
+
+class DocumentsIn(BaseModel):
+    """Documents to add or replace."""
+
+    model_config = ConfigDict(extra="forbid")
+    documents: list[DocumentIn] = Field(..., min_length=1, max_length=MAX_DOCUMENTS_PER_REQUEST)
+
+
+class DocumentSummaryOut(BaseModel):
+    """One entry of the document list."""
+
+    doc_id: str
+    title: str
+    source: str
+    chars: int
+    passages: int
+    sentences: int
+    added_at: float
+
+
+class DocumentList(BaseModel):
+    """All indexed documents."""
+
+    documents: list[DocumentSummaryOut]
+
+
+class DocumentOut(BaseModel):
+    """A document's stored text, which citations' offsets refer to."""
+
+    doc_id: str
+    title: str
+    text: str
+    source: str
+
+
+class AddResult(BaseModel):
+    """What an add did."""
+
+    added: list[str]
+    updated: list[str]
+    unchanged: list[str]
+    sentences_embedded: int
+
+
+class Health(BaseModel):
+    """Liveness and what is indexed."""
+
+    status: str
+    model: str
+    detail: str | None
+    documents: int
+    passages: int
+    sentences: int

@@ -1,0 +1,1 @@
+"""Embedding model and vector index: turning text into vectors and finding the nearest ones."""

@@ -1,0 +1,148 @@
+"""Chunking: sentences with exact character offsets, grouped into overlapping passages."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import blingfire
+
+# Scrape furniture that must never be quoted as an answer.
+_BOILERPLATE = re.compile(
+    r"""^(?:open\ image\ modal|story\ continues\ (?:after|below).*|advertisement|
+    image\ credits?:.*|photo\ credits?:.*|read\ more.*|share\ this.*|click\ here.*|
+    \(?via\ [^)]*\)?|\(?credit:?[^)]*\)?|\(?\d+\ of\ ?\d+\)?|nasa\ tv|related.*)$""",
+    re.IGNORECASE | re.VERBOSE,
+)
+# Trailing photo-credit parentheticals: "(credit:AP)", "(AP Photo/...)", "(Photo by ...)".
+_TRAILING_CREDIT = re.compile(
+    r"\s*\((?:credit:|photo |ap photo|afp|reuters|getty|via |photo credit)[^()]*\)\s*$",
+    re.IGNORECASE,
+)
+_SLIDE_COUNTER = re.compile(r"\(\s*\d+\s*of\s*\d+\s*\)\s*$", re.IGNORECASE)
+_LEADING_BULLET = re.compile(r"^[\s•·▪‣◦*\-–—|]+")
+_WORD = re.compile(r"[^\W\d_]{2,}", re.UNICODE)
+_TERMINAL = re.compile(r"[.!?…:;\"'”’)\]]$")
+MIN_WORDS = 4
+HEADING_MAX_WORDS = 12
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """A sentence as a span of the document's stored text; `candidate` says if it may be quoted."""
+
+    start: int
+    end: int
+    text: str
+    candidate: bool
+    block: int
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A run of consecutive sentences, the retrieval unit and the context shown with a citation."""
+
+    start: int
+    end: int
+    first: int
+    last: int
+
+
+@dataclass(frozen=True)
+class Chunks:
+    """The chunker's output for one document."""
+
+    sentences: list[Sentence]
+    passages: list[Passage]
+    home_passage: list[int]
+
+    def passage_text(self, passage: Passage, doc_text: str) -> str:
+        """Give the passage's embeddable text: its quotable sentences, without scrape furniture."""
+        parts = [s.text for s in self.sentences[passage.first:passage.last + 1] if s.candidate]
+        return " ".join(parts) if parts else doc_text[passage.start:passage.end]
+
+
+def _trim_span(text: str, start: int, end: int) -> tuple[int, int]:
+    """Shrink a span past surrounding spaces, bullets and trailing photo credits."""
+    segment = text[start:end]
+    lead = _LEADING_BULLET.match(segment)
+    if lead and lead.end() < len(segment):
+        start += lead.end()
+    while True:
+        segment = text[start:end]
+        credit = _TRAILING_CREDIT.search(segment)
+        if not credit or credit.start() == 0:
+            break
+        end = start + credit.start()
+    segment = text[start:end]
+    start += len(segment) - len(segment.lstrip())
+    end -= len(segment) - len(segment.rstrip())
+    return start, end
+
+
+def is_quotable(sentence: str, alone_on_line: bool) -> bool:
+    """Decide whether a sentence can stand as an answer, ruling out captions and furniture."""
+    stripped = sentence.strip()
+    if _BOILERPLATE.match(stripped):
+        return False
+    words = _WORD.findall(stripped)
+    if len(words) < MIN_WORDS:
+        return False
+    letters = sum(ch.isalpha() for ch in stripped)
+    if letters < 0.5 * len(stripped):
+        return False
+    if sum(ch.isupper() for ch in stripped) > 0.6 * letters:
+        return False  # wire-service slugs and credit lines: "AFP PHOTO/POOL/..."
+    if _SLIDE_COUNTER.search(stripped) or (stripped[0] == "(" and stripped[-1] == ")"):
+        return False  # slideshow captions "(03 of19)" and parenthetical credits
+    # A short line without closing punctuation is a heading or a caption title, not a statement.
+    if alone_on_line and len(words) < HEADING_MAX_WORDS and not _TERMINAL.search(stripped):
+        return False
+    return True
+
+
+def split_sentences(text: str) -> list[Sentence]:
+    """Split stored text into sentences whose offsets slice back to their exact text."""
+    sentences: list[Sentence] = []
+    offset = 0
+    for block, line in enumerate(text.split("\n")):
+        if line.strip():
+            _, spans = blingfire.text_to_sentences_and_offsets(line)
+            spans = [(a, b) for a, b in spans if line[a:b].strip()] or [(0, len(line))]
+            for a, b in spans:
+                start, end = _trim_span(text, offset + a, offset + b)
+                if end <= start:
+                    continue
+                body = text[start:end]
+                sentences.append(Sentence(start, end, body,
+                                          is_quotable(body, alone_on_line=len(spans) == 1), block))
+        offset += len(line) + 1
+    return sentences
+
+
+def group_passages(sentences: list[Sentence], size: int, overlap: int,
+                   max_chars: int) -> tuple[list[Passage], list[int]]:
+    """Group sentences into overlapping windows and give each sentence its home passage."""
+    passages: list[Passage] = []
+    home = [0] * len(sentences)
+    step = max(1, size - overlap)
+    i = 0
+    while i < len(sentences):
+        j = i
+        while (j + 1 < len(sentences) and j + 1 - i < size
+               and sentences[j + 1].end - sentences[i].start <= max_chars):
+            j += 1
+        for k in range(i if not passages else max(i, passages[-1].last + 1), j + 1):
+            home[k] = len(passages)
+        passages.append(Passage(sentences[i].start, sentences[j].end, i, j))
+        if j + 1 >= len(sentences):
+            break
+        i = max(i + 1, min(i + step, j + 1 - overlap if j - i + 1 > overlap else j + 1))
+    return passages, home
+
+
+def chunk_text(text: str, size: int = 4, overlap: int = 1, max_chars: int = 1200) -> Chunks:
+    """Chunk one document's text for indexing."""
+    sentences = split_sentences(text)
+    passages, home = group_passages(sentences, size, overlap, max_chars)
+    return Chunks(sentences, passages, home)

@@ -1,0 +1,174 @@
+"""The `qa` command: serve, ask, add, remove, documents, rebuild."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Optional
+
+import typer
+
+from qa.config import get_settings
+from qa.documents import DocumentError
+from qa.indexing import ModelMismatch, Progress
+
+if TYPE_CHECKING:
+    from qa.service import Verbatim
+
+app = typer.Typer(help="Verbatim: ask your documents, get the exact sentence that answers.",
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+
+DataDir = Annotated[Optional[Path], typer.Option(
+    "--data-dir", help="Index folder (default: $VERBATIM_DATA_DIR or ./data).")]
+NoSeeds = Annotated[bool, typer.Option("--no-seeds", help="Don't index the seed documents.")]
+
+
+def _fail(message: str, code: int = 1) -> None:
+    """Stop with a message instead of a stack trace."""
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(code)
+
+
+@contextmanager
+def _service(data_dir: Path | None, seed: bool = False) -> Iterator["Verbatim"]:
+    """Open the service for one command, turning known failures into messages."""
+    from qa.service import Verbatim
+
+    try:
+        settings = get_settings(data_dir=data_dir)
+        service = Verbatim(settings)
+        if seed:
+            with _progress("Indexing seeds") as progress:
+                service.ensure_seeded(progress)
+        yield service
+        service.close()
+    except (DocumentError, ModelMismatch) as exc:
+        _fail(str(exc))
+
+
+@contextmanager
+def _progress(label: str) -> Iterator[Progress]:
+    """Show a progress bar with rate and ETA for long indexing work."""
+    from tqdm import tqdm
+
+    bar = None
+
+    def update(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=total, desc=label, unit="text", file=sys.stderr, dynamic_ncols=True)
+        bar.update(done - bar.n)
+
+    try:
+        yield update
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+@app.command()
+def serve(data_dir: DataDir = None,
+          host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+          port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+          no_seeds: NoSeeds = False) -> None:
+    """Serve the chat page and the HTTP API (indexes the seeds on first start)."""
+    import uvicorn
+
+    from api.main import create_app
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        settings = get_settings(data_dir=data_dir)
+    except ValueError as exc:
+        _fail(str(exc))
+    uvicorn.run(create_app(settings, seed=not no_seeds), host=host, port=port, log_level="info")
+
+
+@app.command()
+def ask(question: Annotated[str, typer.Argument(help="The question to answer.")],
+        top_k: Annotated[int, typer.Option("--top-k", min=1, max=20,
+                                           help="How many ranked answers.")] = 3,
+        as_json: Annotated[bool, typer.Option("--json", help="Print the API's JSON.")] = False,
+        data_dir: DataDir = None, no_seeds: NoSeeds = False) -> None:
+    """Answer a question from the indexed documents."""
+    if not question.strip():
+        _fail("the question is empty")
+    with _service(data_dir, seed=not no_seeds) as service:
+        result = service.ask(question.strip(), top_k=top_k)
+    if as_json:
+        typer.echo(json.dumps(asdict(result), ensure_ascii=False, indent=2))
+        return
+    if result.abstained:
+        typer.echo(f"The documents don't answer this (confidence {result.confidence:.2f}).")
+        return
+    typer.echo(f"{result.answer}\n  confidence {result.confidence:.2f}")
+    for i, a in enumerate(result.answers, 1):
+        c = a.citation
+        typer.echo(f"[{i}] {a.score:.2f} {c.title} ({c.doc_id}, chars {c.start}-{c.end})")
+        if i > 1:
+            typer.echo(f"    {a.text}")
+
+
+@app.command()
+def add(paths: Annotated[list[Path], typer.Argument(help="Files or folders to index.")],
+        data_dir: DataDir = None) -> None:
+    """Add or update documents (.txt .md .html .pdf); unchanged ones are skipped."""
+    with _service(data_dir) as service:
+        with _progress("Embedding") as progress:
+            report = service.add_paths(paths, progress)
+    typer.echo(f"added {len(report.added)}, updated {len(report.updated)}, "
+               f"unchanged {len(report.unchanged)} ({report.sentences} sentences embedded)")
+
+
+@app.command()
+def remove(doc_ids: Annotated[list[str], typer.Argument(help="Ids of the documents to remove.")],
+           data_dir: DataDir = None) -> None:
+    """Remove documents and their vectors from the index."""
+    missing = []
+    with _service(data_dir) as service:
+        for doc_id in doc_ids:
+            if service.remove(doc_id):
+                typer.echo(f"removed {doc_id}")
+            else:
+                missing.append(doc_id)
+    if missing:
+        _fail(f"no such document: {', '.join(missing)}")
+
+
+@app.command()
+def documents(data_dir: DataDir = None,
+              as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """List the indexed documents."""
+    from qa.store import Store
+
+    rows = Store(get_settings(data_dir=data_dir).data_dir).list_documents()
+    if as_json:
+        typer.echo(json.dumps([asdict(r) for r in rows], ensure_ascii=False, indent=2))
+        return
+    for r in rows:
+        typer.echo(f"{r.doc_id}\t{r.sentences} sentences\t{r.title}")
+    typer.echo(f"{len(rows)} documents")
+
+
+@app.command()
+def rebuild(data_dir: DataDir = None) -> None:
+    """Re-chunk and re-embed every document (after a model or chunking change)."""
+    with _service(data_dir) as service:
+        with _progress("Re-embedding") as progress:
+            count = service.rebuild(progress)
+    typer.echo(f"rebuilt {count} documents")
+
+
+def main() -> None:
+    """Run the CLI."""
+    app()
+
+
+if __name__ == "__main__":
+    main()
+

@@ -1,0 +1,180 @@
+"""Documents: reading .txt/.md/.html/.pdf files into stored text with a title and a stable id."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+
+SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf")
+MAX_TITLE_CHARS = 200
+_DOC_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._#:@+\-]{0,199}$")
+
+
+class DocumentError(ValueError):
+    """A document that cannot be accepted; the message says why, for the user to fix."""
+
+
+@dataclass(frozen=True)
+class Document:
+    """One source document as stored: answers quote `text` verbatim by character offsets."""
+
+    doc_id: str
+    title: str
+    text: str
+    source: str = ""
+
+    @property
+    def content_hash(self) -> str:
+        """Tell whether a re-added document changed, so unchanged ones are not re-embedded."""
+        digest = hashlib.sha256()
+        digest.update(self.title.encode("utf-8"))
+        digest.update(b"\0")
+        digest.update(self.text.encode("utf-8"))
+        return digest.hexdigest()
+
+
+def validate_doc_id(doc_id: str) -> str:
+    """Keep ids usable in URLs and never path-like, so they cannot reach the file system."""
+    if not _DOC_ID_RE.match(doc_id) or ".." in doc_id:
+        raise DocumentError(
+            f"invalid doc_id {doc_id!r}: use 1-200 letters, digits and . _ - # : @ +, "
+            "starting with a letter or digit"
+        )
+    return doc_id
+
+
+def doc_id_from_name(name: str) -> str:
+    """Derive a stable id from a file name, so re-adding the same file replaces it."""
+    stem = Path(name).stem
+    ascii_stem = unicodedata.normalize("NFKD", stem).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^A-Za-z0-9._\-]+", "-", ascii_stem).strip("-._")
+    if not slug:
+        slug = "doc-" + hashlib.sha1(name.encode("utf-8")).hexdigest()[:12]
+    return slug[:200]
+
+
+def doc_id_from_text(text: str) -> str:
+    """Give untitled pasted text an id that is the same whenever the same text is sent."""
+    return "doc-" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def normalize_text(text: str) -> str:
+    """Store one canonical form (LF line ends, no NULs) so offsets mean the same everywhere."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
+    return text.lstrip("\ufeff")
+
+
+_BYLINE = re.compile(r"^(by|posted|updated|published)\b|^\W*$", re.IGNORECASE)
+TITLE_TARGET_CHARS = 120
+
+
+def title_from_text(text: str) -> str:
+    """Use the first line that is not a byline as a title when the file carries none."""
+    for line in text.splitlines():
+        line = line.strip().lstrip("#").strip()
+        if not line or _BYLINE.match(line):
+            continue
+        if len(line) > TITLE_TARGET_CHARS:  # a first paragraph, not a heading: keep its start
+            head = re.split(r" [-–—|] |(?<=[.!?]) ", line, maxsplit=1)[0]
+            line = head if len(head) <= TITLE_TARGET_CHARS else \
+                line[:TITLE_TARGET_CHARS].rsplit(" ", 1)[0] + "…"
+        return line[:MAX_TITLE_CHARS]
+    return ""
+
+
+def make_document(text: str, doc_id: str | None = None, title: str | None = None,
+                  source: str = "") -> Document:
+    """Build a validated document from caller-given text, as the API and the loaders both need."""
+    text = normalize_text(text)
+    if not text.strip():
+        raise DocumentError("document text is empty")
+    doc_id = validate_doc_id(doc_id) if doc_id else doc_id_from_text(text)
+    title = (title or "").strip()[:MAX_TITLE_CHARS] or title_from_text(text) or doc_id
+    return Document(doc_id=doc_id, title=title, text=text, source=source)
+
+
+def _decode(data: bytes, name: str) -> str:
+    """Decode text files as UTF-8 (with BOM) or Latin-1, refusing binary data."""
+    if b"\x00" in data[:8192]:
+        raise DocumentError(f"{name}: looks like a binary file, not text")
+    for encoding in ("utf-8-sig", "cp1252"):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise DocumentError(f"{name}: cannot decode the file as text")
+
+
+def _html_to_text(data: bytes, name: str) -> tuple[str, str]:
+    """Extract readable text and the <title> from HTML, dropping scripts and styles."""
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(_decode(data, name), "html.parser")
+    title = soup.title.get_text(" ", strip=True) if soup.title else ""
+    for tag in soup(["script", "style", "noscript", "template", "head"]):
+        tag.decompose()
+    text = soup.get_text("\n")
+    lines = [re.sub(r"[ \t\u00a0]+", " ", line).strip() for line in text.splitlines()]
+    text = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+    return text, title
+
+
+def _pdf_to_text(data: bytes, name: str) -> tuple[str, str]:
+    """Extract page text and the metadata title from a PDF."""
+    from pypdf import PdfReader
+    from pypdf.errors import PyPdfError
+
+    if not data.startswith(b"%PDF"):
+        raise DocumentError(f"{name}: not a PDF file")
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        pages = [page.extract_text() or "" for page in reader.pages]
+        meta_title = (reader.metadata.title if reader.metadata else None) or ""
+    except (PyPdfError, ValueError, KeyError, TypeError, OSError) as exc:
+        raise DocumentError(f"{name}: cannot read the PDF ({exc})") from exc
+    return "\n\n".join(p.strip() for p in pages if p.strip()), str(meta_title)
+
+
+def parse_document(data: bytes, name: str, doc_id: str | None = None) -> Document:
+    """Turn uploaded or on-disk bytes into a document, choosing the reader by file suffix."""
+    suffix = Path(name).suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        raise DocumentError(
+            f"{name}: unsupported file type {suffix or '(none)'}; "
+            f"use one of {', '.join(SUPPORTED_SUFFIXES)}"
+        )
+    title = ""
+    if suffix in (".html", ".htm"):
+        text, title = _html_to_text(data, name)
+    elif suffix == ".pdf":
+        text, title = _pdf_to_text(data, name)
+    else:
+        text = _decode(data, name)
+    if not text.strip():
+        raise DocumentError(f"{name}: no text found in the file")
+    return make_document(text, doc_id=doc_id or doc_id_from_name(name), title=title or None,
+                         source=name)
+
+
+def iter_document_files(paths: list[Path]) -> list[Path]:
+    """Expand files and folders into the supported files under them, in a stable order."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found.extend(sorted(p for p in path.rglob("*")
+                                if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES
+                                and not any(part.startswith(".") for part in p.parts)))
+        elif path.is_file():
+            found.append(path)
+        else:
+            raise DocumentError(f"{path}: no such file or folder")
+    return found
+
+
+def load_file(path: Path) -> Document:
+    """Read one document from disk."""
+    return parse_document(path.read_bytes(), path.name)

@@ -1,0 +1,216 @@
+"""Indexing: documents -> chunks -> vectors -> store, keeping the in-memory FAISS indexes in step."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from embeddings.model import Embedder
+from embeddings.vector_index import VectorIndex
+from qa.chunking import Chunks, chunk_text
+from qa.config import Settings
+from qa.documents import Document
+from qa.store import Replaced, Store
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int, int], None]
+"""Called with (sentences embedded so far, total sentences) while indexing."""
+
+
+class ModelMismatch(RuntimeError):
+    """The index was built with another model; its vectors cannot be compared with the question's."""
+
+
+def sentence_input(title: str, sentence: str) -> str:
+    """Embed a sentence with its document title, which often names what 'it' refers to."""
+    return f"{title}: {sentence}" if title else sentence
+
+
+@dataclass
+class AddReport:
+    """What an add did, per document."""
+
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    sentences: int = 0
+
+    def as_dict(self) -> dict[str, object]:
+        """Serialise for the API and the CLI."""
+        return {"added": self.added, "updated": self.updated, "unchanged": self.unchanged,
+                "sentences_embedded": self.sentences}
+
+
+class Indexer:
+    """Owns the store and the vector indexes of one data directory."""
+
+    def __init__(self, settings: Settings, embedder: Embedder, store: Store | None = None) -> None:
+        """Open the store; vectors load in `load`."""
+        self.settings = settings
+        self.embedder = embedder
+        self.store = store or Store(settings.data_dir)
+        self.sentence_index: VectorIndex | None = None
+        self.passage_index: VectorIndex | None = None
+        self.lock = threading.RLock()  # guards the vector indexes against concurrent mutation
+
+    # --- state ----------------------------------------------------------------------------
+    @property
+    def model_fingerprint(self) -> str:
+        """Describe the embedding setup; vectors are only comparable under the same one."""
+        return json.dumps({"model": self.embedder.name, "input": "title: sentence"})
+
+    def model_mismatch(self) -> str | None:
+        """Say which model built the index when it is not the configured one."""
+        built = self.store.get_meta("model")
+        if built is None or built == self.model_fingerprint:
+            return None
+        try:
+            built_name = json.loads(built).get("model", built)
+        except ValueError:
+            built_name = built
+        return (f"the index was built with {built_name!r} but the configured model is "
+                f"{self.embedder.name!r}; run `qa rebuild` (or POST /v1/index/rebuild)")
+
+    def _cache_path(self, kind: str) -> Path:
+        """Name the FAISS file for a kind of vector."""
+        return self.store.data_dir / f"{kind}.faiss"
+
+    def load(self) -> None:
+        """Make the vector indexes ready, from the saved FAISS files when they are current."""
+        with self.lock:
+            dim = self.embedder.dim
+            generation = self.store.generation
+            meta = self.store.get_meta("faiss_generation")
+            indexes = {}
+            for kind in ("sentences", "passages"):
+                path = self._cache_path(kind)
+                index = None
+                if meta is not None and int(meta) == generation and path.exists():
+                    try:
+                        index = VectorIndex.load(path, dim)
+                    except (RuntimeError, ValueError) as exc:
+                        log.warning("ignoring unreadable %s: %s", path, exc)
+                if index is None:
+                    ids, vectors = self.store.load_vectors(kind)
+                    if vectors.size and vectors.shape[1] != dim:
+                        index = VectorIndex(dim)  # wrong model: answered by model_mismatch()
+                    else:
+                        index = VectorIndex.from_vectors(ids, vectors, dim)
+                indexes[kind] = index
+            self.sentence_index = indexes["sentences"]
+            self.passage_index = indexes["passages"]
+
+    def save(self) -> None:
+        """Save the FAISS indexes so the next start skips rebuilding them from the store."""
+        with self.lock:
+            if self.sentence_index is None or self.passage_index is None:
+                return
+            generation = self.store.generation
+            self.sentence_index.save(self._cache_path("sentences"))
+            self.passage_index.save(self._cache_path("passages"))
+            self.store.set_meta("faiss_generation", str(generation))
+
+    def _apply(self, replaced: Replaced, sentence_vectors: np.ndarray,
+               passage_vectors: np.ndarray) -> None:
+        """Mirror a committed store change in the in-memory indexes."""
+        assert self.sentence_index is not None and self.passage_index is not None
+        self.sentence_index.remove(replaced.removed_sentences)
+        self.passage_index.remove(replaced.removed_passages)
+        self.sentence_index.add(np.asarray(replaced.added_sentences, dtype=np.int64),
+                                sentence_vectors)
+        self.passage_index.add(np.asarray(replaced.added_passages, dtype=np.int64),
+                               passage_vectors)
+
+    # --- writes ---------------------------------------------------------------------------
+    def _embed(self, docs: list[Document], progress: Progress | None
+               ) -> list[tuple[Document, Chunks, np.ndarray, np.ndarray]]:
+        """Chunk and embed documents, in batches across documents for the model's best pace."""
+        s = self.settings
+        chunked = [(doc, chunk_text(doc.text, s.passage_sentences, s.passage_overlap,
+                                    s.passage_max_chars)) for doc in docs]
+        texts: list[str] = []
+        bounds: list[tuple[int, int, int]] = []
+        for doc, chunks in chunked:
+            first = len(texts)
+            texts.extend(sentence_input(doc.title, x.text) for x in chunks.sentences if x.candidate)
+            middle = len(texts)
+            texts.extend(sentence_input(doc.title, chunks.passage_text(p, doc.text))
+                         for p in chunks.passages)
+            bounds.append((first, middle, len(texts)))
+        vectors = np.zeros((0, 0), dtype=np.float32)
+        if texts:
+            if progress:
+                progress(0, len(texts))
+            parts = []
+            step = max(self.settings.batch_size * 4, 256)
+            for i in range(0, len(texts), step):
+                parts.append(self.embedder.encode(texts[i:i + step]))
+                if progress:
+                    progress(min(i + step, len(texts)), len(texts))
+            vectors = np.vstack(parts)
+        return [(doc, chunks, vectors[a:b], vectors[b:c])
+                for (doc, chunks), (a, b, c) in zip(chunked, bounds)]
+
+    def add(self, docs: Iterable[Document], progress: Progress | None = None) -> AddReport:
+        """Index new or changed documents; unchanged ones (same content hash) cost nothing."""
+        report = AddReport()
+        unique: dict[str, Document] = {}
+        for doc in docs:
+            unique[doc.doc_id] = doc  # the last copy of a repeated id wins
+        with self.lock:
+            mismatch = self.model_mismatch()
+            if mismatch:
+                raise ModelMismatch(mismatch)
+            known = self.store.document_hashes()
+            todo = []
+            for doc in unique.values():
+                if known.get(doc.doc_id) == doc.content_hash:
+                    report.unchanged.append(doc.doc_id)
+                else:
+                    todo.append(doc)
+            if not todo:
+                return report
+            embedded = self._embed(todo, progress)
+            changes = []
+            with self.store.transaction() as conn:
+                self.store.set_meta("model", self.model_fingerprint, conn)
+                for doc, chunks, svec, pvec in embedded:
+                    changes.append((self.store.write_document(conn, doc, chunks, svec, pvec),
+                                    svec, pvec))
+                    (report.updated if doc.doc_id in known else report.added).append(doc.doc_id)
+                    report.sentences += len(svec)
+            for replaced, svec, pvec in changes:
+                self._apply(replaced, svec, pvec)
+        return report
+
+    def remove(self, doc_id: str) -> bool:
+        """Delete a document and its vectors; False when it was not indexed."""
+        with self.lock:
+            replaced = self.store.delete_document(doc_id)
+            if replaced is None:
+                return False
+            self._apply(replaced, np.zeros((0, 1), np.float32), np.zeros((0, 1), np.float32))
+            return True
+
+    def rebuild(self, progress: Progress | None = None) -> int:
+        """Re-chunk and re-embed every document, e.g. after a model change; one atomic swap."""
+        with self.lock:
+            docs = list(self.store.iter_documents())
+            embedded = self._embed(docs, progress)
+            with self.store.transaction() as conn:
+                self.store.clear(conn)
+                self.store.set_meta("model", self.model_fingerprint, conn)
+                for doc, chunks, svec, pvec in embedded:
+                    self.store.write_document(conn, doc, chunks, svec, pvec)
+            self.sentence_index = None
+            self.passage_index = None
+            self.load()
+            self.save()
+            return len(docs)

@@ -1,0 +1,88 @@
+"""Retrieval: find the sentences that may answer a question and measure how well each matches.
+
+Candidates come from four searches (dense and BM25, over sentences and over passages); each
+candidate then gets every signal, so the answerer can weigh them together.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from qa.indexing import Indexer
+from qa.store import SentenceRow, query_terms
+
+SIGNALS = ("s_dense", "p_dense", "s_lex", "p_lex")
+
+
+@dataclass(frozen=True)
+class Query:
+    """What to search for: the question, plus earlier conversation when it is a follow-up."""
+
+    text: str
+    context: str = ""
+
+
+@dataclass
+class Candidates:
+    """Candidate sentences with one row of raw signals each (columns in SIGNALS order)."""
+
+    rows: list[SentenceRow]
+    signals: np.ndarray
+    passage_ids: list[int]
+
+    def __len__(self) -> int:
+        """Count candidates."""
+        return len(self.rows)
+
+
+class Retriever:
+    """Hybrid dense + lexical retrieval over the indexer's store and vector indexes."""
+
+    def __init__(self, indexer: Indexer, sentences: int = 60, passages: int = 10) -> None:
+        """Configure how many sentences and passages each search contributes."""
+        self.indexer = indexer
+        self.sentences = sentences
+        self.passages = passages
+
+    def embed_query(self, query: Query) -> np.ndarray:
+        """Embed a question; a follow-up leans on the earlier turn for what it refers to."""
+        if not query.context:
+            return self.indexer.embedder.encode([query.text])[0]
+        own, joined = self.indexer.embedder.encode([query.text, f"{query.context} {query.text}"])
+        vector = own + joined
+        return vector / max(float(np.linalg.norm(vector)), 1e-9)
+
+    def retrieve(self, query: Query) -> Candidates:
+        """Gather candidate sentences and score each on every signal."""
+        ix = self.indexer
+        store = ix.store
+        terms = query_terms(query.text)
+        context_terms = [t for t in query_terms(query.context) if t not in terms]
+        all_terms = terms + context_terms
+        q = self.embed_query(query)
+        with ix.lock:
+            assert ix.sentence_index is not None and ix.passage_index is not None
+            dense_s = ix.sentence_index.search(q, self.sentences)
+            dense_p = ix.passage_index.search(q, self.passages)
+        lex_s = store.lexical_search("sentences", all_terms, self.sentences)
+        lex_p = store.lexical_search("passages", all_terms, self.passages)
+        ids = set(dense_s) | set(lex_s)
+        ids.update(store.candidate_sentences_of_passages(set(dense_p) | set(lex_p)))
+        rows = store.sentences(ids)
+        if not rows:
+            return Candidates([], np.zeros((0, len(SIGNALS)), np.float32), [])
+        order = sorted(rows)
+        sentence_rows = [rows[i] for i in order]
+        passage_of = store.passage_ids_by_ord((r.doc_id, r.passage_ord) for r in sentence_rows)
+        pids = [passage_of.get((r.doc_id, r.passage_ord), -1) for r in sentence_rows]
+        known_pids = sorted({p for p in pids if p >= 0})
+        with ix.lock:
+            s_dense = ix.sentence_index.similarity(q, order)
+            p_dense = ix.passage_index.similarity(q, known_pids)
+        s_lex = store.lexical_scores("sentences", all_terms, order)
+        p_lex = store.lexical_scores("passages", all_terms, known_pids)
+        signals = np.array([[s_dense.get(i, 0.0), p_dense.get(p, 0.0), s_lex.get(i, 0.0),
+                             p_lex.get(p, 0.0)] for i, p in zip(order, pids)], dtype=np.float32)
+        return Candidates(sentence_rows, signals, pids)

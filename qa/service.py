@@ -1,0 +1,104 @@
+"""The Verbatim service: one object that wires documents, index, retriever and answerer together.
+
+The CLI and the HTTP API both go through it, so they behave the same.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from embeddings.model import Embedder
+from qa.answering import Answerer, Result
+from qa.config import Settings
+from qa.conversation import Turn, conversation_context
+from qa.documents import Document, iter_document_files, load_file
+from qa.indexing import AddReport, Indexer, ModelMismatch, Progress
+from qa.retrieval import Retriever
+
+log = logging.getLogger(__name__)
+
+
+class Verbatim:
+    """Extractive question answering over one data directory."""
+
+    def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
+        """Open the data directory; call `warm_up` before serving to load the model and vectors."""
+        self.settings = settings
+        self.embedder = embedder or Embedder(settings.model, settings.threads, settings.batch_size)
+        self.indexer = Indexer(settings, self.embedder)
+        self.retriever = Retriever(self.indexer, sentences=settings.candidates)
+        self.answerer = Answerer(self.retriever, abstain_below=settings.abstain_below)
+
+    @property
+    def store(self):  # noqa: ANN201 - qa.store.Store
+        """Give read access to stored documents."""
+        return self.indexer.store
+
+    def warm_up(self) -> None:
+        """Load the model and the vector indexes, the slow part of starting."""
+        self.embedder.warm_up()
+        self.indexer.load()
+
+    def _ready(self) -> None:
+        """Load lazily for library and CLI use, and refuse a stale model's index."""
+        if self.indexer.sentence_index is None:
+            self.indexer.load()
+
+    def ensure_seeded(self, progress: Progress | None = None) -> AddReport | None:
+        """Index the seed documents into an empty data directory, once."""
+        self._ready()
+        if self.store.counts()["documents"] or self.store.get_meta("seeded"):
+            return None
+        seeds = self.settings.seeds_dir
+        if not seeds.is_dir():
+            log.warning("no seeds folder at %s; starting with an empty index", seeds)
+            return None
+        report = self.add_paths([seeds], progress)
+        self.store.set_meta("seeded", "1")
+        return report
+
+    def add_documents(self, docs: Iterable[Document], progress: Progress | None = None
+                      ) -> AddReport:
+        """Index documents; the index is updated when this returns."""
+        self._ready()
+        return self.indexer.add(docs, progress)
+
+    def add_paths(self, paths: Sequence[Path], progress: Progress | None = None) -> AddReport:
+        """Index files and folders from disk."""
+        files = iter_document_files(list(paths))
+        return self.add_documents([load_file(f) for f in files], progress)
+
+    def remove(self, doc_id: str) -> bool:
+        """Delete a document; False when there was none with that id."""
+        self._ready()
+        return self.indexer.remove(doc_id)
+
+    def rebuild(self, progress: Progress | None = None) -> int:
+        """Re-embed every document with the configured model."""
+        self._ready()
+        return self.indexer.rebuild(progress)
+
+    def ask(self, question: str, top_k: int = 3, context: str = "") -> Result:
+        """Answer one question."""
+        self._ready()
+        mismatch = self.indexer.model_mismatch()
+        if mismatch:
+            raise ModelMismatch(mismatch)
+        return self.answerer.answer(question, top_k=top_k, context=context)
+
+    def chat(self, turns: Sequence[Turn], top_k: int = 3) -> Result:
+        """Answer the last user turn, reading earlier turns for what a follow-up refers to."""
+        return self.ask(turns[-1].content, top_k=top_k, context=conversation_context(turns))
+
+    def health(self) -> dict[str, object]:
+        """Report counts and the model, for monitoring."""
+        self._ready()
+        mismatch = self.indexer.model_mismatch()
+        return {"status": "stale_index" if mismatch else "ok", "model": self.embedder.name,
+                "detail": mismatch, **self.store.counts()}
+
+    def close(self) -> None:
+        """Save the vector indexes so the next start is fast."""
+        self.indexer.save()

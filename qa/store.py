@@ -1,0 +1,413 @@
+"""The document store: documents, passages, sentences, their vectors and full-text indexes in SQLite.
+
+SQLite is the source of truth. Every change to a document (text, chunks, vectors, FTS rows) is one
+transaction, so a crash leaves either the old or the new state, never a mix. The FAISS indexes are
+derived from the vectors stored here and can always be rebuilt from them without re-embedding.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from qa.chunking import Chunks
+from qa.documents import Document
+
+SCHEMA_VERSION = "1"
+DB_NAME = "verbatim.sqlite3"
+TITLE_WEIGHT = 0.3  # a title match counts for less than a match in the sentence itself
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS documents (
+    doc_id TEXT PRIMARY KEY, title TEXT NOT NULL, text TEXT NOT NULL, source TEXT NOT NULL,
+    content_hash TEXT NOT NULL, added_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS passages (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    doc_id TEXT NOT NULL REFERENCES documents(doc_id) ON DELETE CASCADE,
+    ord INTEGER NOT NULL, start INTEGER NOT NULL, end INTEGER NOT NULL,
+    first_sentence INTEGER NOT NULL, last_sentence INTEGER NOT NULL, vector BLOB);
+CREATE TABLE IF NOT EXISTS sentences (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    doc_id TEXT NOT NULL REFERENCES documents(doc_id) ON DELETE CASCADE,
+    ord INTEGER NOT NULL, passage_ord INTEGER NOT NULL, start INTEGER NOT NULL,
+    end INTEGER NOT NULL, text TEXT NOT NULL, candidate INTEGER NOT NULL, vector BLOB);
+CREATE INDEX IF NOT EXISTS passages_doc ON passages(doc_id, ord);
+CREATE INDEX IF NOT EXISTS sentences_doc ON sentences(doc_id, ord);
+CREATE VIRTUAL TABLE IF NOT EXISTS sentence_fts USING fts5(
+    title, body, tokenize='porter unicode61 remove_diacritics 2');
+CREATE VIRTUAL TABLE IF NOT EXISTS passage_fts USING fts5(
+    title, body, tokenize='porter unicode61 remove_diacritics 2');
+"""
+
+STOPWORDS = frozenset("""
+a about above after again against all am an and any are as at be because been before being below
+between both but by can could did do does doing down during each few for from further had has have
+having he her here hers herself him himself his how i if in into is it its itself just me more most
+my myself no nor not now of off on once only or other our ours ourselves out over own same she should
+so some such than that the their theirs them themselves then there these they this those through to
+too under until up very was we were what when where which while who whom why will with would you your
+yours yourself yourselves also did does s t don whose many much one ever
+""".split())
+_TOKEN = re.compile(r"\w+", re.UNICODE)
+
+
+def query_terms(text: str) -> list[str]:
+    """Keep the content words of a question, the ones worth matching lexically."""
+    seen: dict[str, None] = {}
+    for token in _TOKEN.findall(text.lower()):
+        if token not in STOPWORDS and (len(token) > 1 or token.isdigit()):
+            seen.setdefault(token, None)
+    return list(seen)
+
+
+def fts_query(terms: Sequence[str]) -> str:
+    """Quote every term so user text can never be read as FTS5 syntax."""
+    return " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
+
+
+@dataclass(frozen=True)
+class SentenceRow:
+    """A stored sentence with what a citation needs."""
+
+    id: int
+    doc_id: str
+    ord: int
+    passage_ord: int
+    start: int
+    end: int
+    text: str
+
+
+@dataclass(frozen=True)
+class PassageRow:
+    """A stored passage's span."""
+
+    id: int
+    doc_id: str
+    ord: int
+    start: int
+    end: int
+    first_sentence: int
+    last_sentence: int
+
+
+@dataclass(frozen=True)
+class DocumentSummary:
+    """One line of the document list."""
+
+    doc_id: str
+    title: str
+    source: str
+    chars: int
+    passages: int
+    sentences: int
+    added_at: float
+
+
+@dataclass(frozen=True)
+class Replaced:
+    """Vector ids a write removed and added, so the in-memory indexes can follow."""
+
+    removed_sentences: list[int]
+    removed_passages: list[int]
+    added_sentences: list[int]
+    added_passages: list[int]
+
+
+def _blob(vector: np.ndarray) -> bytes:
+    """Store a vector as raw float32 bytes."""
+    return np.ascontiguousarray(vector, dtype=np.float32).tobytes()
+
+
+class Store:
+    """SQLite access for one data directory; safe to share across threads."""
+
+    def __init__(self, data_dir: Path) -> None:
+        """Open (creating if needed) the database in `data_dir`."""
+        self.data_dir = Path(data_dir)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.path = self.data_dir / DB_NAME
+        self._local = threading.local()
+        self._write_lock = threading.RLock()
+        with self._write_lock:
+            conn = self._conn()
+            conn.executescript(_SCHEMA)
+            conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
+            conn.execute("INSERT OR IGNORE INTO meta VALUES ('generation', '0')")
+            conn.commit()
+
+    def _conn(self) -> sqlite3.Connection:
+        """Give each thread its own connection, as sqlite3 requires."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None,
+                                   check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            self._local.conn = conn
+        return conn
+
+    def close(self) -> None:
+        """Close this thread's connection."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    @contextmanager
+    def transaction(self, bump: bool = True) -> Iterator[sqlite3.Connection]:
+        """Run writes as one atomic unit that also bumps the index generation."""
+        with self._write_lock:
+            conn = self._conn()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+                if bump:
+                    conn.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 "
+                                 "WHERE key = 'generation'")
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+    # --- metadata -------------------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        """Read a metadata value such as the model the index was built with."""
+        row = self._conn().execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str, conn: sqlite3.Connection | None = None) -> None:
+        """Write a metadata value (inside a transaction when one is given)."""
+        if conn is not None:
+            conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+            return
+        with self.transaction(bump=False) as tx:
+            tx.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+    @property
+    def generation(self) -> int:
+        """Count committed writes, so a saved FAISS file can tell whether it is current."""
+        return int(self.get_meta("generation") or 0)
+
+    # --- documents ------------------------------------------------------------------------
+    def document_hashes(self) -> dict[str, str]:
+        """Map every doc_id to its content hash, to skip unchanged documents."""
+        return dict(self._conn().execute("SELECT doc_id, content_hash FROM documents"))
+
+    def get_document(self, doc_id: str) -> Document | None:
+        """Fetch one stored document."""
+        row = self._conn().execute(
+            "SELECT doc_id, title, text, source FROM documents WHERE doc_id = ?", (doc_id,)
+        ).fetchone()
+        return Document(*row) if row else None
+
+    def iter_documents(self) -> Iterator[Document]:
+        """Stream every stored document, for a rebuild."""
+        yield from (Document(*row) for row in self._conn().execute(
+            "SELECT doc_id, title, text, source FROM documents ORDER BY doc_id"))
+
+    def list_documents(self) -> list[DocumentSummary]:
+        """List documents with their sizes, for the document list endpoints."""
+        rows = self._conn().execute("""
+            SELECT d.doc_id, d.title, d.source, length(d.text),
+                   (SELECT count(*) FROM passages p WHERE p.doc_id = d.doc_id),
+                   (SELECT count(*) FROM sentences s WHERE s.doc_id = d.doc_id AND s.candidate),
+                   d.added_at
+            FROM documents d ORDER BY d.doc_id""").fetchall()
+        return [DocumentSummary(*row) for row in rows]
+
+    def counts(self) -> dict[str, int]:
+        """Count what is indexed, for health checks."""
+        conn = self._conn()
+        return {
+            "documents": conn.execute("SELECT count(*) FROM documents").fetchone()[0],
+            "passages": conn.execute("SELECT count(*) FROM passages").fetchone()[0],
+            "sentences": conn.execute(
+                "SELECT count(*) FROM sentences WHERE candidate").fetchone()[0],
+        }
+
+    def _delete(self, conn: sqlite3.Connection, doc_id: str) -> tuple[list[int], list[int]]:
+        """Delete one document's rows and return the vector ids that went with it."""
+        sids = [r[0] for r in conn.execute(
+            "SELECT id FROM sentences WHERE doc_id = ? AND candidate", (doc_id,))]
+        pids = [r[0] for r in conn.execute("SELECT id FROM passages WHERE doc_id = ?", (doc_id,))]
+        _delete_rowids(conn, "sentence_fts", sids)
+        _delete_rowids(conn, "passage_fts", pids)
+        conn.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,))
+        return sids, pids
+
+    def delete_document(self, doc_id: str) -> Replaced | None:
+        """Remove a document with its chunks and vectors; None when it was not there."""
+        with self.transaction() as conn:
+            if conn.execute("SELECT 1 FROM documents WHERE doc_id = ?", (doc_id,)).fetchone() is None:
+                return None
+            sids, pids = self._delete(conn, doc_id)
+        return Replaced(sids, pids, [], [])
+
+    def write_document(self, conn: sqlite3.Connection, doc: Document, chunks: Chunks,
+                       sentence_vectors: np.ndarray, passage_vectors: np.ndarray) -> Replaced:
+        """Replace a document and everything derived from it, inside the caller's transaction."""
+        removed_s, removed_p = self._delete(conn, doc.doc_id)
+        conn.execute("INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?)",
+                     (doc.doc_id, doc.title, doc.text, doc.source, doc.content_hash, time.time()))
+        added_p: list[int] = []
+        for ord_, (passage, vector) in enumerate(zip(chunks.passages, passage_vectors)):
+            cur = conn.execute(
+                "INSERT INTO passages (doc_id, ord, start, end, first_sentence, last_sentence, "
+                "vector) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (doc.doc_id, ord_, passage.start, passage.end, passage.first, passage.last,
+                 _blob(vector)))
+            added_p.append(int(cur.lastrowid))
+            conn.execute("INSERT INTO passage_fts (rowid, title, body) VALUES (?, ?, ?)",
+                         (cur.lastrowid, doc.title, chunks.passage_text(passage, doc.text)))
+        added_s: list[int] = []
+        vectors = iter(sentence_vectors)
+        for ord_, sentence in enumerate(chunks.sentences):
+            vector = next(vectors) if sentence.candidate else None
+            cur = conn.execute(
+                "INSERT INTO sentences (doc_id, ord, passage_ord, start, end, text, candidate, "
+                "vector) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (doc.doc_id, ord_, chunks.home_passage[ord_], sentence.start, sentence.end,
+                 sentence.text, int(sentence.candidate),
+                 _blob(vector) if vector is not None else None))
+            if sentence.candidate:
+                added_s.append(int(cur.lastrowid))
+                conn.execute("INSERT INTO sentence_fts (rowid, title, body) VALUES (?, ?, ?)",
+                             (cur.lastrowid, doc.title, sentence.text))
+        return Replaced(removed_s, removed_p, added_s, added_p)
+
+    def clear(self, conn: sqlite3.Connection) -> None:
+        """Empty the index inside the caller's transaction, for a rebuild."""
+        conn.execute("DELETE FROM sentence_fts")
+        conn.execute("DELETE FROM passage_fts")
+        conn.execute("DELETE FROM sentences")
+        conn.execute("DELETE FROM passages")
+        conn.execute("DELETE FROM documents")
+
+    # --- vectors --------------------------------------------------------------------------
+    def load_vectors(self, kind: str) -> tuple[np.ndarray, np.ndarray]:
+        """Read all stored vectors of `kind` ('sentences' or 'passages') with their ids."""
+        table = _table(kind)
+        where = " WHERE candidate" if table == "sentences" else ""
+        rows = self._conn().execute(f"SELECT id, vector FROM {table}{where} ORDER BY id").fetchall()
+        if not rows:
+            return np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32)
+        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        matrix = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32)
+        return ids, matrix.reshape(len(rows), -1).copy()
+
+    # --- lookups for answering --------------------------------------------------------------
+    def sentences(self, ids: Iterable[int]) -> dict[int, SentenceRow]:
+        """Fetch sentences by id."""
+        ids = list(ids)
+        out: dict[int, SentenceRow] = {}
+        conn = self._conn()
+        for chunk in _chunks(ids):
+            marks = ",".join("?" * len(chunk))
+            for row in conn.execute(
+                    f"SELECT id, doc_id, ord, passage_ord, start, end, text FROM sentences "
+                    f"WHERE id IN ({marks})", chunk):
+                out[row[0]] = SentenceRow(*row)
+        return out
+
+    def candidate_sentences_of_passages(self, passage_ids: Iterable[int]) -> list[int]:
+        """List the quotable sentences inside the given passages."""
+        ids = list(passage_ids)
+        out: list[int] = []
+        conn = self._conn()
+        for chunk in _chunks(ids):
+            marks = ",".join("?" * len(chunk))
+            out.extend(r[0] for r in conn.execute(
+                f"SELECT s.id FROM passages p JOIN sentences s ON s.doc_id = p.doc_id "
+                f"AND s.ord BETWEEN p.first_sentence AND p.last_sentence "
+                f"WHERE p.id IN ({marks}) AND s.candidate", chunk))
+        return out
+
+    def passages_by_ord(self, keys: Iterable[tuple[str, int]]) -> dict[tuple[str, int], PassageRow]:
+        """Fetch passages by (doc_id, ord), as sentences refer to their home passage."""
+        out: dict[tuple[str, int], PassageRow] = {}
+        conn = self._conn()
+        for doc_id, ord_ in set(keys):
+            row = conn.execute(
+                "SELECT id, doc_id, ord, start, end, first_sentence, last_sentence FROM passages "
+                "WHERE doc_id = ? AND ord = ?", (doc_id, ord_)).fetchone()
+            if row:
+                out[(doc_id, ord_)] = PassageRow(*row)
+        return out
+
+    def passage_ids_by_ord(self, keys: Iterable[tuple[str, int]]) -> dict[tuple[str, int], int]:
+        """Map (doc_id, ord) to passage vector ids."""
+        return {k: p.id for k, p in self.passages_by_ord(keys).items()}
+
+    def titles(self, doc_ids: Iterable[str]) -> dict[str, str]:
+        """Fetch document titles."""
+        conn = self._conn()
+        out: dict[str, str] = {}
+        for doc_id in set(doc_ids):
+            row = conn.execute("SELECT title FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
+            if row:
+                out[doc_id] = row[0]
+        return out
+
+    def text_slices(self, spans: Iterable[tuple[str, int, int]]) -> dict[tuple[str, int, int], str]:
+        """Cut spans out of stored documents, without loading whole documents into Python."""
+        conn = self._conn()
+        return {(d, a, b): conn.execute(
+            "SELECT substr(text, ?, ?) FROM documents WHERE doc_id = ?", (a + 1, b - a, d)
+        ).fetchone()[0] for d, a, b in set(spans)}
+
+    # --- lexical search -------------------------------------------------------------------
+    def lexical_search(self, kind: str, terms: Sequence[str], limit: int) -> dict[int, float]:
+        """Rank rows by BM25 over their text (and, weighted less, their document title)."""
+        if not terms:
+            return {}
+        table = _table(kind)
+        rows = self._conn().execute(
+            f"SELECT rowid, -bm25({table[:-1]}_fts, ?, 1.0) AS score FROM {table[:-1]}_fts "
+            f"WHERE {table[:-1]}_fts MATCH ? ORDER BY score DESC LIMIT ?",
+            (TITLE_WEIGHT, fts_query(terms), limit)).fetchall()
+        return {int(r[0]): float(r[1]) for r in rows}
+
+    def lexical_scores(self, kind: str, terms: Sequence[str], ids: Sequence[int]) -> dict[int, float]:
+        """Score given rows by BM25, so every candidate gets a lexical signal."""
+        if not terms or not ids:
+            return {}
+        table = _table(kind)
+        out: dict[int, float] = {}
+        conn = self._conn()
+        for chunk in _chunks(list(ids)):
+            marks = ",".join("?" * len(chunk))
+            out.update((int(r[0]), float(r[1])) for r in conn.execute(
+                f"SELECT rowid, -bm25({table[:-1]}_fts, ?, 1.0) FROM {table[:-1]}_fts "
+                f"WHERE {table[:-1]}_fts MATCH ? AND rowid IN ({marks})",
+                (TITLE_WEIGHT, fts_query(terms), *chunk)))
+        return out
+
+
+def _table(kind: str) -> str:
+    """Check a vector kind and name its table."""
+    if kind not in ("sentences", "passages"):
+        raise ValueError(f"unknown kind {kind!r}")
+    return kind
+
+
+def _chunks(ids: list, size: int = 500) -> Iterator[list]:
+    """Split long id lists to stay under SQLite's parameter limit."""
+    for i in range(0, len(ids), size):
+        yield ids[i:i + size]
+
+
+def _delete_rowids(conn: sqlite3.Connection, table: str, ids: list[int]) -> None:
+    """Delete FTS rows by rowid."""
+    for chunk in _chunks(ids):
+        conn.execute(f"DELETE FROM {table} WHERE rowid IN ({','.join('?' * len(chunk))})", chunk)

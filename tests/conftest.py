@@ -1,0 +1,82 @@
+"""Shared fixtures: one embedding model per test run, fresh data directories per test."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.main import create_app
+from embeddings.model import Embedder
+from qa.config import DEFAULT_SEEDS_DIR, Settings
+from qa.service import Verbatim
+
+DATA = Path(__file__).with_name("data")
+
+
+class CountingEmbedder(Embedder):
+    """The real model, counting how many texts it embedded, to prove work was skipped."""
+
+    def __init__(self) -> None:
+        super().__init__(threads=2)
+        self.calls = 0
+        self.texts = 0
+
+    def encode(self, texts, show_progress=False):  # noqa: ANN001, ANN201
+        self.calls += 1
+        self.texts += len(texts)
+        return super().encode(texts, show_progress)
+
+
+@pytest.fixture(scope="session")
+def embedder() -> CountingEmbedder:
+    """Load the model once for the whole run."""
+    model = CountingEmbedder()
+    model.warm_up()
+    return model
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Settings pointing at an empty data directory."""
+    return Settings(data_dir=tmp_path / "data")
+
+
+@pytest.fixture
+def service(settings: Settings, embedder: CountingEmbedder) -> Verbatim:
+    """An empty service of its own."""
+    svc = Verbatim(settings, embedder=embedder)
+    svc.warm_up()
+    return svc
+
+
+@pytest.fixture(scope="session")
+def seeded(tmp_path_factory: pytest.TempPathFactory, embedder: CountingEmbedder) -> Verbatim:
+    """A service holding the seed documents, shared by read-only tests."""
+    svc = Verbatim(Settings(data_dir=tmp_path_factory.mktemp("seeded"),
+                            seeds_dir=DEFAULT_SEEDS_DIR), embedder=embedder)
+    svc.warm_up()
+    svc.ensure_seeded()
+    return svc
+
+
+@pytest.fixture
+def client(service: Verbatim) -> Iterator[TestClient]:
+    """An HTTP client on an app over an empty index."""
+    with TestClient(create_app(service.settings, service=service, seed=False)) as c:
+        yield c
+
+
+@pytest.fixture(scope="session")
+def seeded_client(seeded: Verbatim) -> Iterator[TestClient]:
+    """An HTTP client on an app serving the seeds."""
+    with TestClient(create_app(seeded.settings, service=seeded, seed=False)) as c:
+        yield c
+
+
+def load_questions(name: str = "seed_questions.jsonl") -> list[dict]:
+    """Read a question set."""
+    return [json.loads(line) for line in (DATA / name).read_text().splitlines() if line.strip()]

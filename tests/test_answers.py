@@ -1,0 +1,76 @@
+"""Answer quality on the seeds: the right sentence, valid citations, abstention when off-topic."""
+
+from __future__ import annotations
+
+import pytest
+
+from qa.conversation import Turn
+from tests.conftest import load_questions
+
+QUESTIONS = load_questions()
+ANSWERABLE = [q for q in QUESTIONS if not q.get("unanswerable") and not q.get("history")]
+OFF_TOPIC = [q for q in QUESTIONS if q.get("unanswerable")]
+FOLLOW_UPS = [q for q in QUESTIONS if q.get("history")]
+
+
+def _correct(text: str | None, expected: list[str]) -> bool:
+    return text is not None and any(e.lower() in text.lower() for e in expected)
+
+
+def test_the_question_set_is_big_enough():
+    assert len(ANSWERABLE) >= 40 and len(OFF_TOPIC) >= 10 and len(FOLLOW_UPS) >= 8
+
+
+def test_most_seed_questions_get_the_right_sentence_first(seeded):
+    wrong = []
+    for q in ANSWERABLE:
+        result = seeded.ask(q["question"])
+        if not _correct(result.answer, q["answers"]):
+            wrong.append((q["question"], result.answer))
+    accuracy = 1 - len(wrong) / len(ANSWERABLE)
+    assert accuracy >= 0.85, f"P@1 {accuracy:.2f}; wrong: {wrong}"
+
+
+@pytest.mark.parametrize("q", OFF_TOPIC, ids=lambda q: q["question"])
+def test_off_topic_questions_abstain(seeded, q):
+    result = seeded.ask(q["question"])
+    assert result.abstained and result.answer is None and not result.answers
+    assert 0.0 <= result.confidence < seeded.settings.abstain_below
+
+
+def test_follow_up_questions_use_the_conversation(seeded):
+    wrong = []
+    for q in FOLLOW_UPS:
+        turns = []
+        for earlier in q["history"]:
+            turns.append(Turn("user", earlier))
+            turns.append(Turn("assistant", seeded.ask(earlier).answer or ""))
+        turns.append(Turn("user", q["question"]))
+        result = seeded.chat(turns)
+        if not _correct(result.answer, q["answers"]):
+            wrong.append((q["question"], result.answer))
+    assert len(wrong) <= 1, wrong
+
+
+def test_every_citation_slices_to_the_quoted_sentence(seeded):
+    for q in ANSWERABLE:
+        result = seeded.ask(q["question"], top_k=5)
+        assert 0.0 <= result.confidence <= 1.0
+        scores = [a.score for a in result.answers]
+        assert all(0.0 <= s <= 1.0 for s in scores)
+        for answer in result.answers:
+            for c in [answer.citation, *answer.also_in]:
+                text = seeded.store.get_document(c.doc_id).text
+                assert text[c.start:c.end] in (answer.text, text[c.start:c.end])
+                assert c.passage == text[c.passage_start:c.passage_start + len(c.passage)]
+                assert c.passage_start <= c.start and c.end <= c.passage_start + len(c.passage)
+            c = answer.citation
+            assert seeded.store.get_document(c.doc_id).text[c.start:c.end] == answer.text
+
+
+def test_repeated_captions_appear_once_citing_every_source(seeded):
+    result = seeded.ask("When is the torch scheduled to return back to Earth?", top_k=5)
+    texts = [a.text.lower() for a in result.answers]
+    assert len(texts) == len(set(texts))
+    repeated = [a for a in result.answers if "scheduled to return back to earth" in a.text.lower()]
+    assert repeated and len(repeated[0].also_in) >= 1

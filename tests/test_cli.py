@@ -1,0 +1,69 @@
+"""The `qa` command line."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+import qa.service
+from qa.cli import app
+
+
+@pytest.fixture
+def cli(monkeypatch, embedder, tmp_path):
+    """Run `qa` in-process with the shared model and a fresh data dir."""
+    original = qa.service.Verbatim.__init__
+
+    def init(self, settings, embedder_=None):
+        original(self, settings, embedder=embedder)
+
+    monkeypatch.setattr(qa.service.Verbatim, "__init__", init)
+    runner = CliRunner()
+    data = str(tmp_path / "data")
+
+    def run(*args):
+        return runner.invoke(app, [*args, "--data-dir", data])
+
+    return run
+
+
+def test_add_documents_ask_remove(cli, tmp_path):
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "a.txt").write_text("Alpha\n\nThe launch happened at Baikonur on Thursday.")
+    (folder / "b.md").write_text("# Beta\n\nThe mascot was a polar bear in a blue scarf.")
+    r = cli("add", str(folder))
+    assert r.exit_code == 0, r.output
+    assert "added 2" in r.output
+    r = cli("add", str(folder))
+    assert "unchanged 2" in r.output
+    r = cli("documents")
+    assert "a\t" in r.output and "b\t" in r.output and "2 documents" in r.output
+    r = cli("ask", "What was the mascot?", "--json", "--no-seeds")
+    body = json.loads(r.stdout)
+    assert body["answers"][0]["citation"]["doc_id"] == "b"
+    r = cli("remove", "b")
+    assert r.exit_code == 0 and "removed b" in r.output
+    r = cli("remove", "b")
+    assert r.exit_code == 1 and "no such document" in r.output
+    r = cli("rebuild")
+    assert r.exit_code == 0 and "rebuilt 1" in r.output
+
+
+def test_ask_seeds_the_index_on_first_use(cli):
+    r = cli("ask", "How many cities will the relay stop in?")
+    assert r.exit_code == 0, r.output
+    assert "130 different cities" in r.stdout
+
+
+def test_errors_are_messages_not_tracebacks(cli, tmp_path):
+    r = cli("add", str(tmp_path / "missing.txt"))
+    assert r.exit_code == 1 and "no such file" in r.output and "Traceback" not in r.output
+    bad = tmp_path / "bad.pdf"
+    bad.write_bytes(b"not a pdf at all")
+    r = cli("add", str(bad))
+    assert r.exit_code == 1 and "bad.pdf" in r.output
+    r = cli("ask", "  ")
+    assert r.exit_code == 1 and "empty" in r.output

@@ -1,0 +1,124 @@
+"""The index: incremental adds, deletes, restarts without re-embedding, atomic writes, model checks."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from qa.documents import make_document
+from qa.indexing import ModelMismatch
+from qa.service import Verbatim
+
+TORCH = make_document("The torch was carried by Oleg Kotov during the spacewalk. "
+                      "It stayed outside for about an hour.", doc_id="torch", title="Torch")
+BREAD = make_document("Sourdough bread needs a starter made of flour and water. "
+                      "The dough rises overnight before baking.", doc_id="bread", title="Bread")
+
+
+def test_adding_indexes_only_new_or_changed_documents(service, embedder):
+    first = service.add_documents([TORCH, BREAD])
+    assert sorted(first.added) == ["bread", "torch"]
+    before = embedder.texts
+    again = service.add_documents([TORCH, BREAD])
+    assert sorted(again.unchanged) == ["bread", "torch"] and not again.added
+    assert embedder.texts == before  # nothing re-embedded
+    changed = make_document(BREAD.text + " Rye flour makes it darker.", doc_id="bread",
+                            title="Bread")
+    report = service.add_documents([changed])
+    assert report.updated == ["bread"]
+    assert service.ask("What makes the bread darker?").answer == "Rye flour makes it darker."
+
+
+def test_deleting_removes_vectors_and_text(service):
+    service.add_documents([TORCH, BREAD])
+    sentences_before = len(service.indexer.sentence_index)
+    assert service.remove("bread")
+    assert len(service.indexer.sentence_index) == sentences_before - 2
+    assert service.store.get_document("bread") is None
+    result = service.ask("What is sourdough bread made of?", top_k=5)
+    assert all(a.citation.doc_id != "bread" for a in result.answers)
+    assert not service.remove("bread")
+
+
+def test_restart_loads_the_index_without_re_embedding(service, settings, embedder):
+    service.add_documents([TORCH, BREAD])
+    expected = service.ask("Who carried the torch?").answer
+    service.close()
+    before = embedder.texts
+    restarted = Verbatim(settings, embedder=embedder)
+    restarted.warm_up()
+    assert embedder.texts - before == 1  # the warm-up string only
+    assert restarted.ask("Who carried the torch?").answer == expected
+    assert restarted.store.counts()["documents"] == 2
+
+
+def test_restart_without_clean_shutdown_rebuilds_vectors_from_the_store(service, settings,
+                                                                        embedder):
+    service.add_documents([TORCH])
+    service.close()
+    service.add_documents([BREAD])  # written after the FAISS files were saved: they are stale
+    before = embedder.texts
+    restarted = Verbatim(settings, embedder=embedder)
+    restarted.warm_up()
+    assert embedder.texts - before == 1
+    assert len(restarted.indexer.sentence_index) == len(service.indexer.sentence_index)
+    assert restarted.ask("What does sourdough bread need?").answers[0].citation.doc_id == "bread"
+
+
+def test_a_failed_write_leaves_the_previous_index_intact(service, settings, embedder,
+                                                        monkeypatch):
+    service.add_documents([TORCH])
+    store = service.store
+    original = store.write_document
+    calls = {"n": 0}
+
+    def crash_on_second(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            original(*args, **kwargs)  # half of the batch is written before the crash
+            raise RuntimeError("simulated crash mid-write")
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(store, "write_document", crash_on_second)
+    changed_torch = make_document("The torch was lost in space.", doc_id="torch", title="Torch")
+    with pytest.raises(RuntimeError):
+        service.add_documents([BREAD, changed_torch])
+    monkeypatch.undo()
+    # Neither document of the failed batch is visible, on disk or in memory.
+    assert [d.doc_id for d in store.list_documents()] == ["torch"]
+    assert store.get_document("torch").text == TORCH.text
+    restarted = Verbatim(settings, embedder=embedder)
+    restarted.warm_up()
+    assert len(restarted.indexer.sentence_index) == len(service.indexer.sentence_index)
+    assert restarted.ask("Who carried the torch?").answers[0].citation.doc_id == "torch"
+
+
+def test_a_corrupt_faiss_file_is_rebuilt_from_the_store(service, settings, embedder):
+    service.add_documents([TORCH, BREAD])
+    service.close()
+    (settings.data_dir / "sentences.faiss").write_bytes(b"garbage")
+    restarted = Verbatim(settings, embedder=embedder)
+    restarted.warm_up()
+    assert restarted.ask("Who carried the torch?").answers[0].citation.doc_id == "torch"
+
+
+def test_a_model_change_is_detected_and_rebuild_fixes_it(service):
+    service.add_documents([TORCH])
+    service.store.set_meta("model", json.dumps({"model": "some-other-model", "input": "x"}))
+    assert "some-other-model" in service.health()["detail"]
+    with pytest.raises(ModelMismatch, match="rebuild"):
+        service.ask("Who carried the torch?")
+    with pytest.raises(ModelMismatch):
+        service.add_documents([BREAD])
+    assert service.rebuild() == 1
+    assert service.health()["status"] == "ok"
+    assert service.ask("Who carried the torch?").answers[0].citation.doc_id == "torch"
+
+
+def test_seeds_are_indexed_once(service, embedder):
+    assert service.ensure_seeded() is not None
+    assert service.store.counts()["documents"] == 5
+    service.remove("001_861573c47f2477df")
+    assert service.ensure_seeded() is None  # a removed seed stays removed
+    assert service.store.counts()["documents"] == 4
