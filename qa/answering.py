@@ -9,20 +9,24 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.retrieval import SIGNALS, Candidates, Query, Retriever
-from qa.store import SentenceRow, query_terms
+from qa import features
+from qa.retrieval import Candidates, Query, Retriever
+from qa.store import SentenceRow
 
 PARAMS_FILE = Path(__file__).with_name("ranking_params.json")
+CONFIDENCE_FEATURES = ("score", "margin", "s_dense", "p_dense", "coverage", "missing_names")
 _NORM = re.compile(r"[^\w]+", re.UNICODE)
 
 
 @dataclass(frozen=True)
 class RankingParams:
-    """Signal weights and the confidence calibration, learned by `bench/fit_ranking.py`."""
+    """Feature weights and the confidence calibration, learned by `bench/fit_ranking.py`."""
 
-    weights: tuple[float, ...] = (1.0, 1.0, 1.0, 1.0)
-    # Logistic coefficients over the confidence features, then the intercept.
-    calibration: tuple[float, ...] = (1.0, 8.0, 4.0, 2.0, 1.0, -6.0)
+    weights: dict[str, float] = field(default_factory=lambda: {
+        "z_s_dense": 1.0, "z_p_dense": 1.0, "z_s_lex": 1.0, "z_p_lex": 1.0})
+    confidence: dict[str, float] = field(default_factory=lambda: {
+        "score": 0.5, "margin": 1.0, "s_dense": 8.0, "p_dense": 4.0, "coverage": 2.0,
+        "bias": -7.0})
 
     @classmethod
     def load(cls, path: Path = PARAMS_FILE) -> "RankingParams":
@@ -30,7 +34,21 @@ class RankingParams:
         if not path.exists():
             return cls()
         data = json.loads(path.read_text())
-        return cls(tuple(data["weights"]), tuple(data["calibration"]))
+        return cls(dict(data["weights"]), dict(data["confidence"]))
+
+    def weight_vector(self) -> np.ndarray:
+        """Order the ranking weights like the feature columns."""
+        unknown = set(self.weights) - set(features.FEATURES)
+        if unknown:
+            raise ValueError(f"ranking parameters name unknown features: {sorted(unknown)}")
+        return np.array([self.weights.get(f, 0.0) for f in features.FEATURES], dtype=np.float32)
+
+    def confidence_of(self, rows: np.ndarray) -> np.ndarray:
+        """Map confidence features (columns in CONFIDENCE_FEATURES order) to probabilities."""
+        coef = np.array([self.confidence.get(f, 0.0) for f in CONFIDENCE_FEATURES],
+                        dtype=np.float32)
+        logits = rows @ coef + self.confidence.get("bias", 0.0)
+        return 1.0 / (1.0 + np.exp(-np.clip(logits, -30, 30)))
 
 
 @dataclass
@@ -67,22 +85,6 @@ class Result:
     answers: list[Answer]
 
 
-def _zscores(column: np.ndarray) -> np.ndarray:
-    """Put a signal on a per-question scale, so signals of different units can be summed."""
-    std = float(column.std())
-    return (column - float(column.mean())) / std if std > 1e-6 else np.zeros_like(column)
-
-
-def coverage(terms: list[str], text: str) -> float:
-    """Measure the share of question words a sentence (with its title) contains."""
-    if not terms:
-        return 0.0
-    words = set(_NORM.sub(" ", text.lower()).split())
-    hits = sum(1 for t in terms if t in words or any(w.startswith(t[:5]) for w in words
-                                                      if len(t) >= 5))
-    return hits / len(terms)
-
-
 def near_duplicate_key(text: str) -> frozenset[str]:
     """Reduce a sentence to its words, so captions repeated with tiny edits compare equal."""
     return frozenset(_NORM.sub(" ", text.lower()).split())
@@ -103,48 +105,38 @@ class Answerer:
         """Use learned ranking parameters unless others are given."""
         self.retriever = retriever
         self.params = params or RankingParams.load()
+        self._weights = self.params.weight_vector()
         self.abstain_below = abstain_below
 
-    def features(self, query: Query, candidates: Candidates, titles: dict[str, str]
-                 ) -> tuple[np.ndarray, np.ndarray]:
-        """Compute each candidate's ranking score and its confidence features."""
-        signals = candidates.signals
-        z = np.column_stack([_zscores(signals[:, j]) for j in range(signals.shape[1])])
-        fused = z @ np.asarray(self.params.weights[:len(SIGNALS)], dtype=np.float32)
-        terms = query_terms(query.text)
-        cover = np.array([coverage(terms, f"{titles.get(r.doc_id, '')} {r.text}")
-                          for r in candidates.rows], dtype=np.float32)
-        order = np.sort(fused)[::-1]
-        best_other = np.where(fused >= order[0], order[1] if len(order) > 1 else order[0],
-                              order[0])
-        margin = fused - best_other
-        conf_features = np.column_stack([
-            fused / max(len(SIGNALS), 1), signals[:, 0], signals[:, 1], cover,
-            np.clip(margin, -3, 3)])
-        return fused, conf_features
+    def score(self, query: Query, candidates: Candidates, titles: dict[str, str]
+              ) -> tuple[np.ndarray, np.ndarray]:
+        """Rank candidates and estimate for each the probability that it is a right answer."""
+        matrix = features.build(query.text, candidates, titles, candidates.context, query.context)
+        ranking = matrix @ self._weights
+        ordered = np.sort(ranking)[::-1]
+        runner_up = ordered[1] if len(ordered) > 1 else ordered[0] - 1.0
+        best_other = np.where(ranking >= ordered[0], runner_up, ordered[0])
+        col = {name: i for i, name in enumerate(features.FEATURES)}
+        conf_rows = np.column_stack([
+            ranking, np.clip(ranking - best_other, -5, 5), matrix[:, col["s_dense"]],
+            matrix[:, col["p_dense"]], matrix[:, col["coverage"]], matrix[:, col["missing_names"]]])
+        return ranking, self.params.confidence_of(conf_rows)
 
-    def confidence(self, conf_features: np.ndarray) -> np.ndarray:
-        """Map features to the probability that a sentence is a right answer."""
-        coef = np.asarray(self.params.calibration, dtype=np.float32)
-        logits = conf_features @ coef[:-1] + coef[-1]
-        return 1.0 / (1.0 + np.exp(-logits))
-
-    def answer(self, question: str, top_k: int = 3, context: str = "") -> Result:
+    def answer(self, question: str, top_k: int = 3, context: str = "",
+               abstain: bool = True) -> Result:
         """Answer a question with the best verbatim sentence and ranked alternatives."""
         query = Query(question, context)
         candidates = self.retriever.retrieve(query)
         if not len(candidates):
             return Result(question, None, 0.0, True, [])
-        store = self.retriever.indexer.store
-        titles = store.titles({r.doc_id for r in candidates.rows})
-        fused, conf_features = self.features(query, candidates, titles)
-        probs = self.confidence(conf_features)
-        ranked = np.argsort(-fused, kind="stable")
-        best = float(probs[ranked[0]])
-        if best < self.abstain_below:
-            return Result(question, None, round(best, 4), True, [])
+        titles = self.retriever.indexer.store.titles({r.doc_id for r in candidates.rows})
+        ranking, probs = self.score(query, candidates, titles)
+        ranked = np.argsort(-ranking, kind="stable")
+        best = round(float(probs[ranked[0]]), 4)
+        if abstain and best < self.abstain_below:
+            return Result(question, None, best, True, [])
         answers = self._group(candidates.rows, ranked, probs, titles, top_k)
-        return Result(question, answers[0].text, round(best, 4), False, answers)
+        return Result(question, answers[0].text, best, best < self.abstain_below, answers)
 
     def _group(self, rows: list[SentenceRow], ranked: np.ndarray, probs: np.ndarray,
                titles: dict[str, str], top_k: int) -> list[Answer]:

@@ -23,6 +23,7 @@ _SLIDE_COUNTER = re.compile(r"\(\s*\d+\s*of\s*\d+\s*\)\s*$", re.IGNORECASE)
 _LEADING_BULLET = re.compile(r"^[\s•·▪‣◦*\-–—|]+")
 _WORD = re.compile(r"[^\W\d_]{2,}", re.UNICODE)
 _TERMINAL = re.compile(r"[.!?…:;\"'”’)\]]$")
+CHUNKER_VERSION = "2"  # bump when chunking changes: stored indexes then ask for a rebuild
 MIN_WORDS = 4
 HEADING_MAX_WORDS = 12
 
@@ -95,6 +96,8 @@ def is_quotable(sentence: str, alone_on_line: bool) -> bool:
         return False  # wire-service slugs and credit lines: "AFP PHOTO/POOL/..."
     if _SLIDE_COUNTER.search(stripped) or (stripped[0] == "(" and stripped[-1] == ")"):
         return False  # slideshow captions "(03 of19)" and parenthetical credits
+    if stripped.rstrip("\"'”’)").endswith("?"):
+        return False  # a question answers nothing
     # A short line without closing punctuation is a heading or a caption title, not a statement.
     if alone_on_line and len(words) < HEADING_MAX_WORDS and not _TERMINAL.search(stripped):
         return False

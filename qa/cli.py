@@ -164,6 +164,46 @@ def rebuild(data_dir: DataDir = None) -> None:
     typer.echo(f"rebuilt {count} documents")
 
 
+@app.command("eval")
+def evaluate(path: Annotated[Path, typer.Argument(help="JSONL question set or SQuAD v1.1 JSON.")],
+             as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+             data_dir: DataDir = None,
+             index_dir: Annotated[Optional[Path], typer.Option(
+                 "--index-dir", help="For SQuAD: keep its index here to reuse across runs "
+                                     "(default: a temporary folder).")] = None) -> None:
+    """Measure answer quality: P@1, MRR@10, R@5, abstention, calibration (ECE), latency."""
+    import tempfile
+
+    from tqdm import tqdm
+
+    from qa import evaluation
+
+    if not path.is_file():
+        _fail(f"{path}: no such file")
+    squad = evaluation.is_squad_file(path)
+    try:
+        if squad:
+            docs, questions = evaluation.load_squad(path)
+        else:
+            questions = evaluation.load_jsonl(path)
+    except (ValueError, KeyError, TypeError) as exc:
+        _fail(f"{path}: {exc}")
+    with tempfile.TemporaryDirectory(prefix="verbatim-eval-") as tmp:
+        target = (index_dir or Path(tmp)) if squad else data_dir
+        with _service(target, seed=not squad) as service:
+            if squad:
+                with _progress("Indexing SQuAD") as progress:
+                    service.add_documents(docs, progress)
+            with tqdm(total=len(questions), desc="Asking", unit="q", file=sys.stderr) as bar:
+                metrics = evaluation.evaluate(service, questions, bar.update)
+    metrics = {"file": str(path), "kind": "squad" if squad else "jsonl", **metrics}
+    if as_json:
+        typer.echo(json.dumps(metrics, indent=2))
+        return
+    for key, value in metrics.items():
+        typer.echo(f"{key:24} {value}")
+
+
 def main() -> None:
     """Run the CLI."""
     app()

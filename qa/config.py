@@ -22,6 +22,7 @@ class Settings(BaseSettings):
     model: str = Field("all-MiniLM-L6-v2", description="Embedding model name (packaged, offline).")
     threads: int = Field(0, ge=0, description="Model threads; 0 means one per core.")
     batch_size: int = Field(64, ge=1, le=1024)
+    embed_titles: bool = Field(True, description="Embed sentences as 'title: sentence'.")
 
     # Chunking: passages of a few sentences with overlap.
     passage_sentences: int = Field(4, ge=1, le=50)
@@ -31,7 +32,7 @@ class Settings(BaseSettings):
     # Retrieval and answering.
     candidates: int = Field(60, ge=5, le=2000, description="Sentences scored per question.")
     abstain_below: float = Field(
-        0.25, ge=0.0, le=1.0, description="Abstain when the best answer's confidence is lower."
+        0.20, ge=0.0, le=1.0, description="Abstain when the best answer's confidence is lower."
     )
 
 

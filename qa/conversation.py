@@ -32,16 +32,11 @@ def is_follow_up(question: str) -> bool:
 
 
 def conversation_context(turns: Sequence[Turn]) -> str:
-    """Collect what a follow-up may refer to: the previous question and the answer given to it."""
+    """Collect what a follow-up may refer to: the user's previous questions, latest first.
+
+    Earlier answers are left out: they would pull the same sentence back as the next answer.
+    """
     if not turns or not is_follow_up(turns[-1].content):
         return ""
-    earlier = list(turns[:-1])
-    last_user = next((t.content for t in reversed(earlier) if t.role == "user"), "")
-    last_answer = ""
-    for t in reversed(earlier):
-        if t.role == "assistant":
-            last_answer = "" if t.content.startswith(ABSTAIN_MESSAGE) else t.content
-            break
-        if t.role == "user":
-            break
-    return " ".join(x for x in (last_user, last_answer) if x).strip()
+    earlier = [t.content for t in turns[:-1] if t.role == "user"]
+    return earlier[-1] if earlier else ""

@@ -11,7 +11,8 @@ from pathlib import Path
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf")
 MAX_TITLE_CHARS = 200
-_DOC_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._#:@+\-]{0,199}$")
+# Ids are never used as paths; still, no slashes, controls, or leading dots or spaces.
+_DOC_ID_RE = re.compile(r"^[^\s./\\\x00-\x1f\x7f][^/\\\x00-\x1f\x7f]{0,199}$")
 
 
 class DocumentError(ValueError):
@@ -39,10 +40,10 @@ class Document:
 
 def validate_doc_id(doc_id: str) -> str:
     """Keep ids usable in URLs and never path-like, so they cannot reach the file system."""
-    if not _DOC_ID_RE.match(doc_id) or ".." in doc_id:
+    if not _DOC_ID_RE.match(doc_id) or ".." in doc_id or doc_id != doc_id.strip():
         raise DocumentError(
-            f"invalid doc_id {doc_id!r}: use 1-200 letters, digits and . _ - # : @ +, "
-            "starting with a letter or digit"
+            f"invalid doc_id {doc_id!r}: use 1-200 characters without slashes, control "
+            "characters or '..', not starting with a dot or a space"
         )
     return doc_id
 

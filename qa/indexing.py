@@ -13,7 +13,7 @@ import numpy as np
 
 from embeddings.model import Embedder
 from embeddings.vector_index import VectorIndex
-from qa.chunking import Chunks, chunk_text
+from qa.chunking import CHUNKER_VERSION, Chunks, chunk_text
 from qa.config import Settings
 from qa.documents import Document
 from qa.store import Replaced, Store
@@ -64,7 +64,9 @@ class Indexer:
     @property
     def model_fingerprint(self) -> str:
         """Describe the embedding setup; vectors are only comparable under the same one."""
-        return json.dumps({"model": self.embedder.name, "input": "title: sentence"})
+        return json.dumps({"model": self.embedder.name,
+                           "input": "title: sentence" if self.settings.embed_titles else "sentence",
+                           "chunker": CHUNKER_VERSION})
 
     def model_mismatch(self) -> str | None:
         """Say which model built the index when it is not the configured one."""
@@ -75,6 +77,9 @@ class Indexer:
             built_name = json.loads(built).get("model", built)
         except ValueError:
             built_name = built
+        if built_name == self.embedder.name:
+            return ("the index was built by an older version of Verbatim's chunker; "
+                    "run `qa rebuild` (or POST /v1/index/rebuild)")
         return (f"the index was built with {built_name!r} but the configured model is "
                 f"{self.embedder.name!r}; run `qa rebuild` (or POST /v1/index/rebuild)")
 
@@ -139,7 +144,8 @@ class Indexer:
         bounds: list[tuple[int, int, int]] = []
         for doc, chunks in chunked:
             first = len(texts)
-            texts.extend(sentence_input(doc.title, x.text) for x in chunks.sentences if x.candidate)
+            title = doc.title if s.embed_titles else ""
+            texts.extend(sentence_input(title, x.text) for x in chunks.sentences if x.candidate)
             middle = len(texts)
             texts.extend(sentence_input(doc.title, chunks.passage_text(p, doc.text))
                          for p in chunks.passages)

@@ -31,6 +31,7 @@ class Candidates:
     rows: list[SentenceRow]
     signals: np.ndarray
     passage_ids: list[int]
+    context: np.ndarray  # best dense score of each candidate's neighbouring sentences
 
     def __len__(self) -> int:
         """Count candidates."""
@@ -72,17 +73,22 @@ class Retriever:
         ids.update(store.candidate_sentences_of_passages(set(dense_p) | set(lex_p)))
         rows = store.sentences(ids)
         if not rows:
-            return Candidates([], np.zeros((0, len(SIGNALS)), np.float32), [])
+            return Candidates([], np.zeros((0, len(SIGNALS)), np.float32), [],
+                              np.zeros(0, np.float32))
         order = sorted(rows)
         sentence_rows = [rows[i] for i in order]
         passage_of = store.passage_ids_by_ord((r.doc_id, r.passage_ord) for r in sentence_rows)
         pids = [passage_of.get((r.doc_id, r.passage_ord), -1) for r in sentence_rows]
         known_pids = sorted({p for p in pids if p >= 0})
+        neighbours = store.neighbours(order)
+        neighbour_ids = sorted({n for ns in neighbours.values() for n in ns} | set(order))
         with ix.lock:
-            s_dense = ix.sentence_index.similarity(q, order)
+            s_dense = ix.sentence_index.similarity(q, neighbour_ids)
             p_dense = ix.passage_index.similarity(q, known_pids)
         s_lex = store.lexical_scores("sentences", all_terms, order)
         p_lex = store.lexical_scores("passages", all_terms, known_pids)
         signals = np.array([[s_dense.get(i, 0.0), p_dense.get(p, 0.0), s_lex.get(i, 0.0),
                              p_lex.get(p, 0.0)] for i, p in zip(order, pids)], dtype=np.float32)
-        return Candidates(sentence_rows, signals, pids)
+        context = np.array([max((s_dense[n] for n in neighbours.get(i, ())), default=0.0)
+                            for i in order], dtype=np.float32)
+        return Candidates(sentence_rows, signals, pids, context)

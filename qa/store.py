@@ -333,6 +333,19 @@ class Store:
                 f"WHERE p.id IN ({marks}) AND s.candidate", chunk))
         return out
 
+    def neighbours(self, ids: Sequence[int]) -> dict[int, list[int]]:
+        """Map sentences to the quotable sentences just before and after them in their document."""
+        out: dict[int, list[int]] = {}
+        conn = self._conn()
+        for chunk in _chunks(list(ids)):
+            marks = ",".join("?" * len(chunk))
+            for sid, nid in conn.execute(
+                    f"SELECT c.id, n.id FROM sentences c JOIN sentences n ON n.doc_id = c.doc_id "
+                    f"AND n.ord IN (c.ord - 1, c.ord + 1) AND n.candidate WHERE c.id IN ({marks})",
+                    chunk):
+                out.setdefault(sid, []).append(nid)
+        return out
+
     def passages_by_ord(self, keys: Iterable[tuple[str, int]]) -> dict[tuple[str, int], PassageRow]:
         """Fetch passages by (doc_id, ord), as sentences refer to their home passage."""
         out: dict[tuple[str, int], PassageRow] = {}

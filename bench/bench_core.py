@@ -1,0 +1,134 @@
+"""Core figures: index build time, query latency (in-process and over HTTP) and server memory.
+
+Usage: python bench/bench_core.py [--squad ../shared/data/squad-dev-public.json] [--queries 300]
+Runs on the seeds and on the SQuAD file, each in a fresh temporary data dir, and writes
+bench/results/core.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from qa.config import DEFAULT_SEEDS_DIR, Settings  # noqa: E402
+from qa.documents import iter_document_files, load_file  # noqa: E402
+from qa.evaluation import load_jsonl, load_squad  # noqa: E402
+from qa.service import Verbatim  # noqa: E402
+
+DEFAULT_SQUAD = ROOT.parent / "shared" / "data" / "squad-dev-public.json"
+
+
+def free_port() -> int:
+    """Find a free loopback port for the server under test."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process, from /proc."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def percentiles(ms: list[float]) -> tuple[float, float]:
+    """p50 and p95 in milliseconds."""
+    return float(np.percentile(ms, 50)), float(np.percentile(ms, 95))
+
+
+def measure(name: str, docs: list, questions: list[str], n_http: int) -> dict[str, object]:
+    """Index `docs` into a fresh dir, then time questions in-process and through `qa serve`."""
+    with tempfile.TemporaryDirectory(prefix="verbatim-bench-") as tmp:
+        service = Verbatim(Settings(data_dir=Path(tmp)))
+        service.warm_up()
+        t0 = time.perf_counter()
+        report = service.add_documents(docs)
+        build = time.perf_counter() - t0
+        service.close()
+        for q in questions[:5]:
+            service.ask(q)
+        local = []
+        for q in questions:
+            t = time.perf_counter()
+            service.ask(q)
+            local.append((time.perf_counter() - t) * 1000)
+        port = free_port()
+        env = {**os.environ, "VERBATIM_DATA_DIR": tmp}
+        server = subprocess.Popen([sys.executable, "-m", "qa.cli", "serve", "--no-seeds",
+                                   "--port", str(port)], cwd=ROOT, env=env,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            url = f"http://127.0.0.1:{port}"
+            deadline = time.time() + 120
+            t_start = time.perf_counter()
+            while time.time() < deadline:
+                try:
+                    if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    time.sleep(0.2)
+            ready = time.perf_counter() - t_start
+            remote = []
+            with httpx.Client(base_url=url, timeout=30) as client:
+                for q in questions[:5]:
+                    client.post("/v1/answer", json={"question": q})
+                for q in questions[:n_http]:
+                    t = time.perf_counter()
+                    r = client.post("/v1/answer", json={"question": q})
+                    remote.append((time.perf_counter() - t) * 1000)
+                    r.raise_for_status()
+            memory = rss_mb(server.pid)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    p50, p95 = percentiles(local)
+    h50, h95 = percentiles(remote)
+    return {"corpus": name, "documents": len(docs), "sentences": report.sentences,
+            "index_build_s": round(build, 1), "server_ready_s": round(ready, 1),
+            "query_p50_ms": round(p50, 1), "query_p95_ms": round(p95, 1),
+            "http_p50_ms": round(h50, 1), "http_p95_ms": round(h95, 1),
+            "server_rss_mb": round(memory), "queries": len(local)}
+
+
+def main() -> None:
+    """Run both corpora and write the table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--squad", type=Path, default=DEFAULT_SQUAD)
+    parser.add_argument("--queries", type=int, default=300)
+    args = parser.parse_args()
+    seed_docs = [load_file(p) for p in iter_document_files([DEFAULT_SEEDS_DIR])]
+    seed_qs = [q.question for q in load_jsonl(ROOT / "tests" / "data" / "seed_questions.jsonl")]
+    rows = [measure("seeds", seed_docs, (seed_qs * 10)[:args.queries], args.queries)]
+    if args.squad.exists():
+        docs, questions = load_squad(args.squad)
+        qs = [q.question for q in questions[::max(1, len(questions) // args.queries)]]
+        rows.append(measure("squad-dev-public", docs, qs[:args.queries], args.queries))
+    keys = list(rows[0])
+    lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
+    lines += ["| " + " | ".join(str(r[k]) for k in keys) + " |" for r in rows]
+    table = "\n".join(lines)
+    machine = f"{os.cpu_count()} cores, Python {sys.version.split()[0]}"
+    out = ROOT / "bench" / "results" / "core.md"
+    out.write_text(f"# Core figures\n\nMachine: {machine}. Command: `python bench/bench_core.py`"
+                   f"\n\n{table}\n")
+    print(table)
+    print(json.dumps(rows))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,232 @@
+"""Learn the answerer's feature weights and confidence calibration from a SQuAD file.
+
+Usage: python bench/fit_ranking.py [../shared/data/squad-dev-public.json] [--write]
+
+Every candidate sentence of every question is labelled by the ReQA judge; a logistic regression
+learns the ranking weights, then a second one maps the top answer's features to the probability
+that it is right. Both are cross-validated by article (no article is scored by a model that saw
+it), and the per-fold figures are printed. `--write` saves the weights to qa/ranking_params.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pickle
+import sys
+from pathlib import Path
+
+import numpy as np
+from scipy.optimize import minimize
+from sklearn.linear_model import LogisticRegression
+from tqdm import tqdm
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from qa import features  # noqa: E402
+from qa.answering import CONFIDENCE_FEATURES, PARAMS_FILE, RankingParams  # noqa: E402
+from qa.config import Settings  # noqa: E402
+from qa.evaluation import expected_calibration_error, judge, load_squad  # noqa: E402
+from qa.retrieval import Candidates, Query  # noqa: E402
+from qa.service import Verbatim  # noqa: E402
+
+CACHE = ROOT / "bench" / ".cache"
+DEFAULT_SQUAD = ROOT.parent / "shared" / "data" / "squad-dev-public.json"
+
+
+def collect(squad: Path, refresh: bool) -> list[tuple]:
+    """Retrieve candidates for every question once; cached, so features can change cheaply."""
+    tag = "" if Settings().embed_titles else "-notitle"
+    cache = CACHE / f"candidates-{squad.stem}{tag}.pkl"
+    if cache.exists() and not refresh:
+        return pickle.loads(cache.read_bytes())
+    docs, questions = load_squad(squad)
+    service = Verbatim(Settings(data_dir=CACHE / f"index-{squad.stem}{tag}", seeds_dir=CACHE / "none"))
+    service.warm_up()
+    if service.indexer.model_mismatch():
+        service.rebuild()
+    with tqdm(desc="indexing", unit="text", mininterval=10) as bar:
+        service.add_documents(docs, lambda done, total: (setattr(bar, "total", total),
+                                                         bar.update(done - bar.n)))
+    store = service.store
+    out = []
+    for q in tqdm(questions, desc="retrieving", unit="q", mininterval=10):
+        cands = service.retriever.retrieve(Query(q.question))
+        titles = store.titles({r.doc_id for r in cands.rows})
+        out.append((q, cands, titles))
+    CACHE.mkdir(parents=True, exist_ok=True)
+    cache.write_bytes(pickle.dumps(out))
+    return out
+
+
+def featurize(collected: list[tuple]) -> dict[str, np.ndarray]:
+    """Label every candidate with the judge and compute its features."""
+    xs, ys, qids, groups, negx, negq = [], [], [], [], [], []
+    for qi, (q, cands, titles) in enumerate(tqdm(collected, desc="features", mininterval=10)):
+        if not len(cands):
+            continue
+        xs.append(features.build(q.question, cands, titles, cands.context))
+        ys.append(np.array([judge(q, r.text, r.doc_id, r.start, r.end) for r in cands.rows]))
+        qids.append(np.full(len(cands), qi))
+        groups.append(q.group)
+        # The same question against a corpus without its article: it should abstain.
+        keep = [i for i, r in enumerate(cands.rows) if not r.doc_id.startswith(q.group + "#")]
+        if keep and qi % 2 == 0:
+            sub = Candidates([cands.rows[i] for i in keep], cands.signals[keep],
+                             [cands.passage_ids[i] for i in keep], cands.context[keep])
+            negx.append(features.build(q.question, sub, titles, sub.context))
+            negq.append(np.full(len(keep), qi))
+    return {"x": np.vstack(xs), "y": np.concatenate(ys), "qid": np.concatenate(qids),
+            "group": np.array(groups), "negx": np.vstack(negx), "negq": np.concatenate(negq)}
+
+
+def per_question(qid: np.ndarray) -> list[np.ndarray]:
+    """Split row indices by question."""
+    order = np.argsort(qid, kind="stable")
+    bounds = np.flatnonzero(np.diff(qid[order])) + 1
+    return np.split(order, bounds)
+
+
+def ranking_metrics(scores: np.ndarray, y: np.ndarray, qid: np.ndarray, mask_q: set[int] | None
+                    ) -> tuple[float, float]:
+    """P@1 and MRR@10 of a scoring, counting every question (no candidates right = miss)."""
+    p1, mrr, n = 0.0, 0.0, 0
+    for rows in per_question(qid):
+        if mask_q is not None and int(qid[rows[0]]) not in mask_q:
+            continue
+        n += 1
+        order = rows[np.argsort(-scores[rows], kind="stable")][:10]
+        hits = np.flatnonzero(y[order])
+        if len(hits):
+            p1 += hits[0] == 0
+            mrr += 1.0 / (hits[0] + 1)
+    return p1 / max(n, 1), mrr / max(n, 1)
+
+
+def top_confidence_rows(scores: np.ndarray, x: np.ndarray, qid: np.ndarray,
+                        y: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Confidence features and labels of each question's top-ranked candidate."""
+    col = {n: i for i, n in enumerate(features.FEATURES)}
+    rows, labels, qs = [], [], []
+    for idx in per_question(qid):
+        s = scores[idx]
+        order = np.argsort(-s, kind="stable")
+        top = idx[order[0]]
+        margin = s[order[0]] - s[order[1]] if len(order) > 1 else 1.0
+        rows.append([scores[top], min(margin, 5.0), x[top, col["s_dense"]],
+                     x[top, col["p_dense"]], x[top, col["coverage"]],
+                     x[top, col["missing_names"]]])
+        labels.append(bool(y[top]) if y is not None else False)
+        qs.append(int(qid[top]))
+    return np.array(rows, dtype=np.float32), np.array(labels), np.array(qs)
+
+
+def fit_ranker(x: np.ndarray, y: np.ndarray, qid: np.ndarray, l2: float) -> np.ndarray:
+    """Listwise ranking: maximise each question's softmax probability of its right sentences."""
+    order = np.argsort(qid, kind="stable")
+    x, y, qid = x[order].astype(np.float64), y[order].astype(bool), qid[order]
+    starts = np.r_[0, np.flatnonzero(np.diff(qid)) + 1]
+    has_pos = np.add.reduceat(y.astype(int), starts) > 0
+    seg = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, len(qid)]))
+    keep = has_pos[seg]
+    x, y, seg = x[keep], y[keep], seg[keep]
+    _, seg = np.unique(seg, return_inverse=True)
+    starts = np.r_[0, np.flatnonzero(np.diff(seg)) + 1]
+    n_q = len(starts)
+
+    def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
+        s = x @ w
+        m = np.maximum.reduceat(s, starts)[seg]
+        e = np.exp(s - m)
+        z_all = np.add.reduceat(e, starts)
+        z_pos = np.add.reduceat(e * y, starts)
+        value = np.sum(np.log(z_all) - np.log(z_pos)) / n_q + l2 * w @ w
+        p_all = e / z_all[seg]
+        p_pos = e * y / z_pos[seg]
+        grad = (p_all - p_pos) @ x / n_q + 2 * l2 * w
+        return float(value), grad
+
+    result = minimize(loss, np.zeros(x.shape[1]), jac=True, method="L-BFGS-B")
+    return result.x
+
+
+def main() -> None:
+    """Fit, cross-validate, report and optionally save."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("squad", nargs="?", type=Path, default=DEFAULT_SQUAD)
+    parser.add_argument("--write", action="store_true", help="save qa/ranking_params.json")
+    parser.add_argument("--out", type=Path, default=PARAMS_FILE, help="where --write saves")
+    parser.add_argument("--refresh", action="store_true", help="recompute cached features")
+    parser.add_argument("--l2", type=float, default=1e-3, help="L2 regularisation strength")
+    parser.add_argument("--negatives", type=float, default=1.0,
+                        help="weight of off-corpus questions in the calibration fit")
+    parser.add_argument("--drop", default="", help="comma-separated features to leave out")
+    args = parser.parse_args()
+    data = featurize(collect(args.squad, args.refresh))
+    x, y, qid, group = data["x"], data["y"].astype(int), data["qid"], data["group"]
+    names = list(features.FEATURES)
+    dropped = [n for n in args.drop.split(",") if n]
+    use = np.array([n not in dropped for n in names])
+    articles = sorted(set(group))
+    folds = [set(articles[i::4]) for i in range(4)]
+    q_article = {int(q): group[i] for i, q in enumerate(sorted(set(qid.tolist())))}
+    print(f"{len(group)} questions, {len(x)} candidates, "
+          f"{sum(per_question_any(y, qid))} with a right candidate")
+    base = RankingParams().weight_vector()
+    print("baseline (z-score sum of 4 signals): P@1 %.4f  MRR@10 %.4f"
+          % ranking_metrics(x @ base, y, qid, None))
+    cv_scores = np.zeros(len(x), dtype=np.float32)
+    for k, fold in enumerate(folds):
+        test_q = {q for q, a in q_article.items() if a in fold}
+        train = np.array([q_article[int(q)] not in fold for q in qid])
+        w = np.where(use, 0.0, 0.0)
+        w[use] = fit_ranker(x[train][:, use], y[train], qid[train], args.l2)
+        cv_scores[~train] = x[~train] @ w
+        print(f"fold {k}: P@1 %.4f  MRR@10 %.4f" % ranking_metrics(x @ w, y, qid, test_q))
+    print("cross-validated: P@1 %.4f  MRR@10 %.4f" % ranking_metrics(cv_scores, y, qid, None))
+
+    w_all = np.zeros(len(names))
+    w_all[use] = fit_ranker(x[:, use], y, qid, args.l2)
+    scores = x @ w_all
+    pos_rows, pos_labels, pos_q = top_confidence_rows(scores, x, qid, y)
+    neg_rows, _, _ = top_confidence_rows(data["negx"] @ w_all, data["negx"], data["negq"], None)
+    cal_x = np.vstack([pos_rows, neg_rows])
+    cal_y = np.concatenate([pos_labels, np.zeros(len(neg_rows), bool)])
+    cal_q = np.concatenate([pos_q, -1 - np.arange(len(neg_rows))])
+    # Calibrate by article fold too; negatives are spread over folds round-robin.
+    cal_w = np.concatenate([np.ones(len(pos_rows)), np.full(len(neg_rows), args.negatives)])
+    probs = np.zeros(len(cal_x))
+    neg_fold = np.arange(len(neg_rows)) % 4
+    for k, fold in enumerate(folds):
+        is_test = np.concatenate([[q_article[int(q)] in fold for q in pos_q], neg_fold == k])
+        model = LogisticRegression(C=1.0, max_iter=2000).fit(
+            cal_x[~is_test], cal_y[~is_test], sample_weight=cal_w[~is_test])
+        probs[is_test] = model.predict_proba(cal_x[is_test])[:, 1]
+    answerable = np.arange(len(cal_x)) < len(pos_rows)
+    print("calibration ECE on answerable (cross-validated): %.4f" % expected_calibration_error(
+        probs[answerable], cal_y[answerable].astype(float)))
+    for t in (0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4):
+        print(f"  abstain below {t:.2f}: answerable abstain {np.mean(probs[answerable] < t):.3f}"
+              f", off-corpus abstain {np.mean(probs[~answerable] < t):.3f}")
+    model = LogisticRegression(C=1.0, max_iter=2000).fit(cal_x, cal_y, sample_weight=cal_w)
+    params = {
+        "weights": {n: round(float(v), 5) for n, v in zip(names, w_all) if v},
+        "confidence": {**{n: round(float(v), 5) for n, v in zip(CONFIDENCE_FEATURES,
+                                                                  model.coef_[0])},
+                       "bias": round(float(model.intercept_[0]), 5)},
+        "trained_on": args.squad.name,
+    }
+    print(json.dumps(params, indent=2))
+    if args.write:
+        args.out.write_text(json.dumps(params, indent=2) + "\n")
+        print(f"wrote {args.out}")
+
+
+def per_question_any(y: np.ndarray, qid: np.ndarray) -> list[bool]:
+    """Whether each question has at least one right candidate (candidate recall)."""
+    return [bool(y[rows].any()) for rows in per_question(qid)]
+
+
+if __name__ == "__main__":
+    main()

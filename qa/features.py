@@ -1,0 +1,171 @@
+"""Ranking features: what the answerer knows about each candidate sentence, as one numeric row.
+
+Signals are put on a per-question scale (z-scores) for ranking and kept raw for confidence, since
+"best of these candidates" and "good in absolute terms" are different questions.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from qa.retrieval import Candidates
+from qa.store import STOPWORDS, query_terms
+
+FEATURES = (
+    "z_s_dense", "z_p_dense", "z_s_lex", "z_p_lex",  # per-question standardised signals
+    "s_dense", "p_dense",                              # raw cosines
+    "s_lex_rel", "p_lex_rel",                          # BM25 relative to the best candidate
+    "coverage",                                        # share of question words present
+    "z_context",                                       # best neighbouring sentence, standardised
+    # The sentence holds the kind of answer the question asks for, not given in the question:
+    "type_date", "type_duration", "type_quantity", "type_person", "type_place", "type_reason",
+    "novelty",                                         # words the question does not already say
+    "log_len",                                         # longer sentences say more
+    "missing_names",                                   # names in the question the source lacks
+    "phrases",                                         # question word pairs found as pairs
+)
+
+_MONTHS = (r"jan(uary)?|feb(ruary)?|mar(ch)?|apr(il)?|may|june?|july?|aug(ust)?|sep(t|tember)?|"
+           r"oct(ober)?|nov(ember)?|dec(ember)?")
+_NUMBER_WORDS = (r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|"
+                 r"thirty|forty|fifty|sixty|hundred|thousand|million|billion|dozen|half|several")
+_QUESTION_TYPES = {
+    "type_date": re.compile(
+        r"^\s*when\b|\b(what|which|in what) (year|month|day|date|time|decade|century|season)\b|"
+        r"\bhow long ago\b", re.I),
+    "type_duration": re.compile(
+        r"\bhow long\b|\bfor how (long|many (days|hours|years|months|weeks|minutes))\b|"
+        r"\bhow much time\b|\b(what|which) (duration|length|distance)\b", re.I),
+    "type_quantity": re.compile(
+        r"\bhow (many|much|far|fast|big|large|tall|old|often|high|deep|heavy|wide|long)\b|"
+        r"\b(what|which) (percentage|percent|number|amount|size|population|temperature|"
+        r"speed|cost|price|age)\b", re.I),
+    "type_person": re.compile(r"^\s*(who|whom|whose)\b|\b(who|whom|whose)\b", re.I),
+    "type_place": re.compile(
+        r"^\s*where\b|\bwhere\b|\b(what|which|in what|in which) (city|country|state|region|"
+        r"place|town|continent|island|river|location|province|nation|county|module|building)\b",
+        re.I),
+    "type_reason": re.compile(r"^\s*why\b|\bwhy\b|\b(what|which) (was|is|were|are) the (reason|"
+                              r"cause|purpose)|\bfor what (reason|purpose)\b|\bhow come\b", re.I),
+}
+_ANSWER_SHAPES = {
+    "type_date": re.compile(
+        rf"\b(1[0-9]{{3}}|20[0-9]{{2}})s?\b|\b({_MONTHS})\b\.?|\b(monday|tuesday|wednesday|"
+        r"thursday|friday|saturday|sunday|yesterday|today|tomorrow|morning|afternoon|evening|"
+        r"night|century|decade|spring|summer|autumn|winter)\b|\d{1,2}:\d{2}\s*(am|pm)?", re.I),
+    "type_duration": re.compile(
+        rf"\b(\d[\d,.]*|{_NUMBER_WORDS}|an?|few|more than an?)[\s-]+(second|minute|hour|day|"
+        r"week|month|year|decade|centur(y|ies)|mile|kilomet(er|re)|km|met(er|re)|feet|foot)s?\b",
+        re.I),
+    "type_quantity": re.compile(rf"\d|\b({_NUMBER_WORDS})\b|[$£€¥%]", re.I),
+    "type_person": re.compile(r"(?<!^)\b[A-Z][a-z]+(?:[\s-][A-Z][a-z]+)*"),
+    "type_place": re.compile(r"(?<!^)\b[A-Z][a-z]+(?:[\s-][A-Z][a-z]+)*"),
+    "type_reason": re.compile(r"\b(because|since|due to|owing to|as a result|reasons?|so that|"
+                              r"in order to|to avoid|for safety|thanks to|caused by|impossible|"
+                              r"prohibit\w*|cannot|can't)\b", re.I),
+}
+_WORDS = re.compile(r"\w+")
+
+
+def question_types(question: str) -> dict[str, float]:
+    """Recognise what kind of answer a question asks for (a date, a duration, a person...)."""
+    found = {name: 1.0 if rx.search(question) else 0.0 for name, rx in _QUESTION_TYPES.items()}
+    if found["type_date"] or found["type_duration"]:
+        found["type_quantity"] = 0.0
+    return found
+
+
+def _holds_new(shape: re.Pattern[str], sentence: str, question: str) -> float:
+    """Tell whether the sentence holds an answer of that shape the question does not already give."""
+    asked = {m.group(0).lower() for m in shape.finditer(question)}
+    return float(any(m.group(0).lower() not in asked for m in shape.finditer(sentence)))
+
+
+Z_CLIP = 3.0
+
+
+def zscore(column: np.ndarray) -> np.ndarray:
+    """Put a signal on a per-question scale, clipped so one outlier cannot outvote the rest."""
+    std = float(column.std())
+    if std <= 1e-6:
+        return np.zeros_like(column)
+    return np.clip((column - float(column.mean())) / std, -Z_CLIP, Z_CLIP)
+
+
+def coverage(terms: list[str], text: str) -> float:
+    """Measure the share of question words a sentence (with its title) contains."""
+    if not terms:
+        return 0.0
+    words = set(_WORDS.findall(text.lower()))
+    prefixes = {w[:5] for w in words if len(w) >= 5}
+    hits = sum(1 for t in terms if t in words or (len(t) >= 5 and t[:5] in prefixes))
+    return hits / len(terms)
+
+
+_NAME = re.compile(r"(?<!^)(?<![.!?]\s)\b[A-Z][\w\-]*|\b\d[\d,.]*\b")
+
+
+def question_names(question: str) -> set[str]:
+    """Collect the names and numbers a question mentions (capitalised words past the first)."""
+    return {m.group(0).lower().strip(".,") for m in _NAME.finditer(question.strip())}
+
+
+def missing_names(names: set[str], text: str) -> float:
+    """Share of the question's names absent from a source: off-topic questions name other things."""
+    if not names:
+        return 0.0
+    lowered = text.lower()
+    return sum(1 for n in names if n not in lowered) / len(names)
+
+
+def _pairs(words: list[str]) -> set[tuple[str, str]]:
+    """Adjacent content-word pairs, stemmed crudely to their first five letters."""
+    stems = [w[:5] for w in words if w not in STOPWORDS]
+    return set(zip(stems, stems[1:]))
+
+
+def phrase_overlap(question_pairs: set[tuple[str, str]], text: str) -> float:
+    """Share of the question's word pairs that the sentence says as a pair too ("space station")."""
+    if not question_pairs:
+        return 0.0
+    return len(question_pairs & _pairs(_WORDS.findall(text.lower()))) / len(question_pairs)
+
+
+def _novelty(sentence_words: set[str], question_words: set[str]) -> float:
+    """Share of the sentence's content words that are new to the question: the answer is there."""
+    content = {w for w in sentence_words if w not in question_words and len(w) > 2}
+    return len(content) / max(len(sentence_words), 1)
+
+
+def build(question: str, candidates: Candidates, titles: dict[str, str],
+          context_dense: np.ndarray, conversation: str = "") -> np.ndarray:
+    """Compute the feature matrix (one row per candidate, columns in FEATURES order).
+
+    `conversation` is earlier turns a follow-up leans on: its words count as asked-about too.
+    """
+    sig = candidates.signals
+    s_dense, p_dense, s_lex, p_lex = (sig[:, j] for j in range(4))
+    terms = list(dict.fromkeys(query_terms(question) + query_terms(conversation)))
+    q_words = set(_WORDS.findall(f"{question} {conversation}".lower()))
+    wanted = [name for name, on in question_types(question).items() if on]
+    names = question_names(question)
+    pairs = _pairs(_WORDS.findall(question.lower()))
+    type_names = list(_QUESTION_TYPES)
+    rows = []
+    for r in candidates.rows:
+        words = set(_WORDS.findall(r.text.lower()))
+        types = [(_holds_new(_ANSWER_SHAPES[t], r.text, question) if t in wanted else 0.0)
+                 for t in type_names]
+        source = f"{titles.get(r.doc_id, '')} {r.text}"
+        rows.append((coverage(terms, source), *types, _novelty(words, q_words),
+                     np.log1p(len(r.text)) / 6.0, missing_names(names, source),
+                     phrase_overlap(pairs, r.text)))
+    extra = np.asarray(rows, dtype=np.float32).reshape(len(candidates.rows), 5 + len(type_names))
+    return np.column_stack([
+        zscore(s_dense), zscore(p_dense), zscore(s_lex), zscore(p_lex),
+        s_dense, p_dense,
+        s_lex / max(float(s_lex.max()), 1e-6), p_lex / max(float(p_lex.max()), 1e-6),
+        extra[:, 0], zscore(context_dense), extra[:, 1:],
+    ]).astype(np.float32)
