@@ -126,16 +126,18 @@ class Answerer:
                abstain: bool = True) -> Result:
         """Answer a question with the best verbatim sentence and ranked alternatives."""
         query = Query(question, context)
-        candidates = self.retriever.retrieve(query)
-        if not len(candidates):
-            return Result(question, None, 0.0, True, [])
-        titles = self.retriever.indexer.store.titles({r.doc_id for r in candidates.rows})
-        ranking, probs = self.score(query, candidates, titles)
-        ranked = np.argsort(-ranking, kind="stable")
-        best = round(float(probs[ranked[0]]), 4)
-        if abstain and best < self.abstain_below:
-            return Result(question, None, best, True, [])
-        answers = self._group(candidates.rows, ranked, probs, titles, top_k)
+        vector = self.retriever.embed_query(query)
+        with self.retriever.indexer.lock:  # one consistent view of the index, citations included
+            candidates = self.retriever.search(query, vector)
+            if not len(candidates):
+                return Result(question, None, 0.0, True, [])
+            titles = self.retriever.indexer.store.titles({r.doc_id for r in candidates.rows})
+            ranking, probs = self.score(query, candidates, titles)
+            ranked = np.argsort(-ranking, kind="stable")
+            best = round(float(probs[ranked[0]]), 4)
+            if abstain and best < self.abstain_below:
+                return Result(question, None, best, True, [])
+            answers = self._group(candidates.rows, ranked, probs, titles, top_k)
         return Result(question, answers[0].text, best, best < self.abstain_below, answers)
 
     def _group(self, rows: list[SentenceRow], ranked: np.ndarray, probs: np.ndarray,

@@ -58,7 +58,8 @@ class Indexer:
         self.store = store or Store(settings.data_dir)
         self.sentence_index: VectorIndex | None = None
         self.passage_index: VectorIndex | None = None
-        self.lock = threading.RLock()  # guards the vector indexes against concurrent mutation
+        self.lock = threading.RLock()  # held briefly: vector index searches and mutations
+        self.write_lock = threading.RLock()  # serialises writers, held while they embed
 
     # --- state ----------------------------------------------------------------------------
     @property
@@ -165,12 +166,16 @@ class Indexer:
                 for (doc, chunks), (a, b, c) in zip(chunked, bounds)]
 
     def add(self, docs: Iterable[Document], progress: Progress | None = None) -> AddReport:
-        """Index new or changed documents; unchanged ones (same content hash) cost nothing."""
+        """Index new or changed documents; unchanged ones (same content hash) cost nothing.
+
+        Embedding happens before the index lock is taken, so questions keep being answered
+        (from the previous index) while documents are added.
+        """
         report = AddReport()
         unique: dict[str, Document] = {}
         for doc in docs:
             unique[doc.doc_id] = doc  # the last copy of a repeated id wins
-        with self.lock:
+        with self.write_lock:
             mismatch = self.model_mismatch()
             if mismatch:
                 raise ModelMismatch(mismatch)
@@ -184,21 +189,23 @@ class Indexer:
             if not todo:
                 return report
             embedded = self._embed(todo, progress)
-            changes = []
-            with self.store.transaction() as conn:
-                self.store.set_meta("model", self.model_fingerprint, conn)
-                for doc, chunks, svec, pvec in embedded:
-                    changes.append((self.store.write_document(conn, doc, chunks, svec, pvec),
-                                    svec, pvec))
-                    (report.updated if doc.doc_id in known else report.added).append(doc.doc_id)
-                    report.sentences += len(svec)
-            for replaced, svec, pvec in changes:
-                self._apply(replaced, svec, pvec)
+            with self.lock:
+                changes = []
+                with self.store.transaction() as conn:
+                    self.store.set_meta("model", self.model_fingerprint, conn)
+                    for doc, chunks, svec, pvec in embedded:
+                        changes.append((self.store.write_document(conn, doc, chunks, svec, pvec),
+                                        svec, pvec))
+                        (report.updated if doc.doc_id in known else report.added).append(
+                            doc.doc_id)
+                        report.sentences += len(svec)
+                for replaced, svec, pvec in changes:
+                    self._apply(replaced, svec, pvec)
         return report
 
     def remove(self, doc_id: str) -> bool:
         """Delete a document and its vectors; False when it was not indexed."""
-        with self.lock:
+        with self.write_lock, self.lock:
             replaced = self.store.delete_document(doc_id)
             if replaced is None:
                 return False
@@ -207,16 +214,15 @@ class Indexer:
 
     def rebuild(self, progress: Progress | None = None) -> int:
         """Re-chunk and re-embed every document, e.g. after a model change; one atomic swap."""
-        with self.lock:
+        with self.write_lock:
             docs = list(self.store.iter_documents())
-            embedded = self._embed(docs, progress)
-            with self.store.transaction() as conn:
-                self.store.clear(conn)
-                self.store.set_meta("model", self.model_fingerprint, conn)
-                for doc, chunks, svec, pvec in embedded:
-                    self.store.write_document(conn, doc, chunks, svec, pvec)
-            self.sentence_index = None
-            self.passage_index = None
-            self.load()
-            self.save()
+            embedded = self._embed(docs, progress)  # questions are still answered meanwhile
+            with self.lock:
+                with self.store.transaction() as conn:
+                    self.store.clear(conn)
+                    self.store.set_meta("model", self.model_fingerprint, conn)
+                    for doc, chunks, svec, pvec in embedded:
+                        self.store.write_document(conn, doc, chunks, svec, pvec)
+                self.load()
+                self.save()
             return len(docs)

@@ -57,18 +57,26 @@ class Retriever:
 
     def retrieve(self, query: Query) -> Candidates:
         """Gather candidate sentences and score each on every signal."""
+        q = self.embed_query(query)
+        # The store and the vector indexes change together under this lock: searching under it
+        # sees one consistent index, never a half-applied write.
+        with self.indexer.lock:
+            return self.search(query, q)
+
+    def search(self, query: Query, q: np.ndarray) -> Candidates:
+        """Run the four searches for an embedded query and score the union of their candidates.
+
+        Call it holding `indexer.lock`, as `retrieve` does.
+        """
+        terms = query_terms(query.text)
+        terms += [t for t in query_terms(query.context) if t not in terms]
         ix = self.indexer
         store = ix.store
-        terms = query_terms(query.text)
-        context_terms = [t for t in query_terms(query.context) if t not in terms]
-        all_terms = terms + context_terms
-        q = self.embed_query(query)
-        with ix.lock:
-            assert ix.sentence_index is not None and ix.passage_index is not None
-            dense_s = ix.sentence_index.search(q, self.sentences)
-            dense_p = ix.passage_index.search(q, self.passages)
-        lex_s = store.lexical_search("sentences", all_terms, self.sentences)
-        lex_p = store.lexical_search("passages", all_terms, self.passages)
+        assert ix.sentence_index is not None and ix.passage_index is not None
+        dense_s = ix.sentence_index.search(q, self.sentences)
+        dense_p = ix.passage_index.search(q, self.passages)
+        lex_s = store.lexical_search("sentences", terms, self.sentences)
+        lex_p = store.lexical_search("passages", terms, self.passages)
         ids = set(dense_s) | set(lex_s)
         ids.update(store.candidate_sentences_of_passages(set(dense_p) | set(lex_p)))
         rows = store.sentences(ids)
@@ -82,11 +90,10 @@ class Retriever:
         known_pids = sorted({p for p in pids if p >= 0})
         neighbours = store.neighbours(order)
         neighbour_ids = sorted({n for ns in neighbours.values() for n in ns} | set(order))
-        with ix.lock:
-            s_dense = ix.sentence_index.similarity(q, neighbour_ids)
-            p_dense = ix.passage_index.similarity(q, known_pids)
-        s_lex = store.lexical_scores("sentences", all_terms, order)
-        p_lex = store.lexical_scores("passages", all_terms, known_pids)
+        s_dense = ix.sentence_index.similarity(q, neighbour_ids)
+        p_dense = ix.passage_index.similarity(q, known_pids)
+        s_lex = store.lexical_scores("sentences", terms, order)
+        p_lex = store.lexical_scores("passages", terms, known_pids)
         signals = np.array([[s_dense.get(i, 0.0), p_dense.get(p, 0.0), s_lex.get(i, 0.0),
                              p_lex.get(p, 0.0)] for i, p in zip(order, pids)], dtype=np.float32)
         context = np.array([max((s_dense[n] for n in neighbours.get(i, ())), default=0.0)

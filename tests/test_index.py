@@ -122,3 +122,34 @@ def test_seeds_are_indexed_once(service, embedder):
     service.remove("001_861573c47f2477df")
     assert service.ensure_seeded() is None  # a removed seed stays removed
     assert service.store.counts()["documents"] == 4
+
+
+def test_questions_are_answered_while_documents_change(service):
+    import threading
+
+    service.add_documents([TORCH])
+    errors: list[BaseException] = []
+    done = threading.Event()
+
+    def writer() -> None:
+        try:
+            for i in range(6):
+                doc = make_document(f"Version {i}: sourdough needs flour, water and time.",
+                                    doc_id="bread", title="Bread")
+                service.add_documents([doc])
+                service.remove("bread")
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+        finally:
+            done.set()
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    answers = 0
+    while not done.is_set() or answers < 5:
+        result = service.ask("Who carried the torch?")
+        assert result.answers[0].citation.doc_id == "torch"
+        answers += 1
+    thread.join()
+    assert not errors
+    assert [d.doc_id for d in service.store.list_documents()] == ["torch"]
