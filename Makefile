@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 DATA_DIR ?= data
 
-.PHONY: install install-test run test bench clean
+.PHONY: install install-test browser run test bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,10 +27,18 @@ install: $(VENV)/.installed
 
 install-test: $(VENV)/.installed-test
 
+# Browser tests drive Debian's Chromium (Playwright cannot download one here).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing Debian's chromium for the browser tests"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
 run: install
 	$(BIN)/qa serve --data-dir $(DATA_DIR) --host $(HOST) --port $(PORT)
 
-test: install-test
+test: install-test browser
 	$(BIN)/python -m pytest
 
 bench: install-test

@@ -164,5 +164,9 @@ class Answerer:
             return Citation(r.doc_id, titles.get(r.doc_id, r.doc_id), p.ord, r.start, r.end,
                             texts[(p.doc_id, p.start, p.end)], p.start)
 
-        return [Answer(g[0].text, round(score, 4), cite(g[0]), [cite(r) for r in g[1:]])
-                for _, g, score in kept]
+        answers, ceiling = [], 1.0
+        for _, g, score in kept:
+            ceiling = min(ceiling, score)  # a lower-ranked answer never shows a higher score
+            answers.append(Answer(g[0].text, round(ceiling, 4), cite(g[0]),
+                                  [cite(r) for r in g[1:]]))
+        return answers

@@ -1,69 +1,319 @@
 "use strict";
-// Every piece of document text or user text goes through textContent, never innerHTML.
-const conversation = document.getElementById("conversation");
-const form = document.getElementById("ask");
-const input = document.getElementById("question");
-const messages = [];
+// Verbatim's chat page. Every piece of document text, title or question is inserted with
+// textContent or as a text node, never as HTML: a document holding <script> shows it literally.
 
-function el(tag, cls, text) {
+const STORE_KEY = "verbatim.conversation.v1";
+const MAX_SENT_MESSAGES = 20;
+const $ = (id) => document.getElementById(id);
+const conversation = $("conversation");
+const form = $("ask");
+const input = $("question");
+const statusLine = $("status");
+const documentCache = new Map();
+
+let state = loadState();
+
+function loadState() {
+  try {
+    const saved = JSON.parse(localStorage.getItem(STORE_KEY));
+    if (saved && Array.isArray(saved.turns)) return saved;
+  } catch (err) { /* a damaged entry starts a fresh conversation */ }
+  return {turns: []};
+}
+
+function saveState() {
+  try { localStorage.setItem(STORE_KEY, JSON.stringify(state)); } catch (err) { /* quota: keep going */ }
+}
+
+function el(tag, props = {}, ...children) {
   const node = document.createElement(tag);
-  if (cls) node.className = cls;
-  if (text !== undefined) node.textContent = text;
+  for (const [key, value] of Object.entries(props)) {
+    if (key === "text") node.textContent = value;
+    else if (key === "class") node.className = value;
+    else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else node.setAttribute(key, value);
+  }
+  for (const child of children) node.append(child);
   return node;
 }
 
-async function showSource(citation) {
-  const res = await fetch(`/v1/documents/${encodeURIComponent(citation.doc_id)}`);
-  if (!res.ok) return;
-  const doc = await res.json();
-  document.getElementById("source-title").textContent = doc.title;
-  const box = document.getElementById("source-text");
-  box.replaceChildren(doc.text.slice(0, citation.start),
-                      el("mark", "", doc.text.slice(citation.start, citation.end)),
-                      doc.text.slice(citation.end));
-  document.getElementById("source").hidden = false;
-  box.querySelector("mark").scrollIntoView({block: "center"});
+function setStatus(node, message, isError = false) {
+  node.textContent = message;
+  node.hidden = !message;
+  node.classList.toggle("error", isError);
 }
 
-function render(answer) {
-  const box = el("div", "answer");
-  if (answer.abstained) {
-    box.append(el("p", "abstain", "The documents don't answer this question."));
-  } else {
-    box.append(el("blockquote", "", answer.answer));
-    box.append(el("p", "confidence", `Confidence ${Math.round(answer.confidence * 100)}%`));
-    answer.answers.forEach((a, i) => {
-      const b = el("button", "citation", `[${i + 1}] ${a.citation.title}`);
-      b.type = "button";
-      b.addEventListener("click", () => showSource(a.citation));
-      box.append(b);
-    });
+// ---- the source panel ------------------------------------------------------------------
+async function fetchDocument(docId) {
+  if (!documentCache.has(docId)) {
+    const res = await fetch(`/v1/documents/${encodeURIComponent(docId)}`);
+    if (!res.ok) throw new Error(res.status === 404 ? "this document was removed" : res.statusText);
+    documentCache.set(docId, await res.json());
   }
-  conversation.append(box);
+  return documentCache.get(docId);
 }
 
-form.addEventListener("submit", async (event) => {
-  event.preventDefault();
-  const question = input.value.trim();
-  if (!question) return;
-  conversation.append(el("p", "user", question));
-  messages.push({role: "user", content: question});
+function highlighted(text, start, end) {
+  const frag = document.createDocumentFragment();
+  frag.append(text.slice(0, start), el("mark", {text: text.slice(start, end)}), text.slice(end));
+  return frag;
+}
+
+async function showSource(citation, opener) {
+  const panel = $("source");
   try {
-    const res = await fetch("/v1/chat", {method: "POST", headers: {"Content-Type": "application/json"},
-                                         body: JSON.stringify({messages})});
-    const body = await res.json();
-    if (!res.ok) throw new Error(typeof body.detail === "string" ? body.detail : res.statusText);
-    messages.push(body.message);
-    render(body.answer);
+    const doc = await fetchDocument(citation.doc_id);
+    $("source-title").textContent = doc.title;
+    const pStart = citation.passage_start;
+    $("source-passage").replaceChildren(highlighted(citation.passage, citation.start - pStart,
+                                                    citation.end - pStart));
+    $("source-text").replaceChildren(highlighted(doc.text, citation.start, citation.end));
+  } catch (err) {
+    $("source-title").textContent = citation.title;
+    $("source-passage").replaceChildren(`Could not open the source: ${err.message}`);
+    $("source-text").replaceChildren();
+  }
+  panel.hidden = false;
+  panel.dataset.opener = opener ? opener.id : "";
+  panel.focus({preventScroll: true});
+  const box = $("source-text");
+  const mark = box.querySelector("mark");
+  if (mark) box.scrollTop = Math.max(0, mark.offsetTop - box.clientHeight / 3);
+  const top = panel.getBoundingClientRect().top;
+  if (top < 0 || top > window.innerHeight * 0.8) panel.scrollIntoView({block: "start"});  // phones
+}
+
+function closeSource() {
+  const panel = $("source");
+  panel.hidden = true;
+  const opener = panel.dataset.opener && $(panel.dataset.opener);
+  (opener || input).focus();
+}
+
+// ---- rendering the conversation --------------------------------------------------------
+let citationCounter = 0;
+
+function citationButton(number, citation) {
+  const id = `cite-${++citationCounter}`;
+  const button = el("button", {type: "button", class: "citation", id,
+                               "aria-label": `Source ${number}: ${citation.title}`},
+                    `[${number}] ${citation.title}`);
+  button.addEventListener("click", () => showSource(citation, button));
+  return button;
+}
+
+function citationList(answer, first) {
+  const list = el("ul", {class: "citations"});
+  [answer.citation, ...(answer.also_in || [])].forEach((c, i) => {
+    list.append(el("li", {}, citationButton(first + i, c)));
+  });
+  return list;
+}
+
+function renderAnswer(result) {
+  const box = el("div", {class: "turn-answer"});
+  if (result.abstained || result.answer === null) {
+    box.append(el("p", {class: "abstain",
+                        text: "The documents don't answer this question."}));
+    box.append(el("p", {class: "confidence",
+                        text: `Best match confidence: ${Math.round(result.confidence * 100)}%`}));
+    return box;
+  }
+  const [best, ...others] = result.answers;
+  box.append(el("blockquote", {class: "quote", text: best.text}));
+  box.append(el("p", {class: "confidence answer-confidence",
+                      text: `Confidence: ${Math.round(result.confidence * 100)}%`}));
+  box.append(citationList(best, 1));
+  if (others.length) {
+    let number = 2 + (best.also_in || []).length;
+    const items = el("ol");
+    for (const alt of others) {
+      items.append(el("li", {}, el("q", {text: alt.text}),
+                      el("span", {class: "confidence", text: ` (${Math.round(alt.score * 100)}%)`}),
+                      citationList(alt, number)));
+      number += 1 + (alt.also_in || []).length;
+    }
+    box.append(el("details", {class: "alternatives"},
+                  el("summary", {text: `Other possible answers (${others.length})`}), items));
+  }
+  return box;
+}
+
+function renderTurn(turn) {
+  $("empty-hint").hidden = true;
+  conversation.append(el("p", {class: "turn-user", text: turn.question}));
+  conversation.append(renderAnswer(turn.answer));
+}
+
+function renderAll() {
+  conversation.querySelectorAll(".turn-user, .turn-answer, .loading").forEach((n) => n.remove());
+  $("empty-hint").hidden = state.turns.length > 0;
+  state.turns.forEach(renderTurn);
+}
+
+// ---- asking ----------------------------------------------------------------------------
+function messagesFor(question) {
+  const messages = [];
+  for (const turn of state.turns) {
+    messages.push({role: "user", content: turn.question});
+    messages.push({role: "assistant", content: turn.reply});
+  }
+  messages.push({role: "user", content: question});
+  return messages.slice(-MAX_SENT_MESSAGES);
+}
+
+async function ask(question) {
+  setStatus(statusLine, "");
+  const pending = el("p", {class: "turn-user", text: question});
+  const loading = el("p", {class: "loading", role: "status", text: "Searching the documents"});
+  $("empty-hint").hidden = true;
+  conversation.append(pending, loading);
+  form.setAttribute("aria-busy", "true");
+  $("send").disabled = true;
+  try {
+    const res = await fetch("/v1/chat", {
+      method: "POST", headers: {"Content-Type": "application/json"},
+      body: JSON.stringify({messages: messagesFor(question)}),
+    });
+    let body = null;
+    try { body = await res.json(); } catch (err) { /* not JSON: reported below */ }
+    if (!res.ok || !body) {
+      const detail = body && typeof body.detail === "string" ? body.detail : `HTTP ${res.status}`;
+      throw new Error(detail);
+    }
+    pending.remove();
+    loading.remove();
+    const turn = {question, reply: body.message.content, answer: body.answer};
+    state.turns.push(turn);
+    saveState();
+    renderTurn(turn);
     input.value = "";
   } catch (err) {
-    messages.pop();
-    conversation.append(el("p", "error", `Something went wrong: ${err.message}`));
+    pending.remove();
+    loading.remove();
+    $("empty-hint").hidden = state.turns.length > 0;
+    const reason = err instanceof TypeError ? "the server cannot be reached" : err.message;
+    setStatus(statusLine, `Could not get an answer (${reason}). Your question is still in the box: try again.`, true);
+  } finally {
+    form.removeAttribute("aria-busy");
+    $("send").disabled = false;
+    input.focus();
+  }
+}
+
+form.addEventListener("submit", (event) => {
+  event.preventDefault();
+  const question = input.value.trim();
+  if (!question) {
+    setStatus(statusLine, "Type a question first.", true);
+    return;
+  }
+  ask(question);
+});
+
+input.addEventListener("keydown", (event) => {
+  if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+    event.preventDefault();
+    form.requestSubmit();
   }
 });
-input.addEventListener("keydown", (event) => {
-  if (event.key === "Enter" && !event.shiftKey) { event.preventDefault(); form.requestSubmit(); }
+
+$("new-conversation").addEventListener("click", () => {
+  state = {turns: []};
+  saveState();
+  renderAll();
+  $("source").hidden = true;
+  setStatus(statusLine, "");
+  input.focus();
 });
-document.getElementById("close-source").addEventListener("click", () => {
-  document.getElementById("source").hidden = true;
+
+$("close-source").addEventListener("click", closeSource);
+document.addEventListener("keydown", (event) => {
+  if (event.key === "Escape" && !$("source").hidden) closeSource();
 });
+
+// ---- documents -------------------------------------------------------------------------
+const uploadStatus = $("upload-status");
+const progressBar = $("upload-progress");
+
+async function loadDocuments() {
+  const list = $("document-list");
+  try {
+    const res = await fetch("/v1/documents");
+    if (!res.ok) throw new Error(`HTTP ${res.status}`);
+    const body = await res.json();
+    list.replaceChildren(...body.documents.map((d) =>
+      el("li", {}, el("strong", {text: d.title}), ` (${d.doc_id}, ${d.sentences} sentences)`)));
+    if (!body.documents.length) list.replaceChildren(el("li", {text: "No documents yet."}));
+  } catch (err) {
+    setStatus(uploadStatus, `Could not list the documents (${err.message}).`, true);
+  }
+}
+
+function upload(files) {
+  if (!files.length) return;
+  const data = new FormData();
+  for (const file of files) data.append("files", file, file.name);
+  const xhr = new XMLHttpRequest();
+  xhr.open("POST", "/v1/documents");
+  progressBar.hidden = false;
+  progressBar.value = 0;
+  setStatus(uploadStatus, `Uploading ${files.length} file(s)…`);
+  xhr.upload.addEventListener("progress", (event) => {
+    if (event.lengthComputable) progressBar.value = Math.round(100 * event.loaded / event.total);
+  });
+  xhr.upload.addEventListener("load", () => {
+    progressBar.removeAttribute("value");  // indeterminate while the server indexes
+    setStatus(uploadStatus, "Indexing…");
+  });
+  xhr.addEventListener("load", () => {
+    progressBar.hidden = true;
+    let body = null;
+    try { body = JSON.parse(xhr.responseText); } catch (err) { /* reported below */ }
+    if (xhr.status >= 200 && xhr.status < 300 && body) {
+      const parts = [];
+      if (body.added.length) parts.push(`added ${body.added.join(", ")}`);
+      if (body.updated.length) parts.push(`updated ${body.updated.join(", ")}`);
+      if (body.unchanged.length) parts.push(`unchanged ${body.unchanged.join(", ")}`);
+      setStatus(uploadStatus, `Done: ${parts.join("; ")}.`);
+      body.updated.forEach((id) => documentCache.delete(id));
+      loadDocuments();
+    } else {
+      const detail = body && body.detail ? (typeof body.detail === "string" ? body.detail
+                                            : JSON.stringify(body.detail)) : `HTTP ${xhr.status}`;
+      setStatus(uploadStatus, `Refused: ${detail}`, true);
+    }
+  });
+  xhr.addEventListener("error", () => {
+    progressBar.hidden = true;
+    setStatus(uploadStatus, "Upload failed: the server cannot be reached.", true);
+  });
+  xhr.send(data);
+}
+
+function toggleDocuments(show) {
+  const panel = $("documents");
+  panel.hidden = !show;
+  $("toggle-documents").setAttribute("aria-expanded", String(show));
+  if (show) loadDocuments();
+}
+
+$("toggle-documents").addEventListener("click", () => toggleDocuments($("documents").hidden));
+$("close-documents").addEventListener("click", () => {
+  toggleDocuments(false);
+  $("toggle-documents").focus();
+});
+$("files").addEventListener("change", (event) => {
+  upload([...event.target.files]);
+  event.target.value = "";
+});
+const dropzone = $("dropzone");
+dropzone.addEventListener("dragover", (event) => { event.preventDefault(); dropzone.classList.add("over"); });
+dropzone.addEventListener("dragleave", () => dropzone.classList.remove("over"));
+dropzone.addEventListener("drop", (event) => {
+  event.preventDefault();
+  dropzone.classList.remove("over");
+  upload([...event.dataTransfer.files]);
+});
+
+renderAll();
