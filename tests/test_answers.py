@@ -59,7 +59,7 @@ def test_every_citation_slices_to_the_quoted_sentence(seeded):
         scores = [a.score for a in result.answers]
         assert all(0.0 <= s <= 1.0 for s in scores)
         assert scores == sorted(scores, reverse=True)
-        assert scores[0] <= result.confidence
+        assert not scores or scores[0] <= result.confidence
         for answer in result.answers:
             for c in [answer.citation, *answer.also_in]:
                 text = seeded.store.get_document(c.doc_id).text
