@@ -63,7 +63,8 @@ def collect(squad: Path, refresh: bool) -> list[tuple]:
 def featurize(collected: list[tuple]) -> dict[str, np.ndarray]:
     """Label every candidate with the judge and compute its features."""
     xs, ys, qids, groups, negx, negq = [], [], [], [], [], []
-    for qi, (q, cands, titles) in enumerate(tqdm(collected, desc="features", mininterval=10)):
+    rows = tqdm(collected, desc="features", mininterval=10)
+    for qi, (q, cands, titles, *_) in enumerate(rows):
         if not len(cands):
             continue
         xs.append(features.build(q.question, cands, titles, cands.context))
