@@ -157,6 +157,7 @@ class Health(BaseModel):
 
     status: str
     model: str
+    backend: str
     detail: str | None
     documents: int
     passages: int

@@ -51,6 +51,23 @@ def percentiles(ms: list[float]) -> tuple[float, float]:
     return float(np.percentile(ms, 50)), float(np.percentile(ms, 95))
 
 
+def bare_encode_ms(questions: list[str]) -> list[float]:
+    """Time the floor: a bare SentenceTransformer encode of each question, torch, same model."""
+    from sentence_transformers import SentenceTransformer
+
+    from embeddings.model import model_path
+
+    model = SentenceTransformer(model_path("all-MiniLM-L6-v2"), device="cpu")
+    for q in questions[:5]:
+        model.encode(q)
+    out = []
+    for q in questions:
+        t = time.perf_counter()
+        model.encode(q)
+        out.append((time.perf_counter() - t) * 1000)
+    return out
+
+
 def measure(name: str, docs: list, questions: list[str], n_http: int) -> dict[str, object]:
     """Index `docs` into a fresh dir, then time questions in-process and through `qa serve`."""
     with tempfile.TemporaryDirectory(prefix="verbatim-bench-") as tmp:
@@ -98,11 +115,13 @@ def measure(name: str, docs: list, questions: list[str], n_http: int) -> dict[st
             server.wait(timeout=30)
     p50, p95 = percentiles(local)
     h50, h95 = percentiles(remote)
+    floor = float(np.percentile(bare_encode_ms(questions), 50))
     return {"corpus": name, "documents": len(docs), "sentences": report.sentences,
             "index_build_s": round(build, 1), "server_ready_s": round(ready, 1),
             "query_p50_ms": round(p50, 1), "query_p95_ms": round(p95, 1),
             "http_p50_ms": round(h50, 1), "http_p95_ms": round(h95, 1),
-            "server_rss_mb": round(memory), "queries": len(local)}
+            "server_rss_mb": round(memory), "queries": len(local),
+            "bare_encode_p50_ms": round(floor, 1), "http_p50_over_encode": round(h50 / floor, 2)}
 
 
 def main() -> None:

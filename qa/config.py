@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -10,6 +12,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SEEDS_DIR = PROJECT_ROOT / "seeds"
 DEFAULT_DATA_DIR = Path("data")
+DEFAULT_CACHE_DIR = Path(os.environ.get("XDG_CACHE_HOME", "~/.cache")).expanduser() / "verbatim"
 
 
 class Settings(BaseSettings):
@@ -20,6 +23,9 @@ class Settings(BaseSettings):
     data_dir: Path = Field(DEFAULT_DATA_DIR, description="Where the index (SQLite + FAISS) lives.")
     seeds_dir: Path = Field(DEFAULT_SEEDS_DIR, description="Documents indexed on first start.")
     model: str = Field("all-MiniLM-L6-v2", description="Embedding model name (packaged, offline).")
+    backend: Literal["onnx", "torch"] = Field(
+        "onnx", description="Run the model with ONNX Runtime (exported locally once) or torch.")
+    cache_dir: Path = Field(DEFAULT_CACHE_DIR, description="Where the ONNX export is kept.")
     threads: int = Field(0, ge=0, description="Model threads; 0 means one per core.")
     batch_size: int = Field(64, ge=1, le=1024)
     embed_titles: bool = Field(True, description="Embed sentences as 'title: sentence'.")

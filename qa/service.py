@@ -10,6 +10,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from embeddings.model import Embedder
+from embeddings.onnx_model import OnnxEmbedder
 from qa.answering import Answerer, Result
 from qa.config import Settings
 from qa.conversation import Turn, conversation_context
@@ -20,13 +21,21 @@ from qa.retrieval import Retriever
 log = logging.getLogger(__name__)
 
 
+def make_embedder(settings: Settings) -> Embedder:
+    """Pick the model runtime: ONNX Runtime by default, torch when asked (or as its fallback)."""
+    if settings.backend == "onnx":
+        return OnnxEmbedder(settings.model, settings.threads, settings.batch_size,
+                            settings.cache_dir)
+    return Embedder(settings.model, settings.threads, settings.batch_size)
+
+
 class Verbatim:
     """Extractive question answering over one data directory."""
 
     def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
         """Open the data directory; call `warm_up` before serving to load the model and vectors."""
         self.settings = settings
-        self.embedder = embedder or Embedder(settings.model, settings.threads, settings.batch_size)
+        self.embedder = embedder or make_embedder(settings)
         self.indexer = Indexer(settings, self.embedder)
         self.retriever = Retriever(self.indexer, sentences=settings.candidates)
         self.answerer = Answerer(self.retriever, abstain_below=settings.abstain_below)
@@ -97,6 +106,7 @@ class Verbatim:
         self._ready()
         mismatch = self.indexer.model_mismatch()
         return {"status": "stale_index" if mismatch else "ok", "model": self.embedder.name,
+                "backend": getattr(self.embedder, "backend", "torch"),
                 "detail": mismatch, **self.store.counts()}
 
     def close(self) -> None:
