@@ -104,6 +104,9 @@ class OnnxEmbedder(Embedder):
                 options = ort.SessionOptions()
                 options.intra_op_num_threads = self.threads
                 options.inter_op_num_threads = 1
+                # Idle threads must not spin: they would steal the cores FAISS and SQLite need
+                # right after each question is encoded.
+                options.add_session_config_entry("session.intra_op.allow_spinning", "0")
                 session = ort.InferenceSession(str(target), options,
                                                providers=["CPUExecutionProvider"])
                 tokenizer = Tokenizer.from_file(str(Path(source) / "tokenizer.json"))

@@ -9,6 +9,9 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+# One query at a time is searched; OpenMP threads only add wake-up latency at this size.
+faiss.omp_set_num_threads(1)
+
 
 class VectorIndex:
     """A FAISS index of unit vectors that supports adding, removing and looking up by id."""

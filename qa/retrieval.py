@@ -6,6 +6,7 @@ candidate then gets every signal, so the answerer can weigh them together.
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass
 
 import numpy as np
@@ -75,10 +76,11 @@ class Retriever:
         assert ix.sentence_index is not None and ix.passage_index is not None
         dense_s = ix.sentence_index.search(q, self.sentences)
         dense_p = ix.passage_index.search(q, self.passages)
-        lex_s = store.lexical_search("sentences", terms, self.sentences)
-        lex_p = store.lexical_search("passages", terms, self.passages)
-        ids = set(dense_s) | set(lex_s)
-        ids.update(store.candidate_sentences_of_passages(set(dense_p) | set(lex_p)))
+        s_lex = store.lexical_search("sentences", terms)
+        p_lex = store.lexical_search("passages", terms)
+        ids = set(dense_s) | set(heapq.nlargest(self.sentences, s_lex, key=s_lex.__getitem__))
+        top_p = heapq.nlargest(self.passages, p_lex, key=p_lex.__getitem__)
+        ids.update(store.candidate_sentences_of_passages(set(dense_p) | set(top_p)))
         rows = store.sentences(ids)
         if not rows:
             return Candidates([], np.zeros((0, len(SIGNALS)), np.float32), [],
@@ -92,8 +94,6 @@ class Retriever:
         neighbour_ids = sorted({n for ns in neighbours.values() for n in ns} | set(order))
         s_dense = ix.sentence_index.similarity(q, neighbour_ids)
         p_dense = ix.passage_index.similarity(q, known_pids)
-        s_lex = store.lexical_scores("sentences", terms, order)
-        p_lex = store.lexical_scores("passages", terms, known_pids)
         signals = np.array([[s_dense.get(i, 0.0), p_dense.get(p, 0.0), s_lex.get(i, 0.0),
                              p_lex.get(p, 0.0)] for i, p in zip(order, pids)], dtype=np.float32)
         context = np.array([max((s_dense[n] for n in neighbours.get(i, ())), default=0.0)

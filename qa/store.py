@@ -380,31 +380,19 @@ class Store:
         ).fetchone()[0] for d, a, b in set(spans)}
 
     # --- lexical search -------------------------------------------------------------------
-    def lexical_search(self, kind: str, terms: Sequence[str], limit: int) -> dict[int, float]:
-        """Rank rows by BM25 over their text (and, weighted less, their document title)."""
+    def lexical_search(self, kind: str, terms: Sequence[str]) -> dict[int, float]:
+        """Score every row matching any term by BM25 over its text (and, weighted less, title).
+
+        One pass gives both the top rows and the score of any candidate, which a ranked
+        `LIMIT` query followed by a per-candidate query would compute twice.
+        """
         if not terms:
             return {}
-        table = _table(kind)
+        fts = f"{_table(kind)[:-1]}_fts"
         rows = self._conn().execute(
-            f"SELECT rowid, -bm25({table[:-1]}_fts, ?, 1.0) AS score FROM {table[:-1]}_fts "
-            f"WHERE {table[:-1]}_fts MATCH ? ORDER BY score DESC LIMIT ?",
-            (TITLE_WEIGHT, fts_query(terms), limit)).fetchall()
-        return {int(r[0]): float(r[1]) for r in rows}
-
-    def lexical_scores(self, kind: str, terms: Sequence[str], ids: Sequence[int]) -> dict[int, float]:
-        """Score given rows by BM25, so every candidate gets a lexical signal."""
-        if not terms or not ids:
-            return {}
-        table = _table(kind)
-        out: dict[int, float] = {}
-        conn = self._conn()
-        for chunk in _chunks(list(ids)):
-            marks = ",".join("?" * len(chunk))
-            out.update((int(r[0]), float(r[1])) for r in conn.execute(
-                f"SELECT rowid, -bm25({table[:-1]}_fts, ?, 1.0) FROM {table[:-1]}_fts "
-                f"WHERE {table[:-1]}_fts MATCH ? AND rowid IN ({marks})",
-                (TITLE_WEIGHT, fts_query(terms), *chunk)))
-        return out
+            f"SELECT rowid, -bm25({fts}, ?, 1.0) FROM {fts} WHERE {fts} MATCH ?",
+            (TITLE_WEIGHT, fts_query(terms)))
+        return {int(rowid): float(score) for rowid, score in rows}
 
 
 def _table(kind: str) -> str:
