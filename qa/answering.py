@@ -126,6 +126,7 @@ class Answerer:
                abstain: bool = True) -> Result:
         """Answer a question with the best verbatim sentence and ranked alternatives."""
         query = Query(question, context)
+        self.retriever.indexer.refresh()
         vector = self.retriever.embed_query(query)
         with self.retriever.indexer.lock:  # one consistent view of the index, citations included
             candidates = self.retriever.search(query, vector)

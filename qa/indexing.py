@@ -60,6 +60,7 @@ class Indexer:
         self.passage_index: VectorIndex | None = None
         self.lock = threading.RLock()  # held briefly: vector index searches and mutations
         self.write_lock = threading.RLock()  # serialises writers, held while they embed
+        self.loaded_generation = -1  # the store state the vector indexes mirror
 
     # --- state ----------------------------------------------------------------------------
     @property
@@ -92,7 +93,7 @@ class Indexer:
         """Make the vector indexes ready, from the saved FAISS files when they are current."""
         with self.lock:
             dim = self.embedder.dim
-            generation = self.store.generation
+            generation = self.store.generation  # read first: vectors loaded next are as new
             meta = self.store.get_meta("faiss_generation")
             indexes = {}
             for kind in ("sentences", "passages"):
@@ -112,16 +113,34 @@ class Indexer:
                 indexes[kind] = index
             self.sentence_index = indexes["sentences"]
             self.passage_index = indexes["passages"]
+            self.loaded_generation = generation
+
+    def refresh(self) -> None:
+        """Pick up writes made by another process (`qa add` while `qa serve` runs)."""
+        if self.store.generation != self.loaded_generation:
+            with self.lock:
+                if self.store.generation != self.loaded_generation:
+                    log.info("the index changed on disk; reloading its vectors")
+                    self.load()
+
+    def _follow(self, changes: list[tuple[Replaced, np.ndarray, np.ndarray]]) -> None:
+        """Mirror this thread's committed write in memory, or reload if others wrote too."""
+        if self.store.last_start_generation == self.loaded_generation:
+            for replaced, svec, pvec in changes:
+                self._apply(replaced, svec, pvec)
+            self.loaded_generation += 1
+        else:
+            self.load()
 
     def save(self) -> None:
         """Save the FAISS indexes so the next start skips rebuilding them from the store."""
         with self.lock:
             if self.sentence_index is None or self.passage_index is None:
                 return
-            generation = self.store.generation
             self.sentence_index.save(self._cache_path("sentences"))
             self.passage_index.save(self._cache_path("passages"))
-            self.store.set_meta("faiss_generation", str(generation))
+            # Label them with the state they mirror: another process may have written since.
+            self.store.set_meta("faiss_generation", str(self.loaded_generation))
 
     def _apply(self, replaced: Replaced, sentence_vectors: np.ndarray,
                passage_vectors: np.ndarray) -> None:
@@ -199,8 +218,7 @@ class Indexer:
                         (report.updated if doc.doc_id in known else report.added).append(
                             doc.doc_id)
                         report.sentences += len(svec)
-                for replaced, svec, pvec in changes:
-                    self._apply(replaced, svec, pvec)
+                self._follow(changes)
         return report
 
     def remove(self, doc_id: str) -> bool:
@@ -209,7 +227,7 @@ class Indexer:
             replaced = self.store.delete_document(doc_id)
             if replaced is None:
                 return False
-            self._apply(replaced, np.zeros((0, 1), np.float32), np.zeros((0, 1), np.float32))
+            self._follow([(replaced, np.zeros((0, 1), np.float32), np.zeros((0, 1), np.float32))])
             return True
 
     def rebuild(self, progress: Progress | None = None) -> int:

@@ -171,6 +171,8 @@ class Store:
             conn = self._conn()
             conn.execute("BEGIN IMMEDIATE")
             try:
+                self._local.start_generation = int(conn.execute(
+                    "SELECT value FROM meta WHERE key = 'generation'").fetchone()[0])
                 yield conn
                 if bump:
                     conn.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 "
@@ -193,6 +195,11 @@ class Store:
             return
         with self.transaction(bump=False) as tx:
             tx.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+    @property
+    def last_start_generation(self) -> int:
+        """The generation this thread's last transaction started from (others may have written)."""
+        return int(getattr(self._local, "start_generation", -1))
 
     @property
     def generation(self) -> int:

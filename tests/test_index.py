@@ -153,3 +153,23 @@ def test_questions_are_answered_while_documents_change(service):
     thread.join()
     assert not errors
     assert [d.doc_id for d in service.store.list_documents()] == ["torch"]
+
+
+def test_a_second_process_writing_is_picked_up(service, settings, embedder):
+    service.add_documents([TORCH])
+    assert service.ask("Who carried the torch?").answers[0].citation.doc_id == "torch"
+    other = Verbatim(settings, embedder=embedder)  # e.g. `qa add` while `qa serve` runs
+    other.warm_up()
+    other.add_documents([BREAD])
+    assert service.ask("What does sourdough bread need?").answers[0].citation.doc_id == "bread"
+    other.remove("torch")
+    result = service.ask("Who carried the torch?", top_k=5)
+    assert all(a.citation.doc_id != "torch" for a in result.answers)
+    # Writes from both sides keep both views whole.
+    service.add_documents([TORCH])
+    other.indexer.refresh()
+    assert len(other.indexer.sentence_index) == len(service.indexer.sentence_index) == 4
+    other.close()
+    restarted = Verbatim(settings, embedder=embedder)
+    restarted.warm_up()
+    assert len(restarted.indexer.sentence_index) == 4
