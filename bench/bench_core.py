@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -51,6 +52,18 @@ def percentiles(ms: list[float]) -> tuple[float, float]:
     return float(np.percentile(ms, 50)), float(np.percentile(ms, 95))
 
 
+def time_each(call: Callable[[str], object], questions: list[str]) -> list[float]:
+    """Milliseconds per call, after five warm-up calls."""
+    for q in questions[:5]:
+        call(q)
+    out = []
+    for q in questions:
+        t = time.perf_counter()
+        call(q)
+        out.append((time.perf_counter() - t) * 1000)
+    return out
+
+
 def bare_encode_ms(questions: list[str]) -> list[float]:
     """Time the floor: a bare SentenceTransformer encode of each question, torch, same model."""
     from sentence_transformers import SentenceTransformer
@@ -58,14 +71,7 @@ def bare_encode_ms(questions: list[str]) -> list[float]:
     from embeddings.model import model_path
 
     model = SentenceTransformer(model_path("all-MiniLM-L6-v2"), device="cpu")
-    for q in questions[:5]:
-        model.encode(q)
-    out = []
-    for q in questions:
-        t = time.perf_counter()
-        model.encode(q)
-        out.append((time.perf_counter() - t) * 1000)
-    return out
+    return time_each(model.encode, questions)
 
 
 def measure(name: str, docs: list, questions: list[str], n_http: int) -> dict[str, object]:
@@ -77,13 +83,7 @@ def measure(name: str, docs: list, questions: list[str], n_http: int) -> dict[st
         report = service.add_documents(docs)
         build = time.perf_counter() - t0
         service.close()
-        for q in questions[:5]:
-            service.ask(q)
-        local = []
-        for q in questions:
-            t = time.perf_counter()
-            service.ask(q)
-            local.append((time.perf_counter() - t) * 1000)
+        local = time_each(service.ask, questions)
         port = free_port()
         env = {**os.environ, "VERBATIM_DATA_DIR": tmp}
         server = subprocess.Popen([sys.executable, "-m", "qa.cli", "serve", "--no-seeds",
@@ -100,15 +100,11 @@ def measure(name: str, docs: list, questions: list[str], n_http: int) -> dict[st
                 except httpx.HTTPError:
                     time.sleep(0.2)
             ready = time.perf_counter() - t_start
-            remote = []
             with httpx.Client(base_url=url, timeout=30) as client:
-                for q in questions[:5]:
-                    client.post("/v1/answer", json={"question": q})
-                for q in questions[:n_http]:
-                    t = time.perf_counter()
-                    r = client.post("/v1/answer", json={"question": q})
-                    remote.append((time.perf_counter() - t) * 1000)
-                    r.raise_for_status()
+                def post(q: str) -> None:
+                    client.post("/v1/answer", json={"question": q}).raise_for_status()
+
+                remote = time_each(post, questions[:n_http])
             memory = rss_mb(server.pid)
         finally:
             server.terminate()
