@@ -199,7 +199,6 @@ def main() -> None:
     neg_rows, _, _ = top_confidence_rows(data["negx"] @ w_all, data["negx"], data["negq"], None)
     cal_x = np.vstack([pos_rows, neg_rows])
     cal_y = np.concatenate([pos_labels, np.zeros(len(neg_rows), bool)])
-    cal_q = np.concatenate([pos_q, -1 - np.arange(len(neg_rows))])
     # Calibrate by article fold too; negatives are spread over folds round-robin.
     cal_w = np.concatenate([np.ones(len(pos_rows)), np.full(len(neg_rows), args.negatives)])
     probs = np.zeros(len(cal_x))
