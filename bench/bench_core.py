@@ -10,8 +10,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,15 +26,9 @@ from qa.config import DEFAULT_SEEDS_DIR, Settings  # noqa: E402
 from qa.documents import iter_document_files, load_file  # noqa: E402
 from qa.evaluation import load_jsonl, load_squad  # noqa: E402
 from qa.service import Verbatim  # noqa: E402
+from tests.live_server import running_server  # noqa: E402
 
 DEFAULT_SQUAD = ROOT.parent / "shared" / "data" / "squad-dev-public.json"
-
-
-def free_port() -> int:
-    """Find a free loopback port for the server under test."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def rss_mb(pid: int) -> float:
@@ -84,21 +76,8 @@ def measure(name: str, docs: list, questions: list[str], n_http: int) -> dict[st
         build = time.perf_counter() - t0
         service.close()
         local = time_each(service.ask, questions)
-        port = free_port()
-        env = {**os.environ, "VERBATIM_DATA_DIR": tmp}
-        server = subprocess.Popen([sys.executable, "-m", "qa.cli", "serve", "--no-seeds",
-                                   "--port", str(port)], cwd=ROOT, env=env,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            url = f"http://127.0.0.1:{port}"
-            deadline = time.time() + 120
-            t_start = time.perf_counter()
-            while time.time() < deadline:
-                try:
-                    if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    time.sleep(0.2)
+        t_start = time.perf_counter()
+        with running_server(Path(tmp), "--no-seeds") as (url, server):
             ready = time.perf_counter() - t_start
             with httpx.Client(base_url=url, timeout=30) as client:
                 def post(q: str) -> None:
@@ -106,9 +85,6 @@ def measure(name: str, docs: list, questions: list[str], n_http: int) -> dict[st
 
                 remote = time_each(post, questions[:n_http])
             memory = rss_mb(server.pid)
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
     p50, p95 = percentiles(local)
     h50, h95 = percentiles(remote)
     floor = float(np.percentile(bare_encode_ms(questions), 50))

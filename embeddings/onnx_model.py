@@ -13,6 +13,7 @@ import os
 import tempfile
 import threading
 from collections.abc import Sequence
+from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
@@ -91,10 +92,9 @@ class OnnxEmbedder(Embedder):
                 import onnxruntime as ort
                 from tokenizers import Tokenizer
 
-                import torch
-
                 source = model_path(self.name)
-                target = self.cache_dir / f"{self.name}-torch{torch.__version__}.onnx"
+                # Name the export after the exporter's version, without importing torch at start.
+                target = self.cache_dir / f"{self.name}-torch{version('torch')}.onnx"
                 self.cache_dir.mkdir(parents=True, exist_ok=True)
                 checked = target.with_suffix(".checked")
                 if not target.exists():

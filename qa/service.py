@@ -17,6 +17,7 @@ from qa.conversation import Turn, conversation_context
 from qa.documents import Document, iter_document_files, load_file
 from qa.indexing import AddReport, Indexer, ModelMismatch, Progress
 from qa.retrieval import Retriever
+from qa.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ class Verbatim:
         self.answerer = Answerer(self.retriever, abstain_below=settings.abstain_below)
 
     @property
-    def store(self):  # noqa: ANN201 - qa.store.Store
+    def store(self) -> Store:
         """Give read access to stored documents."""
         return self.indexer.store
 

@@ -157,13 +157,6 @@ class Store:
             self._local.conn = conn
         return conn
 
-    def close(self) -> None:
-        """Close this thread's connection."""
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
-
     @contextmanager
     def transaction(self, bump: bool = True) -> Iterator[sqlite3.Connection]:
         """Run writes as one atomic unit that also bumps the index generation."""
@@ -355,14 +348,16 @@ class Store:
 
     def passages_by_ord(self, keys: Iterable[tuple[str, int]]) -> dict[tuple[str, int], PassageRow]:
         """Fetch passages by (doc_id, ord), as sentences refer to their home passage."""
+        wanted = set(keys)
         out: dict[tuple[str, int], PassageRow] = {}
         conn = self._conn()
-        for doc_id, ord_ in set(keys):
-            row = conn.execute(
-                "SELECT id, doc_id, ord, start, end, first_sentence, last_sentence FROM passages "
-                "WHERE doc_id = ? AND ord = ?", (doc_id, ord_)).fetchone()
-            if row:
-                out[(doc_id, ord_)] = PassageRow(*row)
+        for chunk in _chunks(sorted({doc_id for doc_id, _ in wanted})):
+            marks = ",".join("?" * len(chunk))
+            for row in conn.execute(
+                    f"SELECT id, doc_id, ord, start, end, first_sentence, last_sentence "
+                    f"FROM passages WHERE doc_id IN ({marks})", chunk):
+                if (row[1], row[2]) in wanted:
+                    out[(row[1], row[2])] = PassageRow(*row)
         return out
 
     def passage_ids_by_ord(self, keys: Iterable[tuple[str, int]]) -> dict[tuple[str, int], int]:
@@ -371,12 +366,12 @@ class Store:
 
     def titles(self, doc_ids: Iterable[str]) -> dict[str, str]:
         """Fetch document titles."""
-        conn = self._conn()
         out: dict[str, str] = {}
-        for doc_id in set(doc_ids):
-            row = conn.execute("SELECT title FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
-            if row:
-                out[doc_id] = row[0]
+        conn = self._conn()
+        for chunk in _chunks(sorted(set(doc_ids))):
+            marks = ",".join("?" * len(chunk))
+            out.update(conn.execute(
+                f"SELECT doc_id, title FROM documents WHERE doc_id IN ({marks})", chunk))
         return out
 
     def text_slices(self, spans: Iterable[tuple[str, int, int]]) -> dict[tuple[str, int, int], str]:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import re
+
 import pytest
 
 from tests.test_documents import _pdf
@@ -130,5 +133,10 @@ def test_bad_uploads_are_refused(client):
 def test_openapi_and_page_are_served(seeded_client):
     schema = seeded_client.get("/openapi.json").json()
     assert "/v1/answer" in schema["paths"] and "/v1/chat" in schema["paths"]
+    # Every reference into components resolves (clients and /docs break on a dangling one).
+    refs = re.findall(r'"#/components/schemas/([^"]+)"', json.dumps(schema))
+    assert refs and all(name in schema["components"]["schemas"] for name in refs)
+    upload = schema["paths"]["/v1/documents"]["post"]["requestBody"]["content"]
+    assert {"application/json", "multipart/form-data"} <= set(upload)
     page = seeded_client.get("/")
     assert page.status_code == 200 and "<textarea" in page.text

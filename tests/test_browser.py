@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 import os
-import shutil
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.live_server import running_server
+
 playwright_sync = pytest.importorskip("playwright.sync_api")
 
-ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = os.environ.get("VERBATIM_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--no-first-run", "--disable-sync"]
@@ -24,39 +20,13 @@ HOSTILE = ('The payload <script>window.__pwned = 1</script> and <img src=x '
            'onerror="window.__pwned = 2"> sit in this sentence about the zebra mascot.')
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real `qa serve` process holding the seeds, on a free loopback port."""
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium")
-    data = tmp_path_factory.mktemp("browser-data")
-    port = _free_port()
-    log = open(data / "server.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "qa.cli", "serve", "--port", str(port),
-                             "--data-dir", str(data)], cwd=ROOT, stdout=log, stderr=log)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.3)
-        if proc.poll() is not None:
-            pytest.fail(f"qa serve exited: {(data / 'server.log').read_text()[-2000:]}")
-    else:
-        proc.kill()
-        pytest.fail("qa serve did not start in 120 s")
-    yield url
-    proc.terminate()
-    proc.wait(timeout=30)
-    log.close()
+    with running_server(tmp_path_factory.mktemp("browser-data")) as (url, _):
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -238,4 +208,4 @@ def test_write_readme_screenshot(page):
     page.locator("button.citation").first.click()
     page.locator("#source").wait_for(state="visible")
     page.screenshot(path=os.environ["VERBATIM_SCREENSHOT"], full_page=False)
-    assert shutil.os.path.getsize(os.environ["VERBATIM_SCREENSHOT"]) > 10_000
+    assert os.path.getsize(os.environ["VERBATIM_SCREENSHOT"]) > 10_000

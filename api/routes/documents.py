@@ -20,8 +20,8 @@ _ADD_BODY = {
     "requestBody": {
         "required": True,
         "content": {
-            "application/json": {"schema": DocumentsIn.model_json_schema(
-                ref_template="#/components/schemas/{model}")},
+            # Nested models stay in the schema's own $defs: nothing dangles in components.
+            "application/json": {"schema": DocumentsIn.model_json_schema()},
             "multipart/form-data": {"schema": {
                 "type": "object", "required": ["files"],
                 "properties": {"files": {"type": "array",
