@@ -9,10 +9,14 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from api.routes import answer, documents, health
+from api.access import WritePolicy
+from api.metrics import Metrics
+from api.middleware import BodyLimit, ObserveRequests
+from api.routes import answer, documents, health, metrics
 from qa.config import Settings
 from qa.documents import DocumentError
 from qa.indexing import ModelMismatch
@@ -39,8 +43,10 @@ def create_app(settings: Settings | None = None, service: Verbatim | None = None
         if mismatch:
             log.warning("%s", mismatch)
         app.state.verbatim = verbatim
+        log.info("%s", app.state.write_policy.describe())
         yield
-        verbatim.close()
+        verbatim.close()  # waits for a write in progress, then saves the vector indexes
+        log.info("shut down cleanly")
 
     app = FastAPI(title="Verbatim", version="0.1.0", lifespan=lifespan,
                   description="Extractive question answering: every answer is a verbatim "
@@ -64,6 +70,16 @@ def create_app(settings: Settings | None = None, service: Verbatim | None = None
     app.include_router(answer.router)
     app.include_router(documents.router)
     app.include_router(health.router)
+    app.include_router(metrics.router)
+
+    app.state.write_policy = WritePolicy.from_settings(settings)
+    app.state.metrics = Metrics(lambda: app.state.verbatim.counts())
+    if settings.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins,
+                           allow_methods=["GET", "POST", "DELETE"],
+                           allow_headers=["Authorization", "Content-Type", "X-Request-ID"])
+    app.add_middleware(BodyLimit, upload_bytes=int(settings.max_request_mb * 1_000_000))
+    app.add_middleware(ObserveRequests, metrics=app.state.metrics)  # outermost: sees every status
 
     @app.get("/", include_in_schema=False)
     def index() -> FileResponse:

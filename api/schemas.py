@@ -162,3 +162,4 @@ class Health(BaseModel):
     documents: int
     passages: int
     sentences: int
+    vectors: int = Field(..., description="Sentence vectors in the in-memory index.")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -73,20 +72,37 @@ def _progress(label: str) -> Iterator[Progress]:
 
 @app.command()
 def serve(data_dir: DataDir = None,
-          host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-          port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+          host: Annotated[Optional[str], typer.Option(
+              help="Address to listen on (default 127.0.0.1).")] = None,
+          port: Annotated[Optional[int], typer.Option(help="Port (default 8000).")] = None,
+          api_key: Annotated[Optional[str], typer.Option(
+              "--api-key", envvar="VERBATIM_API_KEY", show_envvar=True,
+              help="Writes need `Authorization: Bearer <key>`.")] = None,
+          allow_open_writes: Annotated[bool, typer.Option(
+              "--allow-open-writes",
+              help="Allow writes without a key on a non-loopback address.")] = False,
+          cors_origin: Annotated[Optional[list[str]], typer.Option(
+              "--cors-origin", help="Allow browser calls from this origin (repeatable).")] = None,
+          log_format: Annotated[Optional[str], typer.Option(
+              "--log-format", help="json (default) or text.")] = None,
           no_seeds: NoSeeds = False) -> None:
     """Serve the chat page and the HTTP API (indexes the seeds on first start)."""
     import uvicorn
+    from pydantic import ValidationError
 
+    from api.logs import configure_logging
     from api.main import create_app
 
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
-        settings = get_settings(data_dir=data_dir)
-    except ValueError as exc:
-        _fail(str(exc))
-    uvicorn.run(create_app(settings, seed=not no_seeds), host=host, port=port, log_level="info")
+        settings = get_settings(data_dir=data_dir, host=host, port=port, api_key=api_key,
+                                allow_open_writes=allow_open_writes or None,
+                                cors_origins=cors_origin or None, log_format=log_format)
+    except ValidationError as exc:
+        _fail("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()))
+    configure_logging(settings.log_format)
+    # Stop accepting on SIGTERM/Ctrl-C, let in-flight requests and writes finish, then save.
+    uvicorn.run(create_app(settings, seed=not no_seeds), host=settings.host, port=settings.port,
+                log_config=None, access_log=False, timeout_graceful_shutdown=60)
 
 
 @app.command()

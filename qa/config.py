@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SEEDS_DIR = PROJECT_ROOT / "seeds"
@@ -40,6 +40,34 @@ class Settings(BaseSettings):
     abstain_below: float = Field(
         0.20, ge=0.0, le=1.0, description="Abstain when the best answer's confidence is lower."
     )
+
+    # Serving and access control.
+    host: str = Field("127.0.0.1", description="Address `qa serve` listens on.")
+    port: int = Field(8000, ge=0, le=65535)
+    api_key: SecretStr | None = Field(
+        None, description="When set, writes need `Authorization: Bearer <key>`.")
+    allow_open_writes: bool = Field(
+        False, description="Allow writes without a key on a non-loopback address.")
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Origins allowed to call the API from a browser "
+                                          "(comma-separated; '*' for any). Off by default.")
+    max_request_mb: float = Field(
+        50.0, gt=0, description="Largest request body for document uploads, in MB.")
+    log_format: Literal["json", "text"] = Field("json", description="Server log lines.")
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        """Read origins as a comma-separated list, the form an environment variable has."""
+        if isinstance(value, str):
+            return [o.strip() for o in value.split(",") if o.strip()]
+        return value
+
+    @field_validator("api_key", mode="before")
+    @classmethod
+    def _blank_key_is_none(cls, value: object) -> object:
+        """Treat an empty key as no key rather than a key anyone can guess."""
+        return None if isinstance(value, str) and not value.strip() else value
 
 
 def get_settings(**overrides: object) -> Settings:

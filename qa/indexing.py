@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from filelock import FileLock, Timeout
 
 from embeddings.model import Embedder
 from embeddings.vector_index import VectorIndex
@@ -60,7 +62,23 @@ class Indexer:
         self.passage_index: VectorIndex | None = None
         self.lock = threading.RLock()  # held briefly: vector index searches and mutations
         self.write_lock = threading.RLock()  # serialises writers, held while they embed
+        # ... and across processes (`qa add` while `qa serve` runs) on the same data dir.
+        self.file_lock = FileLock(self.store.data_dir / "write.lock")
         self.loaded_generation = -1  # the store state the vector indexes mirror
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """Be the only writer of this data directory, in this process and across processes."""
+        with self.write_lock:
+            try:
+                self.file_lock.acquire(timeout=0.05)
+            except Timeout:
+                log.info("another process is writing to %s; waiting for it", self.store.data_dir)
+                self.file_lock.acquire()
+            try:
+                yield
+            finally:
+                self.file_lock.release()
 
     # --- state ----------------------------------------------------------------------------
     @property
@@ -84,6 +102,11 @@ class Indexer:
                     "run `qa rebuild` (or POST /v1/index/rebuild)")
         return (f"the index was built with {built_name!r} but the configured model is "
                 f"{self.embedder.name!r}; run `qa rebuild` (or POST /v1/index/rebuild)")
+
+    def vector_count(self) -> int:
+        """Count the sentence vectors questions are searched against."""
+        with self.lock:
+            return len(self.sentence_index) if self.sentence_index is not None else 0
 
     def _cache_path(self, kind: str) -> Path:
         """Name the FAISS file for a kind of vector."""
@@ -134,7 +157,7 @@ class Indexer:
 
     def save(self) -> None:
         """Save the FAISS indexes so the next start skips rebuilding them from the store."""
-        with self.lock:
+        with self.writing(), self.lock:  # two processes saving at once could mislabel files
             if self.sentence_index is None or self.passage_index is None:
                 return
             self.sentence_index.save(self._cache_path("sentences"))
@@ -194,7 +217,7 @@ class Indexer:
         unique: dict[str, Document] = {}
         for doc in docs:
             unique[doc.doc_id] = doc  # the last copy of a repeated id wins
-        with self.write_lock:
+        with self.writing():
             mismatch = self.model_mismatch()
             if mismatch:
                 raise ModelMismatch(mismatch)
@@ -223,7 +246,7 @@ class Indexer:
 
     def remove(self, doc_id: str) -> bool:
         """Delete a document and its vectors; False when it was not indexed."""
-        with self.write_lock, self.lock:
+        with self.writing(), self.lock:
             replaced = self.store.delete_document(doc_id)
             if replaced is None:
                 return False
@@ -232,7 +255,7 @@ class Indexer:
 
     def rebuild(self, progress: Progress | None = None) -> int:
         """Re-chunk and re-embed every document, e.g. after a model change; one atomic swap."""
-        with self.write_lock:
+        with self.writing():
             docs = list(self.store.iter_documents())
             embedded = self._embed(docs, progress)  # questions are still answered meanwhile
             with self.lock:

@@ -102,14 +102,20 @@ class Verbatim:
         """Answer the last user turn, reading earlier turns for what a follow-up refers to."""
         return self.ask(turns[-1].content, top_k=top_k, context=conversation_context(turns))
 
+    def counts(self) -> dict[str, int]:
+        """Count what is indexed, on disk and in memory, for health checks and metrics."""
+        self._ready()
+        self.indexer.refresh()
+        return {**self.store.counts(), "vectors": self.indexer.vector_count()}
+
     def health(self) -> dict[str, object]:
         """Report counts and the model, for monitoring."""
-        self._ready()
+        counts = self.counts()
         mismatch = self.indexer.model_mismatch()
         return {"status": "stale_index" if mismatch else "ok", "model": self.embedder.name,
                 "backend": getattr(self.embedder, "backend", "torch"),
-                "detail": mismatch, **self.store.counts()}
+                "detail": mismatch, **counts}
 
     def close(self) -> None:
-        """Save the vector indexes so the next start is fast."""
+        """Wait for a running write to finish, then save the vector indexes for a fast start."""
         self.indexer.save()

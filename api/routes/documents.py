@@ -8,7 +8,9 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
+from starlette.formparsers import MultiPartException
 
+from api.access import Writer
 from api.deps import Service
 from api.schemas import (MAX_DOCUMENT_CHARS, MAX_DOCUMENTS_PER_REQUEST, AddResult, DocumentList,
                          DocumentOut, DocumentsIn, DocumentSummaryOut)
@@ -55,6 +57,9 @@ async def _uploaded_documents(request: Request) -> list[Document]:
     try:
         form = await request.form(max_files=MAX_DOCUMENTS_PER_REQUEST,
                                   max_part_size=MAX_DOCUMENT_CHARS)
+    except MultiPartException as exc:
+        status = 413 if "too many" in str(exc).lower() else 400
+        raise HTTPException(status, f"cannot read the upload: {exc}") from exc
     except Exception as exc:  # the multipart parser raises several types for bad bodies
         raise HTTPException(400, f"cannot read the upload: {exc}") from exc
     files = [f for f in form.getlist("files") if isinstance(f, UploadFile)]
@@ -89,7 +94,8 @@ def get_document(doc_id: str, service: Service) -> DocumentOut:
     return DocumentOut(doc_id=doc.doc_id, title=doc.title, text=doc.text, source=doc.source)
 
 
-@router.post("/documents", response_model=AddResult, openapi_extra=_ADD_BODY)
+@router.post("/documents", response_model=AddResult, openapi_extra=_ADD_BODY,
+             dependencies=Writer)
 async def add_documents(request: Request, service: Service) -> AddResult:
     """Add or replace documents (JSON or file upload); the index is updated before it returns."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -104,7 +110,7 @@ async def add_documents(request: Request, service: Service) -> AddResult:
     return AddResult.model_validate(report.as_dict())
 
 
-@router.delete("/documents/{doc_id}")
+@router.delete("/documents/{doc_id}", dependencies=Writer)
 def delete_document(doc_id: str, service: Service) -> dict[str, str]:
     """Remove a document and its vectors from the index."""
     if not service.remove(doc_id):
@@ -112,7 +118,7 @@ def delete_document(doc_id: str, service: Service) -> dict[str, str]:
     return {"deleted": doc_id}
 
 
-@router.post("/index/rebuild", tags=["index"])
+@router.post("/index/rebuild", tags=["index"], dependencies=Writer)
 def rebuild(service: Service) -> dict[str, int]:
     """Re-chunk and re-embed every document, e.g. after the model changed."""
     return {"documents": service.rebuild()}
