@@ -72,6 +72,14 @@ def create_app(settings: Settings | None = None, service: Verbatim | None = None
     app.include_router(health.router)
     app.include_router(metrics.router)
 
+    build_openapi = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            app.openapi_schema = documents.add_body_schemas(build_openapi())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     app.state.write_policy = WritePolicy.from_settings(settings)
     app.state.metrics = Metrics(lambda: app.state.verbatim.counts())
     if settings.cors_origins:

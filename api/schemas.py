@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from qa.documents import DOC_ID_PATTERN
+
 MAX_QUESTION_CHARS = 2000
 MAX_MESSAGES = 50
 MAX_TOP_K = 20
@@ -29,7 +31,8 @@ class AnswerRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     question: str = Field(..., min_length=1, max_length=MAX_QUESTION_CHARS,
                           examples=["Who carried the torch on the spacewalk?"])
-    top_k: int = Field(3, ge=1, le=MAX_TOP_K, description="How many ranked answers to return.")
+    top_k: int = Field(3, ge=1, le=MAX_TOP_K, strict=True,
+                       description="How many ranked answers to return.")
 
     _clean = field_validator("question")(_clean_question)
 
@@ -79,7 +82,7 @@ class ChatRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     messages: list[Message] = Field(..., min_length=1, max_length=MAX_MESSAGES)
-    top_k: int = Field(3, ge=1, le=MAX_TOP_K)
+    top_k: int = Field(3, ge=1, le=MAX_TOP_K, strict=True)
 
     @field_validator("messages")
     @classmethod
@@ -104,7 +107,7 @@ class DocumentIn(BaseModel):
     """A document sent as JSON."""
 
     model_config = ConfigDict(extra="forbid")
-    doc_id: str | None = Field(None, max_length=200)
+    doc_id: str | None = Field(None, max_length=200, json_schema_extra={"pattern": DOC_ID_PATTERN})
     title: str | None = Field(None, max_length=500)
     text: str = Field(..., max_length=MAX_DOCUMENT_CHARS)
 

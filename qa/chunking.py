@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import unicodedata
+from collections import Counter
 from dataclasses import dataclass
 
 import blingfire
@@ -23,7 +25,7 @@ _SLIDE_COUNTER = re.compile(r"\(\s*\d+\s*of\s*\d+\s*\)\s*$", re.IGNORECASE)
 _LEADING_BULLET = re.compile(r"^[\s•·▪‣◦*\-–—|]+")
 _WORD = re.compile(r"[^\W\d_]{2,}", re.UNICODE)
 _TERMINAL = re.compile(r"[.!?…:;\"'”’)\]]$")
-CHUNKER_VERSION = "2"  # bump when chunking changes: stored indexes then ask for a rebuild
+CHUNKER_VERSION = "3"  # bump when chunking changes: stored indexes then ask for a rebuild
 MIN_WORDS = 4
 HEADING_MAX_WORDS = 12
 
@@ -81,6 +83,17 @@ def _trim_span(text: str, start: int, end: int) -> tuple[int, int]:
     return start, end
 
 
+_SAME_WRITING = {"HIRAGANA": "CJK", "KATAKANA": "CJK", "FULLWIDTH": "CJK", "HALFWIDTH": "CJK"}
+
+
+def _mixed_scripts(text: str) -> bool:
+    """Spot text spelled with look-alike letters from several alphabets ("мʏ ƈօ-աօʀĸɛʀ")."""
+    scripts = Counter(_SAME_WRITING.get(s, s) for s in
+                      (unicodedata.name(ch, "?").split(" ", 1)[0] for ch in text if ch.isalpha()))
+    total = sum(scripts.values())
+    return total >= 10 and scripts.most_common(1)[0][1] < 0.7 * total
+
+
 def is_quotable(sentence: str, alone_on_line: bool) -> bool:
     """Decide whether a sentence can stand as an answer, ruling out captions and furniture."""
     stripped = sentence.strip()
@@ -96,6 +109,8 @@ def is_quotable(sentence: str, alone_on_line: bool) -> bool:
         return False  # wire-service slugs and credit lines: "AFP PHOTO/POOL/..."
     if _SLIDE_COUNTER.search(stripped) or (stripped[0] == "(" and stripped[-1] == ")"):
         return False  # slideshow captions "(03 of19)" and parenthetical credits
+    if _mixed_scripts(stripped):
+        return False  # look-alike letters from several alphabets: spam written to evade filters
     if stripped.rstrip("\"'”’)").endswith("?"):
         return False  # a question answers nothing
     # A short line without closing punctuation is a heading or a caption title, not a statement.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import io
 import re
@@ -12,7 +13,8 @@ from pathlib import Path
 SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf")
 MAX_TITLE_CHARS = 200
 # Ids are never used as paths; still, no slashes, controls, or leading dots or spaces.
-_DOC_ID_RE = re.compile(r"^[^\s./\\\x00-\x1f\x7f][^/\\\x00-\x1f\x7f]{0,199}$")
+DOC_ID_PATTERN = r"^[^\s./\\\x00-\x1f\x7f][^/\\\x00-\x1f\x7f]{0,199}$"
+_DOC_ID_RE = re.compile(DOC_ID_PATTERN)
 
 
 class DocumentError(ValueError):
@@ -87,9 +89,20 @@ def title_from_text(text: str) -> str:
     return ""
 
 
+def _require_unicode(value: str, what: str) -> None:
+    """Refuse lone surrogates (possible in JSON escapes) that no store or model can encode."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise DocumentError(f"{what} is not valid Unicode (a lone surrogate at character "
+                            f"{exc.start})") from None
+
+
 def make_document(text: str, doc_id: str | None = None, title: str | None = None,
                   source: str = "") -> Document:
     """Build a validated document from caller-given text, as the API and the loaders both need."""
+    for value, what in ((text, "document text"), (doc_id or "", "doc_id"), (title or "", "title")):
+        _require_unicode(value, what)
     text = normalize_text(text)
     if not text.strip():
         raise DocumentError("document text is empty")
@@ -99,7 +112,12 @@ def make_document(text: str, doc_id: str | None = None, title: str | None = None
 
 
 def _decode(data: bytes, name: str) -> str:
-    """Decode text files as UTF-8 (with BOM) or Latin-1, refusing binary data."""
+    """Decode text files as UTF-8 or UTF-16 (with BOM) or Latin-1, refusing binary data."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError as exc:
+            raise DocumentError(f"{name}: cannot decode the file as UTF-16") from exc
     if b"\x00" in data[:8192]:
         raise DocumentError(f"{name}: looks like a binary file, not text")
     for encoding in ("utf-8-sig", "cp1252"):

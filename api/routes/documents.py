@@ -8,6 +8,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.formparsers import MultiPartException
 
 from api.access import Writer
@@ -22,8 +23,7 @@ _ADD_BODY = {
     "requestBody": {
         "required": True,
         "content": {
-            # Nested models stay in the schema's own $defs: nothing dangles in components.
-            "application/json": {"schema": DocumentsIn.model_json_schema()},
+            "application/json": {"schema": {"$ref": "#/components/schemas/DocumentsIn"}},
             "multipart/form-data": {"schema": {
                 "type": "object", "required": ["files"],
                 "properties": {"files": {"type": "array",
@@ -31,6 +31,15 @@ _ADD_BODY = {
         },
     }
 }
+
+
+def add_body_schemas(openapi: dict) -> dict:
+    """Publish the JSON upload body (read by hand, so FastAPI doesn't) under components."""
+    body = DocumentsIn.model_json_schema(ref_template="#/components/schemas/{model}")
+    schemas = openapi.setdefault("components", {}).setdefault("schemas", {})
+    schemas.update(body.pop("$defs", {}))
+    schemas["DocumentsIn"] = body
+    return openapi
 
 
 async def _json_documents(request: Request) -> list[Document]:
@@ -42,7 +51,9 @@ async def _json_documents(request: Request) -> list[Document]:
     try:
         body = DocumentsIn.model_validate(payload)
     except ValidationError as exc:
-        raise HTTPException(422, json.loads(exc.json(include_url=False))) from exc
+        reason = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
+                           for e in exc.errors(include_url=False, include_input=False))
+        raise HTTPException(422, reason) from None
     docs = []
     for i, d in enumerate(body.documents):
         try:
@@ -60,6 +71,9 @@ async def _uploaded_documents(request: Request) -> list[Document]:
     except MultiPartException as exc:
         status = 413 if "too many" in str(exc).lower() else 400
         raise HTTPException(status, f"cannot read the upload: {exc}") from exc
+    except StarletteHTTPException as exc:  # starlette's own limits (file count, part size)
+        status = 413 if "too many" in str(exc.detail).lower() else exc.status_code
+        raise HTTPException(status, f"cannot read the upload: {exc.detail}") from exc
     except Exception as exc:  # the multipart parser raises several types for bad bodies
         raise HTTPException(400, f"cannot read the upload: {exc}") from exc
     files = [f for f in form.getlist("files") if isinstance(f, UploadFile)]

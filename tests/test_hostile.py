@@ -1,0 +1,181 @@
+"""Hostile input: every request gets the right 4xx with a reason, or a correct 200; never a 5xx."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from api.schemas import MAX_DOCUMENTS_PER_REQUEST
+
+JSON = {"content-type": "application/json"}
+KEEP = {"documents": [{"doc_id": "keep", "title": "Keeper",
+                       "text": "The lighthouse keeper lit the lamp every night at dusk."}]}
+
+QUESTIONS = {
+    "empty": ({"question": ""}, 422),
+    "blank": ({"question": " \n\t "}, 422),
+    "nul": ({"question": "who\x00lit the lamp"}, 422),
+    "100k characters": ({"question": "lamp " * 20_000}, 422),
+    "2 MB body": ({"question": "x" * 2_000_000}, 413),
+    "number": ({"question": 42}, 422),
+    "null": ({"question": None}, 422),
+    "list": ({"question": ["who lit the lamp?"]}, 422),
+    "missing": ({}, 422),
+    "extra field": ({"question": "Who lit the lamp?", "admin": True}, 422),
+    "top_k zero": ({"question": "Who lit the lamp?", "top_k": 0}, 422),
+    "top_k huge": ({"question": "Who lit the lamp?", "top_k": 10**12}, 422),
+    "top_k string": ({"question": "Who lit the lamp?", "top_k": "3"}, 422),
+    "top_k bool": ({"question": "Who lit the lamp?", "top_k": True}, 422),
+    "top_k float": ({"question": "Who lit the lamp?", "top_k": 2.5}, 422),
+    "chinese": ({"question": "灯塔看守人什么时候点灯？"}, 200),
+    "arabic": ({"question": "متى أشعل حارس المنارة المصباح؟"}, 200),
+    "hindi": ({"question": "प्रकाशस्तंभ रक्षक ने दीपक कब जलाया?"}, 200),
+    "russian": ({"question": "Когда смотритель маяка зажигал лампу?"}, 200),
+    "emoji": ({"question": "🔦🌙❓"}, 200),
+    "zero-width and RTL marks": ({"question": "\u202ewho\u200b lit\u0301 the lamp"}, 200),
+    "fts syntax": ({"question": '"lamp" OR NEAR(a b) * AND NOT title:*'}, 200),
+    "sql": ({"question": "'; DROP TABLE documents; --"}, 200),
+}
+
+
+@pytest.mark.parametrize("payload,status", QUESTIONS.values(), ids=QUESTIONS.keys())
+def test_hostile_questions(client, payload, status):
+    client.post("/v1/documents", json=KEEP)
+    r = client.post("/v1/answer", json=payload)
+    assert r.status_code == status, r.text
+    body = r.json()
+    if status == 200:
+        assert body["abstained"] == (body["answer"] is None)
+        for answer in body["answers"]:
+            doc = client.get(f"/v1/documents/{answer['citation']['doc_id']}").json()
+            assert doc["text"][answer["citation"]["start"]:answer["citation"]["end"]] == \
+                answer["text"]
+    else:
+        assert isinstance(body["detail"], str) and body["detail"]
+    if set(payload) <= {"question", "top_k"}:  # the same question as a conversation
+        chat = client.post("/v1/chat", json={
+            "messages": [{"role": "user", "content": payload.get("question")}],
+            **{k: v for k, v in payload.items() if k == "top_k"}})
+        assert chat.status_code == status, chat.text[:300]
+
+
+RAW_BODIES = {
+    "not json": (b"who lit the lamp", JSON, 422),
+    "truncated json": (b'{"question": "who', JSON, 422),
+    "empty body": (b"", JSON, 422),
+    "json array": (b'["who lit the lamp"]', JSON, 422),
+    "lone surrogate": (b'{"question": "lamp \\ud800"}', JSON, 422),
+    "binary": (os.urandom(4096), JSON, (400, 422)),  # 400 when it is not even text
+    "form instead of json": (b"question=who", {"content-type": "application/x-www-form-urlencoded"},
+                             422),
+    "bogus length": (b'{"question": "x"}', {**JSON, "content-length": "99999999999"}, 413),
+}
+
+
+@pytest.mark.parametrize("content,headers,status", RAW_BODIES.values(), ids=RAW_BODIES.keys())
+def test_hostile_raw_bodies(client, content, headers, status):
+    for path in ("/v1/answer", "/v1/chat"):
+        r = client.post(path, content=content, headers=headers)
+        assert r.status_code in (status if isinstance(status, tuple) else (status,)), r.text
+        assert r.json()["detail"]
+
+
+DOCUMENTS = {
+    "empty text": ({"documents": [{"text": ""}]}, 422),
+    "blank text": ({"documents": [{"text": " \n "}]}, 422),
+    "no documents": ({"documents": []}, 422),
+    "too many documents": ({"documents": [{"text": f"Text number {i} is here."}
+                                          for i in range(MAX_DOCUMENTS_PER_REQUEST + 1)]}, 422),
+    "text is a number": ({"documents": [{"text": 7}]}, 422),
+    "text is an object": ({"documents": [{"text": {"a": 1}}]}, 422),
+    "documents is a string": ({"documents": "text"}, 422),
+    "unknown field": ({"documents": [{"text": "Hello there, reader.", "path": "/etc"}]}, 422),
+    "id with dots": ({"documents": [{"doc_id": "../../etc/passwd", "text": "Owned, friend."}]}, 422),
+    "absolute id": ({"documents": [{"doc_id": "/etc/passwd", "text": "Owned, friend."}]}, 422),
+    "backslash id": ({"documents": [{"doc_id": "..\\..\\win.ini", "text": "Owned, friend."}]}, 422),
+    "dot id": ({"documents": [{"doc_id": ".", "text": "Owned, friend."}]}, 422),
+    "hidden id": ({"documents": [{"doc_id": ".ssh", "text": "Owned, friend."}]}, 422),
+    "nul id": ({"documents": [{"doc_id": "a\x00b", "text": "Owned, friend."}]}, 422),
+    "newline id": ({"documents": [{"doc_id": "a\nb", "text": "Owned, friend."}]}, 422),
+    "long id": ({"documents": [{"doc_id": "x" * 201, "text": "Owned, friend."}]}, 422),
+    "10M+ characters": ({"documents": [{"text": "a" * 10_000_001}]}, 422),
+    "unicode id and text": ({"documents": [{"doc_id": "北京-Москва-القاهرة", "title": "Städte",
+                                           "text": "Beijing, Moscow and Cairo are large "
+                                                   "capitals. 北京是中国的首都。"}]}, 200),
+    "nul in text": ({"documents": [{"doc_id": "nul", "text": "The keeper\x00 slept late today."}]},
+                    200),
+}
+
+
+@pytest.mark.parametrize("payload,status", DOCUMENTS.values(), ids=DOCUMENTS.keys())
+def test_hostile_documents_never_lose_what_was_accepted(client, payload, status):
+    client.post("/v1/documents", json=KEEP)
+    r = client.post("/v1/documents", json=payload)
+    assert r.status_code == status, r.text[:300]
+    ids = {d["doc_id"] for d in client.get("/v1/documents").json()["documents"]}
+    assert "keep" in ids
+    if status != 200:
+        assert isinstance(r.json()["detail"], str) and r.json()["detail"]
+        assert ids == {"keep"}
+    else:
+        for doc_id in r.json()["added"]:
+            doc = client.get(f"/v1/documents/{doc_id}")
+            assert doc.status_code == 200 and "\x00" not in doc.json()["text"]
+
+
+def _upload(client, *files):
+    """Post files in the multipart field `files`."""
+    return client.post("/v1/documents", files=[("files", f) for f in files])
+
+
+UPLOADS = {
+    "random bytes named .pdf": ([("a.pdf", os.urandom(4096), "application/pdf")], 422),
+    "truncated pdf": ([("b.pdf", b"%PDF-1.4\n1 0 obj\n<<", "application/pdf")], 422),
+    "random bytes named .txt": ([("c.txt", b"\x00" + os.urandom(4096), "text/plain")], 422),
+    "random bytes named .html": ([("d.html", b"\x00" + os.urandom(4096), "text/html")], 422),
+    "empty file": ([("e.txt", b"", "text/plain")], 422),
+    "whitespace file": ([("f.md", b"  \n\n ", "text/markdown")], 422),
+    "html without text": ([("g.html", b"<html><script>x()</script></html>", "text/html")], 422),
+    "executable": ([("h.exe", b"MZ\x90\x00", "application/octet-stream")], 422),
+    "too many files": ([(f"{i}.txt", b"Some words in a file.", "text/plain")
+                        for i in range(MAX_DOCUMENTS_PER_REQUEST + 1)], 413),
+    "path-like file name": ([("../../etc/passwd.txt", b"Owned by nobody at all.", "text/plain")],
+                            200),
+    "utf-16 text": ([("u16.txt", "Tide tables were posted daily.".encode("utf-16"),
+                      "text/plain")], 200),
+    "latin-1 text": ([("l1.txt", "The café opened at nine.".encode("latin-1"), "text/plain")], 200),
+}
+
+
+@pytest.mark.parametrize("files,status", UPLOADS.values(), ids=UPLOADS.keys())
+def test_hostile_uploads(client, files, status, tmp_path):
+    client.post("/v1/documents", json=KEEP)
+    r = _upload(client, *files)
+    assert r.status_code == status, r.text[:300]
+    ids = {d["doc_id"] for d in client.get("/v1/documents").json()["documents"]}
+    if status != 200:
+        assert ids == {"keep"} and r.json()["detail"]
+    else:
+        (added,) = r.json()["added"]
+        assert "/" not in added and not added.startswith(".")
+        assert client.get(f"/v1/documents/{added}").json()["text"].strip()
+
+
+def test_an_upload_over_the_size_limit_is_refused_before_it_is_read(service):
+    from fastapi.testclient import TestClient
+
+    from api.main import create_app
+
+    settings = service.settings.model_copy(update={"max_request_mb": 0.01})
+    with TestClient(create_app(settings, service=service, seed=False)) as c:
+        r = _upload(c, ("big.txt", b"word " * 5000, "text/plain"))
+        assert r.status_code == 413 and "larger than" in r.json()["detail"]
+        assert c.get("/v1/documents").json() == {"documents": []}
+
+
+@pytest.mark.parametrize("doc_id", ["..", "../../etc/passwd", "%2e%2e%2fsecret", "%00", "a\\b",
+                                    "北京", "x" * 5000])
+def test_path_like_ids_in_urls_are_just_missing_documents(client, doc_id):
+    assert client.get(f"/v1/documents/{doc_id}").status_code == 404
+    assert client.delete(f"/v1/documents/{doc_id}").status_code == 404
