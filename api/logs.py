@@ -8,12 +8,19 @@ import sys
 from pythonjsonlogger.json import JsonFormatter
 
 
+def _drop_colours(record: logging.LogRecord) -> bool:
+    """Keep uvicorn's terminal colour codes out of log files."""
+    record.__dict__.pop("color_message", None)
+    return True
+
+
 def configure_logging(fmt: str = "json", level: int = logging.INFO) -> None:
     """Send Verbatim's and uvicorn's logs to stderr in one format."""
     handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(_drop_colours)
     if fmt == "json":
         handler.setFormatter(JsonFormatter(
-            "%(asctime)s %(levelname)s %(name)s %(message)s",
+            "%(asctime)s %(levelname)s %(name)s %(message)s", datefmt="%Y-%m-%dT%H:%M:%S%z",
             rename_fields={"asctime": "time", "levelname": "level", "name": "logger"}))
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))

@@ -1,4 +1,4 @@
-"""A real `qa serve` process on a free loopback port, for the browser tests and the benchmarks."""
+"""A real `qa serve` process on a free loopback port, for end-to-end tests and the benchmarks."""
 
 from __future__ import annotations
 
@@ -22,33 +22,49 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def start_server(data_dir: Path, *args: str, timeout: float = 120.0,
+                 env: dict[str, str] | None = None) -> tuple[str, subprocess.Popen]:
+    """Start `qa serve --data-dir data_dir ARGS` and wait until /healthz answers."""
+    port = free_port()
+    log_path = Path(data_dir) / "server.log"
+    Path(data_dir).mkdir(parents=True, exist_ok=True)
+    with open(log_path, "a") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "qa.cli", "serve", "--port", str(port),
+                                 "--data-dir", str(data_dir), *args],
+                                cwd=ROOT, stdout=log, stderr=log, env=env)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"qa serve exited: {log_path.read_text()[-2000:]}")
+        if time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError(f"qa serve did not start in {timeout:.0f} s")
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return url, proc
+        except httpx.HTTPError:
+            time.sleep(0.2)
+
+
+def stop_server(proc: subprocess.Popen, timeout: float = 60.0) -> int:
+    """Ask the server to stop (SIGTERM), as an operator would, and return its exit code."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return proc.returncode
+
+
 @contextmanager
 def running_server(data_dir: Path, *args: str, timeout: float = 120.0
                    ) -> Iterator[tuple[str, subprocess.Popen]]:
-    """Start `qa serve --data-dir data_dir ARGS`, wait for /healthz, and stop it afterwards."""
-    port = free_port()
-    log_path = Path(data_dir) / "server.log"
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "qa.cli", "serve", "--port", str(port),
-                                 "--data-dir", str(data_dir), *args],
-                                cwd=ROOT, stdout=log, stderr=log)
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + timeout
-            while True:
-                if proc.poll() is not None:
-                    raise RuntimeError(f"qa serve exited: {log_path.read_text()[-2000:]}")
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"qa serve did not start in {timeout:.0f} s")
-                try:
-                    if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    time.sleep(0.2)
-            yield url, proc
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+    """Run `qa serve` for the duration of a block."""
+    url, proc = start_server(data_dir, *args, timeout=timeout)
+    try:
+        yield url, proc
+    finally:
+        stop_server(proc)
