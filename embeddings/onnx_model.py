@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 PARITY_TEXTS = ("Who carried the Olympic torch on the spacewalk?",
                 "The torch is scheduled to return back to Earth on November 11.", "x")
 MIN_COSINE = 0.9999
+TOKENS_PER_BATCH = 2048  # padded tokens per model call: bounds attention memory
 
 
 def _export(source: str, target: Path) -> None:
@@ -112,7 +113,7 @@ class OnnxEmbedder(Embedder):
                 tokenizer = Tokenizer.from_file(str(Path(source) / "tokenizer.json"))
                 config = json.loads((Path(source) / "sentence_bert_config.json").read_text())
                 tokenizer.enable_truncation(max_length=int(config.get("max_seq_length", 256)))
-                tokenizer.enable_padding()
+                tokenizer.no_padding()  # the file pads to a fixed 128; batches pad themselves
                 self._session, self._tokenizer = session, tokenizer
                 self._dim = int(self._run(["x"]).shape[1])
                 if not checked.exists():  # once per export: agree with the torch model
@@ -128,29 +129,47 @@ class OnnxEmbedder(Embedder):
                 self.backend = "torch"
 
     def _run(self, texts: list[str]) -> np.ndarray:
-        """Tokenise, run the model and mean-pool one batch into unit vectors."""
-        encodings = self._tokenizer.encode_batch(texts)
-        ids = np.array([e.ids for e in encodings], dtype=np.int64)
-        mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
-        types = np.array([e.type_ids for e in encodings], dtype=np.int64)
+        """Embed one small batch of texts."""
+        return self._run_encoded(self._tokenizer.encode_batch(texts))
+
+    def _run_encoded(self, encodings: list) -> np.ndarray:
+        """Pad one batch of tokenised texts, run the model and mean-pool into unit vectors."""
+        width = max(len(e.ids) for e in encodings)
+        ids = np.zeros((len(encodings), width), dtype=np.int64)
+        mask = np.zeros_like(ids)
+        for row, e in enumerate(encodings):
+            ids[row, :len(e.ids)] = e.ids
+            mask[row, :len(e.ids)] = 1
         hidden = self._session.run(None, {"input_ids": ids, "attention_mask": mask,
-                                          "token_type_ids": types})[0]
+                                          "token_type_ids": np.zeros_like(ids)})[0]
         weights = mask[..., None].astype(np.float32)
         pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
         return pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
 
     def encode(self, texts: Sequence[str], show_progress: bool = False) -> np.ndarray:
-        """Embed texts as unit vectors, batching similar lengths together to save padding."""
+        """Embed texts as unit vectors, batching similar lengths together to save padding.
+
+        Batches are capped by padded tokens, not only by count: attention memory grows with
+        the square of the length, and one batch of 64 long passages would hold ~1 GB.
+        """
         self._load_onnx()
         if self._fallback:
             return super().encode(texts, show_progress)
         texts = list(texts)
         if not texts:
             return np.zeros((0, self._dim), dtype=np.float32)
-        order = np.argsort([len(t) for t in texts], kind="stable")
-        out = np.zeros((len(texts), self._dim), dtype=np.float32)
         with self._lock:  # one model call at a time: parallel calls only fight over the cores
-            for i in range(0, len(texts), self.batch_size):
-                batch = order[i:i + self.batch_size]
-                out[batch] = self._run([texts[j] for j in batch])
+            encodings = self._tokenizer.encode_batch(texts)
+            lengths = np.array([len(e.ids) for e in encodings])
+            order = np.argsort(lengths, kind="stable")
+            out = np.zeros((len(texts), self._dim), dtype=np.float32)
+            start = 0
+            while start < len(order):
+                end = start + 1
+                while (end < len(order) and end - start < self.batch_size
+                       and (end - start + 1) * lengths[order[end]] <= TOKENS_PER_BATCH):
+                    end += 1
+                batch = order[start:end]
+                out[batch] = self._run_encoded([encodings[j] for j in batch])
+                start = end
         return out
