@@ -8,6 +8,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from embeddings.batching import MicroBatcher
+
 # The weights ship inside a package: nothing may be fetched from a model hub at run time.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -43,6 +45,7 @@ class Embedder:
         self.batch_size = batch_size
         self._model = None
         self._lock = threading.Lock()
+        self._batcher = MicroBatcher(lambda texts: self.encode(texts))
 
     @property
     def dim(self) -> int:
@@ -66,6 +69,10 @@ class Embedder:
     def warm_up(self) -> None:
         """Pay model loading and the first slow call before serving, not on a user's question."""
         self.encode(["warm up"])
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed questions, sharing one model call with questions asked at the same moment."""
+        return self._batcher.encode(texts)
 
     def encode(self, texts: Sequence[str], show_progress: bool = False) -> np.ndarray:
         """Embed texts as L2-normalised float32 rows, so inner product is cosine."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from functools import lru_cache
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -85,6 +86,7 @@ class Result:
     answers: list[Answer]
 
 
+@lru_cache(maxsize=20_000)
 def near_duplicate_key(text: str) -> frozenset[str]:
     """Reduce a sentence to its words, so captions repeated with tiny edits compare equal."""
     return frozenset(_NORM.sub(" ", text.lower()).split())

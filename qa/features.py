@@ -7,6 +7,8 @@ Signals are put on a per-question scale (z-scores) for ranking and kept raw for 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -67,6 +69,7 @@ _ANSWER_SHAPES = {
                               r"prohibit\w*|cannot|can't)\b", re.I),
 }
 _WORDS = re.compile(r"\w+")
+TRAITS_CACHE = 20_000  # sentences whose analysis is kept between questions
 
 
 def question_types(question: str) -> dict[str, float]:
@@ -75,12 +78,6 @@ def question_types(question: str) -> dict[str, float]:
     if found["type_date"] or found["type_duration"]:
         found["type_quantity"] = 0.0
     return found
-
-
-def _holds_new(shape: re.Pattern[str], sentence: str, question: str) -> float:
-    """Tell whether the sentence holds an answer of that shape the question does not already give."""
-    asked = {m.group(0).lower() for m in shape.finditer(question)}
-    return float(any(m.group(0).lower() not in asked for m in shape.finditer(sentence)))
 
 
 Z_CLIP = 3.0
@@ -94,16 +91,6 @@ def zscore(column: np.ndarray) -> np.ndarray:
     return np.clip((column - float(column.mean())) / std, -Z_CLIP, Z_CLIP)
 
 
-def coverage(terms: list[str], text: str) -> float:
-    """Measure the share of question words a sentence (with its title) contains."""
-    if not terms:
-        return 0.0
-    words = set(_WORDS.findall(text.lower()))
-    prefixes = {w[:5] for w in words if len(w) >= 5}
-    hits = sum(1 for t in terms if t in words or (len(t) >= 5 and t[:5] in prefixes))
-    return hits / len(terms)
-
-
 _NAME = re.compile(r"(?<!^)(?<![.!?]\s)\b[A-Z][\w\-]*|\b\d[\d,.]*\b")
 
 
@@ -112,31 +99,53 @@ def question_names(question: str) -> set[str]:
     return {m.group(0).lower().strip(".,") for m in _NAME.finditer(question.strip())}
 
 
-def missing_names(names: set[str], text: str) -> float:
-    """Share of the question's names absent from a source: off-topic questions name other things."""
-    if not names:
-        return 0.0
-    lowered = text.lower()
-    return sum(1 for n in names if n not in lowered) / len(names)
-
-
 def _pairs(words: list[str]) -> set[tuple[str, str]]:
     """Adjacent content-word pairs, stemmed crudely to their first five letters."""
     stems = [w[:5] for w in words if w not in STOPWORDS]
     return set(zip(stems, stems[1:]))
 
 
-def phrase_overlap(question_pairs: set[tuple[str, str]], text: str) -> float:
-    """Share of the question's word pairs that the sentence says as a pair too ("space station")."""
-    if not question_pairs:
+@dataclass(frozen=True)
+class Traits:
+    """What the features need to know about one text, worked out once and then reused."""
+
+    lowered: str
+    words: frozenset[str]
+    content: frozenset[str]  # words longer than two letters
+    prefixes: frozenset[str]
+    pairs: frozenset[tuple[str, str]]
+    shapes: dict[str, tuple[str, ...]]  # answer-shaped strings found, per question type
+    log_len: float
+
+
+@lru_cache(maxsize=TRAITS_CACHE)
+def traits(text: str) -> Traits:
+    """Analyse a sentence or title once: the same candidates come back question after question."""
+    lowered = text.lower()
+    word_list = _WORDS.findall(lowered)
+    words = frozenset(word_list)
+    return Traits(lowered, words, frozenset(w for w in words if len(w) > 2),
+                  frozenset(w[:5] for w in words if len(w) >= 5),
+                  frozenset(_pairs(word_list)),
+                  {t: tuple(m.group(0).lower() for m in rx.finditer(text))
+                   for t, rx in _ANSWER_SHAPES.items()},
+                  float(np.log1p(len(text)) / 6.0))
+
+
+def _covered(terms: list[str], *parts: Traits) -> float:
+    """Share of question words found in any of the parts (title and sentence)."""
+    if not terms:
         return 0.0
-    return len(question_pairs & _pairs(_WORDS.findall(text.lower()))) / len(question_pairs)
+    hits = sum(1 for t in terms if any(
+        t in p.words or (len(t) >= 5 and t[:5] in p.prefixes) for p in parts))
+    return hits / len(terms)
 
 
-def _novelty(sentence_words: set[str], question_words: set[str]) -> float:
-    """Share of the sentence's content words that are new to the question: the answer is there."""
-    content = {w for w in sentence_words if w not in question_words and len(w) > 2}
-    return len(content) / max(len(sentence_words), 1)
+def _missing(names: set[str], *parts: Traits) -> float:
+    """Share of the question's names that none of the parts mention."""
+    if not names:
+        return 0.0
+    return sum(1 for n in names if not any(n in p.lowered for p in parts)) / len(names)
 
 
 def build(question: str, candidates: Candidates, titles: dict[str, str],
@@ -148,20 +157,23 @@ def build(question: str, candidates: Candidates, titles: dict[str, str],
     sig = candidates.signals
     s_dense, p_dense, s_lex, p_lex = (sig[:, j] for j in range(4))
     terms = list(dict.fromkeys(query_terms(question) + query_terms(conversation)))
-    q_words = set(_WORDS.findall(f"{question} {conversation}".lower()))
-    wanted = [name for name, on in question_types(question).items() if on]
+    q_words = frozenset(_WORDS.findall(f"{question} {conversation}".lower()))
+    wanted = {name for name, on in question_types(question).items() if on}
+    asked = {t: {m.group(0).lower() for m in _ANSWER_SHAPES[t].finditer(question)}
+             for t in wanted}
     names = question_names(question)
     pairs = _pairs(_WORDS.findall(question.lower()))
     type_names = list(_QUESTION_TYPES)
     rows = []
     for r in candidates.rows:
-        words = set(_WORDS.findall(r.text.lower()))
-        types = [(_holds_new(_ANSWER_SHAPES[t], r.text, question) if t in wanted else 0.0)
+        own = traits(r.text)
+        title = traits(titles.get(r.doc_id, ""))
+        types = [float(any(m not in asked[t] for m in own.shapes[t])) if t in wanted else 0.0
                  for t in type_names]
-        source = f"{titles.get(r.doc_id, '')} {r.text}"
-        rows.append((coverage(terms, source), *types, _novelty(words, q_words),
-                     np.log1p(len(r.text)) / 6.0, missing_names(names, source),
-                     phrase_overlap(pairs, r.text)))
+        novel = len(own.content - q_words)
+        rows.append((_covered(terms, title, own), *types, novel / max(len(own.words), 1),
+                     own.log_len, _missing(names, title, own),
+                     len(pairs & own.pairs) / len(pairs) if pairs else 0.0))
     extra = np.asarray(rows, dtype=np.float32).reshape(len(candidates.rows), 5 + len(type_names))
     return np.column_stack([
         zscore(s_dense), zscore(p_dense), zscore(s_lex), zscore(p_lex),

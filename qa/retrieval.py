@@ -51,8 +51,9 @@ class Retriever:
     def embed_query(self, query: Query) -> np.ndarray:
         """Embed a question; a follow-up leans on the earlier turn for what it refers to."""
         if not query.context:
-            return self.indexer.embedder.encode([query.text])[0]
-        own, joined = self.indexer.embedder.encode([query.text, f"{query.context} {query.text}"])
+            return self.indexer.embedder.encode_queries([query.text])[0]
+        own, joined = self.indexer.embedder.encode_queries(
+            [query.text, f"{query.context} {query.text}"])
         vector = own + joined
         return vector / max(float(np.linalg.norm(vector)), 1e-9)
 
