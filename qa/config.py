@@ -41,6 +41,10 @@ class Settings(BaseSettings):
         0.20, ge=0.0, le=1.0, description="Abstain when the best answer's confidence is lower."
     )
 
+    approximate_above: int = Field(
+        50_000, ge=1, description="Vectors above which search uses an approximate (IVF) index.")
+    nprobe: int = Field(32, ge=1, le=4096, description="IVF clusters searched per question.")
+
     # Serving and access control.
     host: str = Field("127.0.0.1", description="Address `qa serve` listens on.")
     port: int = Field(8000, ge=0, le=65535)

@@ -124,7 +124,7 @@ class Indexer:
                 index = None
                 if meta is not None and int(meta) == generation and path.exists():
                     try:
-                        index = VectorIndex.load(path, dim)
+                        index = VectorIndex.load(path, dim, self.settings.nprobe)
                     except (RuntimeError, ValueError) as exc:
                         log.warning("ignoring unreadable %s: %s", path, exc)
                 if index is None:
@@ -132,7 +132,9 @@ class Indexer:
                     if vectors.size and vectors.shape[1] != dim:
                         index = VectorIndex(dim)  # wrong model: answered by model_mismatch()
                     else:
-                        index = VectorIndex.from_vectors(ids, vectors, dim)
+                        index = VectorIndex.from_vectors(ids, vectors, dim,
+                                                         self.settings.approximate_above,
+                                                         self.settings.nprobe)
                 indexes[kind] = index
             self.sentence_index = indexes["sentences"]
             self.passage_index = indexes["passages"]
@@ -152,8 +154,18 @@ class Indexer:
             for replaced, svec, pvec in changes:
                 self._apply(replaced, svec, pvec)
             self.loaded_generation += 1
+            if self._outgrown():
+                log.info("the index passed %d vectors; switching to approximate search",
+                         self.settings.approximate_above)
+                self.load()
         else:
             self.load()
+
+    def _outgrown(self) -> bool:
+        """Tell whether an exact index has grown past the size where a flat scan is too slow."""
+        return any(ix is not None and not ix.approximate
+                   and len(ix) >= self.settings.approximate_above
+                   for ix in (self.sentence_index, self.passage_index))
 
     def save(self) -> None:
         """Save the FAISS indexes so the next start skips rebuilding them from the store."""

@@ -173,3 +173,27 @@ def test_a_second_process_writing_is_picked_up(service, settings, embedder):
     restarted = Verbatim(settings, embedder=embedder)
     restarted.warm_up()
     assert len(restarted.indexer.sentence_index) == 4
+
+
+def test_a_large_index_switches_to_approximate_search_and_keeps_answering(tmp_path, embedder):
+    from qa.config import Settings
+    from tests.test_faults import make_doc
+
+    settings = Settings(data_dir=tmp_path / "big", approximate_above=200, nprobe=64)
+    service = Verbatim(settings, embedder=embedder)
+    service.warm_up()
+    docs = [make_document(**make_doc(f"c{i}", sentences=20)) for i in range(12)]
+    service.add_documents(docs[:6])
+    assert not service.indexer.sentence_index.approximate  # 120 sentences: exact
+    service.add_documents(docs[6:] + [TORCH])
+    assert service.indexer.sentence_index.approximate  # past 200: clustered
+    assert service.ask("Who carried the torch during the spacewalk?").answers[0].citation \
+        .doc_id == "torch"
+    assert service.remove("torch") and service.store.get_document("torch") is None
+    assert all(a.citation.doc_id != "torch" for a in service.ask("Who carried the torch?",
+                                                                 top_k=5).answers)
+    service.close()
+    restarted = Verbatim(settings, embedder=embedder)
+    restarted.warm_up()
+    assert restarted.indexer.sentence_index.approximate
+    assert len(restarted.indexer.sentence_index) == restarted.store.counts()["sentences"]

@@ -1,0 +1,84 @@
+"""Load: throughput of one client against 16 concurrent clients, over HTTP on loopback.
+
+Usage: python bench/bench_load.py [--seconds 30] [--clients 16]
+Writes bench/results/load.md. Target: zero errors and >= 1.5x the one-client throughput.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from qa.evaluation import load_jsonl  # noqa: E402
+from tests.live_server import running_server  # noqa: E402
+
+
+def drive(url: str, clients: int, seconds: float, questions: list[str]) -> dict[str, float]:
+    """Send questions from `clients` threads for `seconds`; count answers, errors, latency."""
+    stop = time.monotonic() + seconds
+    latencies: list[float] = []
+    errors = [0]
+    lock = threading.Lock()
+
+    def client(offset: int) -> None:
+        with httpx.Client(base_url=url, timeout=60) as http:
+            i = offset
+            while time.monotonic() < stop:
+                t = time.perf_counter()
+                try:
+                    ok = http.post("/v1/answer", json={
+                        "question": questions[i % len(questions)]}).status_code == 200
+                except httpx.HTTPError:
+                    ok = False
+                with lock:
+                    latencies.append((time.perf_counter() - t) * 1000)
+                    errors[0] += not ok
+                i += 1
+
+    threads = [threading.Thread(target=client, args=(k * 7,)) for k in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return {"clients": clients, "requests": len(latencies), "errors": errors[0],
+            "throughput_rps": round(len(latencies) / seconds, 1),
+            "p50_ms": round(float(np.percentile(latencies, 50)), 1),
+            "p95_ms": round(float(np.percentile(latencies, 95)), 1)}
+
+
+def main() -> None:
+    """Measure one client, then many, against the same server."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument("--clients", type=int, default=16)
+    args = parser.parse_args()
+    questions = [q.question for q in load_jsonl(ROOT / "tests" / "data" / "seed_questions.jsonl")]
+    with tempfile.TemporaryDirectory(prefix="verbatim-load-") as tmp:
+        with running_server(Path(tmp)) as (url, _):
+            drive(url, 1, 3, questions)  # warm up
+            rows = [drive(url, 1, args.seconds, questions),
+                    drive(url, args.clients, args.seconds, questions)]
+    ratio = rows[1]["throughput_rps"] / rows[0]["throughput_rps"]
+    keys = list(rows[0])
+    table = "\n".join(["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)] +
+                      ["| " + " | ".join(str(r[k]) for k in keys) + " |" for r in rows])
+    text = (f"# Load\n\nCommand: `python bench/bench_load.py --seconds {args.seconds:.0f}`\n\n"
+            f"{table}\n\nThroughput with {args.clients} clients: **{ratio:.2f} x** one client.\n")
+    (ROOT / "bench" / "results" / "load.md").write_text(text)
+    print(text)
+    print(json.dumps({"rows": rows, "ratio": round(ratio, 2)}))
+
+
+if __name__ == "__main__":
+    main()
