@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
@@ -31,7 +31,7 @@ def is_loopback(host: str) -> bool:
 class WritePolicy:
     """How write requests are let through, decided once at start-up."""
 
-    api_key: str | None
+    api_key: str | None = field(repr=False)  # never in a log line or a traceback
     open: bool
     reason: str = ""
 

@@ -75,6 +75,7 @@ def create_app(settings: Settings | None = None, service: Verbatim | None = None
     build_openapi = app.openapi
 
     def openapi() -> dict:
+        """Build the schema once, with the hand-read upload body published under components."""
         if app.openapi_schema is None:
             app.openapi_schema = documents.add_body_schemas(build_openapi())
         return app.openapi_schema

@@ -7,7 +7,13 @@ from dataclasses import asdict
 from fastapi import APIRouter
 
 from api.deps import Service
-from api.schemas import AnswerRequest, AnswerResponse, ChatRequest, ChatResponse, Message
+from api.schemas import (
+    AnswerRequest,
+    AnswerResponse,
+    ChatRequest,
+    ChatResponse,
+    Message,
+)
 from qa.answering import Result
 from qa.conversation import ABSTAIN_MESSAGE, Turn
 

@@ -13,8 +13,15 @@ from starlette.formparsers import MultiPartException
 
 from api.access import Writer
 from api.deps import Service
-from api.schemas import (MAX_DOCUMENT_CHARS, MAX_DOCUMENTS_PER_REQUEST, AddResult, DocumentList,
-                         DocumentOut, DocumentsIn, DocumentSummaryOut)
+from api.schemas import (
+    MAX_DOCUMENT_CHARS,
+    MAX_DOCUMENTS_PER_REQUEST,
+    AddResult,
+    DocumentList,
+    DocumentOut,
+    DocumentsIn,
+    DocumentSummaryOut,
+)
 from qa.documents import Document, DocumentError, make_document, parse_document
 
 router = APIRouter(prefix="/v1", tags=["documents"])
