@@ -17,6 +17,7 @@ from api.access import WritePolicy
 from api.metrics import Metrics
 from api.middleware import BodyLimit, ObserveRequests
 from api.routes import answer, documents, health, metrics
+from api.schemas import describe_errors
 from qa.config import Settings
 from qa.documents import DocumentError
 from qa.indexing import ModelMismatch
@@ -56,8 +57,8 @@ def create_app(settings: Settings | None = None, service: Verbatim | None = None
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type")}
                   for e in exc.errors()]
-        reason = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in errors)
-        return JSONResponse(status_code=422, content={"detail": reason, "errors": errors})
+        return JSONResponse(status_code=422, content={"detail": describe_errors(errors),
+                                                      "errors": errors})
 
     @app.exception_handler(DocumentError)
     async def _bad_document(_: Request, exc: DocumentError) -> JSONResponse:

@@ -8,6 +8,7 @@ import time
 import uuid
 from typing import Any
 
+from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.metrics import Metrics
@@ -47,8 +48,7 @@ class BodyLimit:
         limit = (self.upload_bytes if scope["path"].startswith(self.upload_prefix)
                  else self.other_bytes)
         reason = {"detail": f"the request body is larger than {limit} bytes"}
-        headers = dict(scope.get("headers") or [])
-        declared = headers.get(b"content-length")
+        declared = Headers(scope=scope).get("content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > limit):
             await _send_json(send, 413, reason)
             return
@@ -89,8 +89,7 @@ class ObserveRequests:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode(
-            "latin-1")[:64] or uuid.uuid4().hex
+        request_id = Headers(scope=scope).get("x-request-id", "")[:64] or uuid.uuid4().hex
         status = 500
         start = time.perf_counter()
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Iterable, Mapping
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -13,6 +14,12 @@ MAX_MESSAGES = 50
 MAX_TOP_K = 20
 MAX_DOCUMENT_CHARS = 10_000_000
 MAX_DOCUMENTS_PER_REQUEST = 100
+
+
+def describe_errors(errors: Iterable[Mapping[str, Any]]) -> str:
+    """Say in one line what was wrong with a request ("body.top_k: Input should be ...")."""
+    return "; ".join(f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', '')}"
+                     for e in errors)
 
 
 def _clean_question(value: str) -> str:

@@ -27,6 +27,7 @@ sys.path.insert(0, str(ROOT))
 from bench.bench_core import bare_encode_ms, percentiles, rss_mb, time_each  # noqa: E402
 from embeddings.onnx_model import OnnxEmbedder  # noqa: E402
 from embeddings.vector_index import VectorIndex  # noqa: E402
+from qa.chunking import split_sentences  # noqa: E402
 from qa.config import Settings  # noqa: E402
 from qa.documents import Document  # noqa: E402
 from qa.evaluation import load_squad  # noqa: E402
@@ -126,8 +127,8 @@ def million(n: int, squad: Path, n_questions: int, nprobe: int) -> dict[str, obj
     docs, questions = load_squad(squad)
     qs = [q.question for q in questions[::max(1, len(questions) // n_questions)]][:n_questions]
     embedder = OnnxEmbedder()
-    cache = CACHE / "scale-vectors.npz"
-    sentences = [s.strip() + "." for d in docs for s in d.text.split(". ") if len(s) > 40]
+    sentences = [s.text for d in docs for s in split_sentences(d.text) if s.candidate]
+    cache = CACHE / f"scale-vectors-{len(sentences)}.npz"
     if cache.exists():
         base = np.load(cache)["vectors"]
     else:

@@ -25,7 +25,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from qa import features  # noqa: E402
-from qa.answering import CONFIDENCE_FEATURES, PARAMS_FILE, RankingParams  # noqa: E402
+from qa.answering import (  # noqa: E402
+    CONFIDENCE_FEATURES,
+    PARAMS_FILE,
+    RankingParams,
+    confidence_features,
+)
 from qa.config import Settings  # noqa: E402
 from qa.evaluation import expected_calibration_error, judge, load_squad  # noqa: E402
 from qa.retrieval import Candidates, Query  # noqa: E402
@@ -108,16 +113,12 @@ def ranking_metrics(scores: np.ndarray, y: np.ndarray, qid: np.ndarray, mask_q: 
 def top_confidence_rows(scores: np.ndarray, x: np.ndarray, qid: np.ndarray,
                         y: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Confidence features and labels of each question's top-ranked candidate."""
-    col = {n: i for i, n in enumerate(features.FEATURES)}
     rows, labels, qs = [], [], []
     for idx in per_question(qid):
         s = scores[idx]
-        order = np.argsort(-s, kind="stable")
-        top = idx[order[0]]
-        margin = s[order[0]] - s[order[1]] if len(order) > 1 else 1.0
-        rows.append([scores[top], min(margin, 5.0), x[top, col["s_dense"]],
-                     x[top, col["p_dense"]], x[top, col["coverage"]],
-                     x[top, col["missing_names"]]])
+        first = int(np.argsort(-s, kind="stable")[0])
+        top = idx[first]
+        rows.append(confidence_features(s, x[idx])[first])
         labels.append(bool(y[top]) if y is not None else False)
         qs.append(int(qid[top]))
     return np.array(rows, dtype=np.float32), np.array(labels), np.array(qs)

@@ -37,7 +37,6 @@ class MicroBatcher:
         self._lock = threading.Lock()
         self._queue: list[_Pending] = []
         self._busy = False
-        self.calls = 0  # model calls made, for tests and benchmarks
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Embed a few texts, joining whatever other callers are waiting for the model."""
@@ -65,7 +64,6 @@ class MicroBatcher:
                 size += len(batch[-1].texts)
         try:
             vectors = self._encode([t for p in batch for t in p.texts])
-            self.calls += 1
             start = 0
             for p in batch:
                 p.vectors = vectors[start:start + len(p.texts)]

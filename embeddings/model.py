@@ -45,7 +45,7 @@ class Embedder:
         self.batch_size = batch_size
         self._model = None
         self._lock = threading.Lock()
-        self._batcher = MicroBatcher(lambda texts: self.encode(texts))
+        self._batcher = MicroBatcher(self.encode)  # bound here: subclasses' encode is used
 
     @property
     def dim(self) -> int:

@@ -86,6 +86,23 @@ class Result:
     answers: list[Answer]
 
 
+_COLUMN = {name: i for i, name in enumerate(features.FEATURES)}
+
+
+def confidence_features(ranking: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """Give each candidate its confidence row (CONFIDENCE_FEATURES order).
+
+    Training (`bench/fit_ranking.py`) calls this too, so the calibration is fitted on exactly
+    what serving computes.
+    """
+    ordered = np.sort(ranking)[::-1]
+    runner_up = ordered[1] if len(ordered) > 1 else ordered[0] - 1.0
+    best_other = np.where(ranking >= ordered[0], runner_up, ordered[0])
+    return np.column_stack([
+        ranking, np.clip(ranking - best_other, -5, 5),
+        *(matrix[:, _COLUMN[name]] for name in CONFIDENCE_FEATURES[2:])])
+
+
 @lru_cache(maxsize=20_000)
 def near_duplicate_key(text: str) -> frozenset[str]:
     """Reduce a sentence to its words, so captions repeated with tiny edits compare equal."""
@@ -115,14 +132,7 @@ class Answerer:
         """Rank candidates and estimate for each the probability that it is a right answer."""
         matrix = features.build(query.text, candidates, titles, candidates.context, query.context)
         ranking = matrix @ self._weights
-        ordered = np.sort(ranking)[::-1]
-        runner_up = ordered[1] if len(ordered) > 1 else ordered[0] - 1.0
-        best_other = np.where(ranking >= ordered[0], runner_up, ordered[0])
-        col = {name: i for i, name in enumerate(features.FEATURES)}
-        conf_rows = np.column_stack([
-            ranking, np.clip(ranking - best_other, -5, 5), matrix[:, col["s_dense"]],
-            matrix[:, col["p_dense"]], matrix[:, col["coverage"]], matrix[:, col["missing_names"]]])
-        return ranking, self.params.confidence_of(conf_rows)
+        return ranking, self.params.confidence_of(confidence_features(ranking, matrix))
 
     def answer(self, question: str, top_k: int = 3, context: str = "",
                abstain: bool = True) -> Result:

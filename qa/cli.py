@@ -92,13 +92,14 @@ def serve(data_dir: DataDir = None,
 
     from api.logs import configure_logging
     from api.main import create_app
+    from api.schemas import describe_errors
 
     try:
         settings = get_settings(data_dir=data_dir, host=host, port=port, api_key=api_key,
                                 allow_open_writes=allow_open_writes or None,
                                 cors_origins=cors_origin or None, log_format=log_format)
     except ValidationError as exc:
-        _fail("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()))
+        _fail(describe_errors(exc.errors()))
     configure_logging(settings.log_format)
     # Stop accepting on SIGTERM/Ctrl-C, let in-flight requests and writes finish, then save.
     uvicorn.run(create_app(settings, seed=not no_seeds), host=settings.host, port=settings.port,

@@ -43,7 +43,7 @@ class Settings(BaseSettings):
 
     approximate_above: int = Field(
         50_000, ge=1, description="Vectors above which search uses an approximate (IVF) index.")
-    nprobe: int = Field(32, ge=1, le=4096, description="IVF clusters searched per question.")
+    nprobe: int = Field(64, ge=1, le=4096, description="IVF clusters searched per question.")
 
     # Serving and access control.
     host: str = Field("127.0.0.1", description="Address `qa serve` listens on.")

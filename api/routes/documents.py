@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 
 from fastapi import APIRouter, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.formparsers import MultiPartException
 
 from api.access import Writer
 from api.deps import Service
@@ -57,10 +57,9 @@ async def _json_documents(request: Request) -> list[Document]:
         raise HTTPException(400, f"the body is not valid JSON: {exc}") from exc
     try:
         body = DocumentsIn.model_validate(payload)
-    except ValidationError as exc:
-        reason = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
-                           for e in exc.errors(include_url=False, include_input=False))
-        raise HTTPException(422, reason) from None
+    except ValidationError as exc:  # answered like any other invalid body, by the app's handler
+        raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in exc.errors(
+            include_url=False, include_input=False)]) from None
     docs = []
     for i, d in enumerate(body.documents):
         try:
@@ -75,9 +74,6 @@ async def _uploaded_documents(request: Request) -> list[Document]:
     try:
         form = await request.form(max_files=MAX_DOCUMENTS_PER_REQUEST,
                                   max_part_size=MAX_DOCUMENT_CHARS)
-    except MultiPartException as exc:
-        status = 413 if "too many" in str(exc).lower() else 400
-        raise HTTPException(status, f"cannot read the upload: {exc}") from exc
     except StarletteHTTPException as exc:  # starlette's own limits (file count, part size)
         status = 413 if "too many" in str(exc.detail).lower() else exc.status_code
         raise HTTPException(status, f"cannot read the upload: {exc.detail}") from exc
