@@ -132,7 +132,15 @@ class Answerer:
         """Rank candidates and estimate for each the probability that it is a right answer."""
         matrix = features.build(query.text, candidates, titles, candidates.context, query.context)
         ranking = matrix @ self._weights
-        return ranking, self.params.confidence_of(confidence_features(ranking, matrix))
+        probs = self.params.confidence_of(confidence_features(ranking, matrix))
+        comment = np.array([r.comment for r in candidates.rows], dtype=bool)
+        if comment.any() and not comment.all() and self.params.confidence_of(confidence_features(
+                ranking[~comment], matrix[~comment])).max() >= self.abstain_below:
+            # Readers' comments are opinions, not the article's reporting: when the articles
+            # answer with confidence, every comment ranks below them. Otherwise they compete.
+            ranking[comment] -= float(ranking.max() - ranking.min()) + 1.0
+            probs = self.params.confidence_of(confidence_features(ranking, matrix))
+        return ranking, probs
 
     def answer(self, question: str, top_k: int = 3, context: str = "",
                abstain: bool = True) -> Result:

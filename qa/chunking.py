@@ -25,7 +25,9 @@ _SLIDE_COUNTER = re.compile(r"\(\s*\d+\s*of\s*\d+\s*\)\s*$", re.IGNORECASE)
 _LEADING_BULLET = re.compile(r"^[\s•·▪‣◦*\-–—|]+")
 _WORD = re.compile(r"[^\W\d_]{2,}", re.UNICODE)
 _TERMINAL = re.compile(r"[.!?…:;\"'”’)\]]$")
-CHUNKER_VERSION = "3"  # bump when chunking changes: stored indexes then ask for a rebuild
+# A reader comment opens with a bulleted line holding only its author's handle ("  • lidocaineus").
+_COMMENT_AUTHOR = re.compile(r"^(\s*)[•·▪‣◦]\s*[^\s.!?,;:][^.!?,;:]{0,38}$")
+CHUNKER_VERSION = "4"  # bump when chunking changes: stored indexes then ask for a rebuild
 MIN_WORDS = 4
 HEADING_MAX_WORDS = 12
 
@@ -39,6 +41,7 @@ class Sentence:
     text: str
     candidate: bool
     block: int
+    comment: bool = False  # written by a reader below the article, not by its author
 
 
 @dataclass(frozen=True)
@@ -119,12 +122,35 @@ def is_quotable(sentence: str, alone_on_line: bool) -> bool:
     return True
 
 
+class _CommentTracker:
+    """Follow a scraped page line by line and tell the reader comments from the article."""
+
+    def __init__(self) -> None:
+        """Start in the article."""
+        self.indent: int | None = None  # the author line's indent while inside a comment
+
+    def is_comment(self, line: str) -> bool:
+        """Say whether this non-blank line belongs to a reader comment."""
+        author = _COMMENT_AUTHOR.match(line)
+        if author and len(_WORD.findall(line)) <= 4:
+            self.indent = len(author.group(1))
+            return True
+        if self.indent is not None:
+            indent = len(line) - len(line.lstrip())
+            if indent > self.indent or (self.indent == 0 and indent == 0):
+                return True
+            self.indent = None
+        return False
+
+
 def split_sentences(text: str) -> list[Sentence]:
     """Split stored text into sentences whose offsets slice back to their exact text."""
     sentences: list[Sentence] = []
     offset = 0
+    comments = _CommentTracker()
     for block, line in enumerate(text.split("\n")):
         if line.strip():
+            comment = comments.is_comment(line)
             _, spans = blingfire.text_to_sentences_and_offsets(line)
             spans = [(a, b) for a, b in spans if line[a:b].strip()] or [(0, len(line))]
             for a, b in spans:
@@ -133,7 +159,8 @@ def split_sentences(text: str) -> list[Sentence]:
                     continue
                 body = text[start:end]
                 sentences.append(Sentence(start, end, body,
-                                          is_quotable(body, alone_on_line=len(spans) == 1), block))
+                                          is_quotable(body, alone_on_line=len(spans) == 1), block,
+                                          comment))
         offset += len(line) + 1
     return sentences
 

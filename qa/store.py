@@ -39,7 +39,8 @@ CREATE TABLE IF NOT EXISTS sentences (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     doc_id TEXT NOT NULL REFERENCES documents(doc_id) ON DELETE CASCADE,
     ord INTEGER NOT NULL, passage_ord INTEGER NOT NULL, start INTEGER NOT NULL,
-    end INTEGER NOT NULL, text TEXT NOT NULL, candidate INTEGER NOT NULL, vector BLOB);
+    end INTEGER NOT NULL, text TEXT NOT NULL, candidate INTEGER NOT NULL, vector BLOB,
+    comment INTEGER NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS passages_doc ON passages(doc_id, ord);
 CREATE INDEX IF NOT EXISTS sentences_doc ON sentences(doc_id, ord);
 CREATE VIRTUAL TABLE IF NOT EXISTS sentence_fts USING fts5(
@@ -85,6 +86,7 @@ class SentenceRow:
     start: int
     end: int
     text: str
+    comment: bool = False  # from a reader comment below the article
 
 
 @dataclass(frozen=True)
@@ -141,6 +143,9 @@ class Store:
         with self._write_lock:
             conn = self._conn()
             conn.executescript(_SCHEMA)
+            columns = {row[1] for row in conn.execute("PRAGMA table_info(sentences)")}
+            if "comment" not in columns:  # a data dir from before reader comments were told apart
+                conn.execute("ALTER TABLE sentences ADD COLUMN comment INTEGER NOT NULL DEFAULT 0")
             conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
             conn.execute("INSERT OR IGNORE INTO meta VALUES ('generation', '0')")
             conn.commit()
@@ -276,10 +281,10 @@ class Store:
             vector = next(vectors) if sentence.candidate else None
             cur = conn.execute(
                 "INSERT INTO sentences (doc_id, ord, passage_ord, start, end, text, candidate, "
-                "vector) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "vector, comment) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (doc.doc_id, ord_, chunks.home_passage[ord_], sentence.start, sentence.end,
                  sentence.text, int(sentence.candidate),
-                 _blob(vector) if vector is not None else None))
+                 _blob(vector) if vector is not None else None, int(sentence.comment)))
             if sentence.candidate:
                 added_s.append(int(cur.lastrowid))
                 conn.execute("INSERT INTO sentence_fts (rowid, title, body) VALUES (?, ?, ?)",
@@ -315,9 +320,9 @@ class Store:
         for chunk in _chunks(ids):
             marks = ",".join("?" * len(chunk))
             for row in conn.execute(
-                    f"SELECT id, doc_id, ord, passage_ord, start, end, text FROM sentences "
-                    f"WHERE id IN ({marks})", chunk):
-                out[row[0]] = SentenceRow(*row)
+                    f"SELECT id, doc_id, ord, passage_ord, start, end, text, comment "
+                    f"FROM sentences WHERE id IN ({marks})", chunk):
+                out[row[0]] = SentenceRow(*row[:7], bool(row[7]))
         return out
 
     def candidate_sentences_of_passages(self, passage_ids: Iterable[int]) -> list[int]:

@@ -76,3 +76,12 @@ def test_repeated_captions_appear_once_citing_every_source(seeded):
     assert len(texts) == len(set(texts))
     repeated = [a for a in result.answers if "scheduled to return back to earth" in a.text.lower()]
     assert repeated and len(repeated[0].also_in) >= 1
+
+
+def test_a_reader_comment_still_answers_what_only_the_comments_discuss(seeded):
+    result = seeded.ask("What was the informal name for the NASA spacecraft?")
+    assert result.answer is not None and "informal name" in result.answer
+    quoted = seeded.store.sentences(
+        [i for i, in seeded.store._conn().execute(
+            "SELECT id FROM sentences WHERE text = ?", (result.answer,))])
+    assert all(row.comment for row in quoted.values())

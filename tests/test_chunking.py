@@ -70,3 +70,25 @@ def test_long_sentences_still_make_passages():
     chunks = chunk_text(text, max_chars=300)
     assert len(chunks.passages) == 1
     assert chunks.passages[0].start == 0
+
+
+def test_reader_comments_are_told_apart_from_the_article():
+    page = ("Launch day\n\nThe rocket left the pad at dawn with three crew aboard.\n\n"
+            "  • skywatcher42\n\n    I think the rocket left the pad far too early that day.\n\n"
+            "    It was still dark where I live, honestly.\n\n"
+            "  • Jane Doe\n\n    Great photos of the launch from the press site.\n")
+    sentences = [s for s in chunk_text(page).sentences if s.candidate]
+    by_text = {s.text: s.comment for s in sentences}
+    assert by_text["The rocket left the pad at dawn with three crew aboard."] is False
+    assert by_text["I think the rocket left the pad far too early that day."] is True
+    assert by_text["It was still dark where I live, honestly."] is True
+    assert by_text["Great photos of the launch from the press site."] is True
+
+
+def test_the_seed_page_with_comments_keeps_its_article_uncommented():
+    page = next(p for p in SEEDS if "lidocaineus" in p.read_text())
+    sentences = [s for s in chunk_text(page.read_text()).sentences if s.candidate]
+    article = [s for s in sentences if "Expedition 37 crew will bring the torch" in s.text]
+    comments = [s for s in sentences if "reusable spacecraft made of three modules" in s.text]
+    assert article and not article[0].comment
+    assert comments and comments[0].comment

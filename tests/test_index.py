@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from qa.config import DEFAULT_SEEDS_DIR
 from qa.documents import make_document
 from qa.indexing import ModelMismatch
 from qa.service import Verbatim
@@ -197,3 +198,35 @@ def test_a_large_index_switches_to_approximate_search_and_keeps_answering(tmp_pa
     restarted.warm_up()
     assert restarted.indexer.sentence_index.approximate
     assert len(restarted.indexer.sentence_index) == restarted.store.counts()["sentences"]
+
+
+def test_the_article_is_quoted_before_a_reader_comment_saying_the_same(service):
+    page = ("Rocket report\n\nThe launch was delayed twice by high winds over the coast. "
+            "A new weather satellite rode the rocket to orbit on Tuesday. Engineers said the "
+            "second stage performed as planned. The next launch is set for March.\n\n"
+            "  • orbitfan\n\n    So the rocket carried a weather satellite into orbit, what a "
+            "sight that was.\n")
+    service.add_paths([DEFAULT_SEEDS_DIR])
+    service.add_documents([make_document(page, doc_id="report", title="Rocket report")])
+    result = service.ask("What did the rocket carry into orbit?", top_k=2)
+    assert result.answer == "A new weather satellite rode the rocket to orbit on Tuesday."
+
+
+def test_a_data_dir_from_before_comments_were_recorded_still_opens(tmp_path):
+    import sqlite3
+
+    from qa.store import Store
+
+    db = tmp_path / "old"
+    db.mkdir()
+    conn = sqlite3.connect(db / "verbatim.sqlite3")
+    conn.execute("CREATE TABLE sentences (id INTEGER PRIMARY KEY AUTOINCREMENT, doc_id TEXT NOT "
+                 "NULL, ord INTEGER NOT NULL, passage_ord INTEGER NOT NULL, start INTEGER NOT "
+                 "NULL, end INTEGER NOT NULL, text TEXT NOT NULL, candidate INTEGER NOT NULL, "
+                 "vector BLOB)")
+    conn.execute("INSERT INTO sentences (doc_id, ord, passage_ord, start, end, text, candidate) "
+                 "VALUES ('d', 0, 0, 0, 5, 'Hello', 1)")
+    conn.commit()
+    conn.close()
+    rows = Store(db).sentences([1])
+    assert rows[1].text == "Hello" and rows[1].comment is False
