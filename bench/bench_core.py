@@ -8,6 +8,7 @@ bench/results/core.md.
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import os
 import sys
@@ -16,7 +17,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import httpx
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,6 +56,32 @@ def time_each(call: Callable[[str], object], questions: list[str]) -> list[float
     return out
 
 
+class Asker:
+    """A lean keep-alive HTTP client, so the timings are the server's and not a client library's.
+
+    httpx adds about a millisecond per request on this machine, which is a cost of the client.
+    """
+
+    def __init__(self, url: str) -> None:
+        """Connect once to the server at `url` (http://host:port)."""
+        host, port = url.split("//", 1)[1].rsplit(":", 1)
+        self.conn = http.client.HTTPConnection(host, int(port), timeout=60)
+
+    def __call__(self, question: str) -> dict:
+        """POST one question to /v1/answer and return the parsed answer."""
+        self.conn.request("POST", "/v1/answer", json.dumps({"question": question}),
+                          {"Content-Type": "application/json"})
+        response = self.conn.getresponse()
+        body = response.read()
+        if response.status != 200:
+            raise RuntimeError(f"HTTP {response.status}: {body[:200]!r}")
+        return json.loads(body)
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.conn.close()
+
+
 def bare_encode_ms(questions: list[str]) -> list[float]:
     """Time the floor: a bare SentenceTransformer encode of each question, torch, same model."""
     from sentence_transformers import SentenceTransformer
@@ -79,11 +105,9 @@ def measure(name: str, docs: list, questions: list[str], n_http: int) -> dict[st
         t_start = time.perf_counter()
         with running_server(Path(tmp), "--no-seeds") as (url, server):
             ready = time.perf_counter() - t_start
-            with httpx.Client(base_url=url, timeout=30) as client:
-                def post(q: str) -> None:
-                    client.post("/v1/answer", json={"question": q}).raise_for_status()
-
-                remote = time_each(post, questions[:n_http])
+            asker = Asker(url)
+            remote = time_each(asker, questions[:n_http])
+            asker.close()
             memory = rss_mb(server.pid)
     p50, p95 = percentiles(local)
     h50, h95 = percentiles(remote)

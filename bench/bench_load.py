@@ -7,6 +7,7 @@ Writes bench/results/load.md. Target: zero errors and >= 1.5x the one-client thr
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import sys
 import tempfile
@@ -14,12 +15,12 @@ import threading
 import time
 from pathlib import Path
 
-import httpx
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.bench_core import Asker  # noqa: E402
 from qa.evaluation import load_jsonl  # noqa: E402
 from tests.live_server import running_server  # noqa: E402
 
@@ -32,19 +33,22 @@ def drive(url: str, clients: int, seconds: float, questions: list[str]) -> dict[
     lock = threading.Lock()
 
     def client(offset: int) -> None:
-        with httpx.Client(base_url=url, timeout=60) as http:
-            i = offset
-            while time.monotonic() < stop:
-                t = time.perf_counter()
-                try:
-                    ok = http.post("/v1/answer", json={
-                        "question": questions[i % len(questions)]}).status_code == 200
-                except httpx.HTTPError:
-                    ok = False
-                with lock:
-                    latencies.append((time.perf_counter() - t) * 1000)
-                    errors[0] += not ok
-                i += 1
+        ask = Asker(url)
+        i = offset
+        while time.monotonic() < stop:
+            t = time.perf_counter()
+            try:
+                ask(questions[i % len(questions)])
+                ok = True
+            except (RuntimeError, OSError, http.client.HTTPException):
+                ok = False
+                ask.close()
+                ask = Asker(url)
+            with lock:
+                latencies.append((time.perf_counter() - t) * 1000)
+                errors[0] += not ok
+            i += 1
+        ask.close()
 
     threads = [threading.Thread(target=client, args=(k * 7,)) for k in range(clients)]
     for t in threads:

@@ -18,13 +18,18 @@ import time
 from pathlib import Path
 
 import faiss
-import httpx
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.bench_core import bare_encode_ms, percentiles, rss_mb, time_each  # noqa: E402
+from bench.bench_core import (  # noqa: E402
+    Asker,
+    bare_encode_ms,
+    percentiles,
+    rss_mb,
+    time_each,
+)
 from embeddings.onnx_model import OnnxEmbedder  # noqa: E402
 from embeddings.vector_index import VectorIndex  # noqa: E402
 from qa.chunking import split_sentences  # noqa: E402
@@ -109,9 +114,9 @@ def hundred_k(copies: int, squad: Path, n_questions: int) -> dict[str, object]:
         t_start = time.perf_counter()
         with running_server(Path(tmp), "--no-seeds") as (url, server):
             out["server_ready_s"] = round(time.perf_counter() - t_start, 2)
-            with httpx.Client(base_url=url, timeout=60) as client:
-                http = time_each(lambda q: client.post("/v1/answer", json={"question": q})
-                                 .raise_for_status(), qs)
+            asker = Asker(url)
+            http = time_each(asker, qs)
+            asker.close()
             out["server_rss_mb"] = round(rss_mb(server.pid))
     out["http_p50_ms"], out["http_p95_ms"] = (round(x, 1) for x in percentiles(http))
     out["bare_encode_p50_ms"] = round(float(np.percentile(bare_encode_ms(qs), 50)), 1)

@@ -3,6 +3,10 @@
 ONNX Runtime encodes a question in about a third of torch's time on this kind of machine. The
 export happens on first use (about 2 s) into a cache folder, is written atomically, and is checked
 against the torch model (cosine >= 0.9999) before it is used; any failure falls back to torch.
+
+Questions can go through an int8 copy of the export (dynamic quantisation, made locally once),
+about three times faster again. Documents keep the full-precision model: their vectors are made
+once and searched for ever, while a question's vector is used once.
 """
 
 from __future__ import annotations
@@ -18,13 +22,30 @@ from pathlib import Path
 
 import numpy as np
 
+from embeddings.batching import MicroBatcher
 from embeddings.model import Embedder, model_path
 
 log = logging.getLogger(__name__)
 PARITY_TEXTS = ("Who carried the Olympic torch on the spacewalk?",
                 "The torch is scheduled to return back to Earth on November 11.", "x")
 MIN_COSINE = 0.9999
+MIN_INT8_COSINE = 0.97  # int8 vectors sit at ~0.994 cosine to fp32; far below means a bad file
 TOKENS_PER_BATCH = 2048  # padded tokens per model call: bounds attention memory
+
+
+def _quantize(source: Path, target: Path) -> None:
+    """Write an int8 (dynamically quantised, per channel) copy of an exported model, atomically."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=target.name, suffix=".tmp")
+    os.close(fd)
+    try:
+        # Per-channel scales keep questions at ~0.994 cosine to fp32 (one scale per tensor: 0.97).
+        quantize_dynamic(str(source), tmp, weight_type=QuantType.QInt8, per_channel=True)
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
 
 
 def _export(source: str, target: Path) -> None:
@@ -65,11 +86,14 @@ class OnnxEmbedder(Embedder):
     """Embeds with ONNX Runtime and the model's own fast tokenizer; torch only exports."""
 
     def __init__(self, name: str = "all-MiniLM-L6-v2", threads: int = 0, batch_size: int = 64,
-                 cache_dir: Path | None = None) -> None:
+                 cache_dir: Path | None = None, int8_queries: bool = False) -> None:
         """Remember where the exported model is kept; loading happens on first use."""
         super().__init__(name, threads, batch_size)
         self.cache_dir = Path(cache_dir or Path.home() / ".cache" / "verbatim")
+        self.int8_queries = int8_queries
+        self._batcher = MicroBatcher(self._encode_questions)
         self._session = None
+        self._query_session = None
         self._tokenizer = None
         self._fallback = False
         self._dim = 0
@@ -90,7 +114,6 @@ class OnnxEmbedder(Embedder):
             if self._session is not None or self._fallback:
                 return
             try:
-                import onnxruntime as ort
                 from tokenizers import Tokenizer
 
                 source = model_path(self.name)
@@ -102,14 +125,7 @@ class OnnxEmbedder(Embedder):
                     log.info("exporting %s to ONNX at %s (once)", self.name, target)
                     _export(source, target)
                     checked.unlink(missing_ok=True)
-                options = ort.SessionOptions()
-                options.intra_op_num_threads = self.threads
-                options.inter_op_num_threads = 1
-                # Idle threads must not spin: they would steal the cores FAISS and SQLite need
-                # right after each question is encoded.
-                options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-                session = ort.InferenceSession(str(target), options,
-                                               providers=["CPUExecutionProvider"])
+                session = self._open(target)
                 tokenizer = Tokenizer.from_file(str(Path(source) / "tokenizer.json"))
                 config = json.loads((Path(source) / "sentence_bert_config.json").read_text())
                 tokenizer.enable_truncation(max_length=int(config.get("max_seq_length", 256)))
@@ -127,12 +143,53 @@ class OnnxEmbedder(Embedder):
                 log.warning("ONNX Runtime unavailable, using torch: %s", exc)
                 self._session, self._tokenizer, self._fallback = None, None, True
                 self.backend = "torch"
+                return
+            if self.int8_queries:
+                self._load_int8(target)
 
-    def _run(self, texts: list[str]) -> np.ndarray:
-        """Embed one small batch of texts."""
-        return self._run_encoded(self._tokenizer.encode_batch(texts))
+    def _open(self, path: Path):  # noqa: ANN202 - an onnxruntime.InferenceSession
+        """Open a model file with thread settings that fit the machine."""
+        import onnxruntime as ort
 
-    def _run_encoded(self, encodings: list) -> np.ndarray:
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = self.threads
+        options.inter_op_num_threads = 1
+        # Idle threads must not spin: they would steal the cores FAISS and SQLite need right
+        # after each question is encoded.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+    def _load_int8(self, exported: Path) -> None:
+        """Quantise the export for questions (once) and check it still points the same way."""
+        target = exported.with_name(f"{exported.stem}-int8pc.onnx")
+        try:
+            if not target.exists():
+                log.info("quantising %s for questions at %s (once)", self.name, target)
+                _quantize(exported, target)
+            session = self._open(target)
+            full = self._run(list(PARITY_TEXTS))
+            small = self._run(list(PARITY_TEXTS), session)
+            cosine = float(np.min(np.sum(full * small, axis=1)))
+            if cosine < MIN_INT8_COSINE:
+                raise RuntimeError(f"int8 output strays from fp32 (cosine {cosine:.4f})")
+            self._query_session = session
+            self.backend = "onnx+int8-queries"
+        except Exception as exc:  # the full-precision model still answers
+            log.warning("int8 question model unavailable, using full precision: %s", exc)
+            target.unlink(missing_ok=True)  # made afresh on the next start
+
+    def _run(self, texts: list[str], session=None) -> np.ndarray:  # noqa: ANN001
+        """Embed one small batch of texts (with the full-precision model unless told)."""
+        return self._run_encoded(self._tokenizer.encode_batch(texts), session)
+
+    def _encode_questions(self, texts: list[str]) -> np.ndarray:
+        """Embed a micro-batch of questions, with the int8 model when it is in use."""
+        self._load_onnx()
+        if self._query_session is None:
+            return self.encode(texts)
+        return self._run(texts, self._query_session)
+
+    def _run_encoded(self, encodings: list, session=None) -> np.ndarray:  # noqa: ANN001
         """Pad one batch of tokenised texts, run the model and mean-pool into unit vectors."""
         width = max(len(e.ids) for e in encodings)
         ids = np.zeros((len(encodings), width), dtype=np.int64)
@@ -140,8 +197,9 @@ class OnnxEmbedder(Embedder):
         for row, e in enumerate(encodings):
             ids[row, :len(e.ids)] = e.ids
             mask[row, :len(e.ids)] = 1
-        hidden = self._session.run(None, {"input_ids": ids, "attention_mask": mask,
-                                          "token_type_ids": np.zeros_like(ids)})[0]
+        hidden = (session or self._session).run(
+            None, {"input_ids": ids, "attention_mask": mask,
+                   "token_type_ids": np.zeros_like(ids)})[0]
         weights = mask[..., None].astype(np.float32)
         pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
         return pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)

@@ -17,6 +17,7 @@ from qa.store import SentenceRow
 PARAMS_FILE = Path(__file__).with_name("ranking_params.json")
 CONFIDENCE_FEATURES = ("score", "margin", "s_dense", "p_dense", "coverage", "missing_names")
 _NORM = re.compile(r"[^\w]+", re.UNICODE)
+NEAR_DUPLICATE = 0.85  # share of words two sentences must have in common to be one quote
 
 
 @dataclass(frozen=True)
@@ -113,7 +114,7 @@ def is_near_duplicate(a: frozenset[str], b: frozenset[str]) -> bool:
     """Treat sentences sharing nearly all their words as the same quote."""
     if not a or not b:
         return a == b
-    return len(a & b) / len(a | b) >= 0.85
+    return len(a & b) / len(a | b) >= NEAR_DUPLICATE
 
 
 class Answerer:
@@ -169,8 +170,11 @@ class Answerer:
         for i in ranked:
             row = rows[int(i)]
             key = near_duplicate_key(row.text)
+            size = len(key)
             for k, group, _ in kept:
-                if is_near_duplicate(k, key):
+                # Sets this different in size cannot overlap enough: skip the full comparison.
+                if NEAR_DUPLICATE * len(k) <= size <= len(k) / NEAR_DUPLICATE and \
+                        is_near_duplicate(k, key):
                     group.append(row)
                     break
             else:

@@ -26,6 +26,9 @@ class Settings(BaseSettings):
     backend: Literal["onnx", "torch"] = Field(
         "onnx", description="Run the model with ONNX Runtime (exported locally once) or torch.")
     cache_dir: Path = Field(DEFAULT_CACHE_DIR, description="Where the ONNX export is kept.")
+    int8_queries: bool = Field(
+        True, description="Encode questions with an int8 copy of the ONNX model (about 3x "
+                          "faster; documents keep full precision).")
     threads: int = Field(0, ge=0, description="Model threads; 0 means one per core.")
     batch_size: int = Field(64, ge=1, le=1024)
     embed_titles: bool = Field(True, description="Embed sentences as 'title: sentence'.")
@@ -37,12 +40,15 @@ class Settings(BaseSettings):
 
     # Retrieval and answering.
     candidates: int = Field(60, ge=5, le=2000, description="Sentences scored per question.")
+    lexical_budget: int = Field(
+        2000, ge=100, description="Most rows one BM25 search scores; past it the question's "
+                                  "commonest words are left out of the search.")
     abstain_below: float = Field(
         0.20, ge=0.0, le=1.0, description="Abstain when the best answer's confidence is lower."
     )
 
     approximate_above: int = Field(
-        50_000, ge=1, description="Vectors above which search uses an approximate (IVF) index.")
+        20_000, ge=1, description="Vectors above which search uses an approximate (IVF) index.")
     nprobe: int = Field(64, ge=1, le=4096, description="IVF clusters searched per question.")
 
     # Serving and access control.

@@ -132,20 +132,35 @@ def traits(text: str) -> Traits:
                   float(np.log1p(len(text)) / 6.0))
 
 
-def _covered(terms: list[str], *parts: Traits) -> float:
-    """Share of question words found in any of the parts (title and sentence)."""
-    if not terms:
-        return 0.0
-    hits = sum(1 for t in terms if any(
-        t in p.words or (len(t) >= 5 and t[:5] in p.prefixes) for p in parts))
-    return hits / len(terms)
+class _Asked:
+    """The question's words, names and answer kinds, set up once for matching many sentences."""
 
+    def __init__(self, question: str, conversation: str) -> None:
+        """Work out everything about the question that does not depend on a candidate."""
+        self.terms = frozenset(query_terms(question) + query_terms(conversation))
+        self.by_prefix: dict[str, set[str]] = {}
+        for t in self.terms:
+            if len(t) >= 5:
+                self.by_prefix.setdefault(t[:5], set()).add(t)
+        self.prefixes = frozenset(self.by_prefix)
+        self.words = frozenset(_WORDS.findall(f"{question} {conversation}".lower()))
+        self.wanted = [(i, name) for i, (name, on) in enumerate(question_types(question).items())
+                       if on]
+        self.shapes = {name: {m.group(0).lower() for m in _ANSWER_SHAPES[name].finditer(question)}
+                       for _, name in self.wanted}
+        self.names = question_names(question)
+        self.pairs = _pairs(_WORDS.findall(question.lower()))
 
-def _missing(names: set[str], *parts: Traits) -> float:
-    """Share of the question's names that none of the parts mention."""
-    if not names:
-        return 0.0
-    return sum(1 for n in names if not any(n in p.lowered for p in parts)) / len(names)
+    def matched(self, part: Traits) -> set[str]:
+        """Question words a text holds, as such or sharing their first five letters."""
+        hits = set(self.terms & part.words)
+        for prefix in self.prefixes & part.prefixes:
+            hits |= self.by_prefix[prefix]
+        return hits
+
+    def named(self, part: Traits) -> set[str]:
+        """Question names a text mentions."""
+        return {n for n in self.names if n in part.lowered}
 
 
 def build(question: str, candidates: Candidates, titles: dict[str, str],
@@ -156,24 +171,25 @@ def build(question: str, candidates: Candidates, titles: dict[str, str],
     """
     sig = candidates.signals
     s_dense, p_dense, s_lex, p_lex = (sig[:, j] for j in range(4))
-    terms = list(dict.fromkeys(query_terms(question) + query_terms(conversation)))
-    q_words = frozenset(_WORDS.findall(f"{question} {conversation}".lower()))
-    wanted = {name for name, on in question_types(question).items() if on}
-    asked = {t: {m.group(0).lower() for m in _ANSWER_SHAPES[t].finditer(question)}
-             for t in wanted}
-    names = question_names(question)
-    pairs = _pairs(_WORDS.findall(question.lower()))
-    type_names = list(_QUESTION_TYPES)
+    asked = _Asked(question, conversation)
+    n_terms, n_names, n_pairs = len(asked.terms), len(asked.names), len(asked.pairs)
+    by_title: dict[str, tuple[set[str], set[str]]] = {}
     rows = []
     for r in candidates.rows:
         own = traits(r.text)
-        title = traits(titles.get(r.doc_id, ""))
-        types = [float(any(m not in asked[t] for m in own.shapes[t])) if t in wanted else 0.0
-                 for t in type_names]
-        novel = len(own.content - q_words)
-        rows.append((_covered(terms, title, own), *types, novel / max(len(own.words), 1),
-                     own.log_len, _missing(names, title, own),
-                     len(pairs & own.pairs) / len(pairs) if pairs else 0.0))
+        if r.doc_id not in by_title:
+            title = traits(titles.get(r.doc_id, ""))
+            by_title[r.doc_id] = (asked.matched(title), asked.named(title))
+        title_terms, title_names = by_title[r.doc_id]
+        types = [0.0] * len(_QUESTION_TYPES)
+        for i, name in asked.wanted:
+            types[i] = float(any(m not in asked.shapes[name] for m in own.shapes[name]))
+        covered = len(title_terms | asked.matched(own)) / n_terms if n_terms else 0.0
+        missing = (1.0 - len(title_names | asked.named(own)) / n_names) if n_names else 0.0
+        rows.append((covered, *types, len(own.content - asked.words) / max(len(own.words), 1),
+                     own.log_len, missing,
+                     len(asked.pairs & own.pairs) / n_pairs if n_pairs else 0.0))
+    type_names = _QUESTION_TYPES
     extra = np.asarray(rows, dtype=np.float32).reshape(len(candidates.rows), 5 + len(type_names))
     return np.column_stack([
         zscore(s_dense), zscore(p_dense), zscore(s_lex), zscore(p_lex),

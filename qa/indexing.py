@@ -127,6 +127,9 @@ class Indexer:
                         index = VectorIndex.load(path, dim, self.settings.nprobe)
                     except (RuntimeError, ValueError) as exc:
                         log.warning("ignoring unreadable %s: %s", path, exc)
+                    if (index is not None and not index.approximate
+                            and len(index) >= self.settings.approximate_above):
+                        index = None  # saved exact, but now past the size for approximate search
                 if index is None:
                     ids, vectors = self.store.load_vectors(kind)
                     if vectors.size and vectors.shape[1] != dim:

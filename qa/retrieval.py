@@ -42,11 +42,13 @@ class Candidates:
 class Retriever:
     """Hybrid dense + lexical retrieval over the indexer's store and vector indexes."""
 
-    def __init__(self, indexer: Indexer, sentences: int = 60, passages: int = 10) -> None:
+    def __init__(self, indexer: Indexer, sentences: int = 60, passages: int = 10,
+                 lexical_budget: int | None = None) -> None:
         """Configure how many sentences and passages each search contributes."""
         self.indexer = indexer
         self.sentences = sentences
         self.passages = passages
+        self.lexical_budget = lexical_budget
 
     def embed_query(self, query: Query) -> np.ndarray:
         """Embed a question; a follow-up leans on the earlier turn for what it refers to."""
@@ -77,8 +79,8 @@ class Retriever:
         assert ix.sentence_index is not None and ix.passage_index is not None
         dense_s = ix.sentence_index.search(q, self.sentences)
         dense_p = ix.passage_index.search(q, self.passages)
-        s_lex = store.lexical_search("sentences", terms)
-        p_lex = store.lexical_search("passages", terms)
+        s_lex = store.lexical_search("sentences", terms, self.lexical_budget)
+        p_lex = store.lexical_search("passages", terms, self.lexical_budget)
         ids = set(dense_s) | set(heapq.nlargest(self.sentences, s_lex, key=s_lex.__getitem__))
         top_p = heapq.nlargest(self.passages, p_lex, key=p_lex.__getitem__)
         ids.update(store.candidate_sentences_of_passages(set(dense_p) | set(top_p)))

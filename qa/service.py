@@ -26,7 +26,7 @@ def make_embedder(settings: Settings) -> Embedder:
     """Pick the model runtime: ONNX Runtime by default, torch when asked (or as its fallback)."""
     if settings.backend == "onnx":
         return OnnxEmbedder(settings.model, settings.threads, settings.batch_size,
-                            settings.cache_dir)
+                            settings.cache_dir, settings.int8_queries)
     return Embedder(settings.model, settings.threads, settings.batch_size)
 
 
@@ -38,7 +38,8 @@ class Verbatim:
         self.settings = settings
         self.embedder = embedder or make_embedder(settings)
         self.indexer = Indexer(settings, self.embedder)
-        self.retriever = Retriever(self.indexer, sentences=settings.candidates)
+        self.retriever = Retriever(self.indexer, sentences=settings.candidates,
+                                   lexical_budget=settings.lexical_budget)
         self.answerer = Answerer(self.retriever, abstain_below=settings.abstain_below)
 
     @property

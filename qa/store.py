@@ -140,6 +140,8 @@ class Store:
         self.path = self.data_dir / DB_NAME
         self._local = threading.local()
         self._write_lock = threading.RLock()
+        self._term_rows: dict[tuple[str, str], int] = {}  # rows matching each term, per table
+        self._counts_generation = -1
         with self._write_lock:
             conn = self._conn()
             conn.executescript(_SCHEMA)
@@ -387,12 +389,18 @@ class Store:
         ).fetchone()[0] for d, a, b in set(spans)}
 
     # --- lexical search -------------------------------------------------------------------
-    def lexical_search(self, kind: str, terms: Sequence[str]) -> dict[int, float]:
+    def lexical_search(self, kind: str, terms: Sequence[str], budget: int | None = None
+                       ) -> dict[int, float]:
         """Score every row matching any term by BM25 over its text (and, weighted less, title).
 
         One pass gives both the top rows and the score of any candidate, which a ranked
-        `LIMIT` query followed by a per-candidate query would compute twice.
+        `LIMIT` query followed by a per-candidate query would compute twice. FTS5 must score
+        every matching row before it can rank them, so with a `budget` the commonest terms are
+        left out once the rows they would add pass it: they carry the least weight in BM25, and
+        without them a search costs the same at a million sentences as at ten thousand.
         """
+        if budget is not None:
+            terms = self.selective_terms(kind, terms, budget)
         if not terms:
             return {}
         fts = f"{_table(kind)[:-1]}_fts"
@@ -400,6 +408,32 @@ class Store:
             f"SELECT rowid, -bm25({fts}, ?, 1.0) FROM {fts} WHERE {fts} MATCH ?",
             (TITLE_WEIGHT, fts_query(terms)))
         return {int(rowid): float(score) for rowid, score in rows}
+
+    def selective_terms(self, kind: str, terms: Sequence[str], budget: int) -> list[str]:
+        """Keep the rarest terms whose matching rows add up to at most `budget` (at least one)."""
+        counts = self.row_counts(kind, terms)
+        kept, total = [], 0
+        for term in sorted(terms, key=counts.__getitem__):
+            if kept and total + counts[term] > budget:
+                break
+            kept.append(term)
+            total += counts[term]
+        return [t for t in terms if t in kept]
+
+    def row_counts(self, kind: str, terms: Sequence[str]) -> dict[str, int]:
+        """Count the rows each term matches, remembered until the index next changes."""
+        fts = f"{_table(kind)[:-1]}_fts"
+        generation = self.generation
+        if self._counts_generation != generation:
+            self._term_rows = {}
+            self._counts_generation = generation
+        cache = self._term_rows
+        for term in terms:
+            if (fts, term) not in cache:
+                cache[(fts, term)] = self._conn().execute(
+                    f"SELECT count(*) FROM {fts} WHERE {fts} MATCH ?",
+                    (fts_query([term]),)).fetchone()[0]
+        return {t: cache[(fts, t)] for t in terms}
 
 
 def _table(kind: str) -> str:

@@ -59,17 +59,17 @@ def ask(page, question: str) -> object:
 
 
 def test_ask_shows_the_quote_its_confidence_and_citations(page):
-    answer = ask(page, "How far will the torch relay stretch?")
+    answer = ask(page, "How many miles will the torch relay cover?")
     assert "39,000 miles" in answer.locator("blockquote").inner_text()
     assert "Confidence" in answer.locator(".answer-confidence").inner_text()
     first = answer.locator("button.citation").first
     assert first.inner_text().startswith("[1] ")
-    assert page.locator(".turn-user").last.inner_text() == "How far will the torch relay stretch?"
+    assert page.locator(".turn-user").last.inner_text() == "How many miles will the torch relay cover?"
     assert page.get_by_label("Your question").input_value() == ""
 
 
 def test_citation_opens_the_source_with_the_quote_marked(page):
-    answer = ask(page, "How far will the torch relay stretch?")
+    answer = ask(page, "How many miles will the torch relay cover?")
     quote = answer.locator("blockquote").inner_text()
     answer.locator("button.citation").first.click()
     panel = page.locator("#source")
@@ -174,7 +174,7 @@ def test_keyboard_only(page):
             break
         page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.id") == "question"
-    page.keyboard.type("How far will the torch relay stretch?")
+    page.keyboard.type("How many miles will the torch relay cover?")
     page.keyboard.press("Shift+Enter")
     assert page.locator(".turn-answer").count() == 0  # Shift+Enter adds a line, does not send
     page.keyboard.press("Backspace")
@@ -193,7 +193,7 @@ def test_phone_width_has_no_horizontal_scroll(browser, server):
     context = browser.new_context(viewport={"width": 375, "height": 740})
     pg = context.new_page()
     pg.goto(server)
-    answer = ask(pg, "How far will the torch relay stretch?")
+    answer = ask(pg, "How many miles will the torch relay cover?")
     answer.locator("button.citation").first.click()
     pg.locator("#source").wait_for(state="visible")
     pg.get_by_role("button", name="Documents").click()

@@ -32,3 +32,26 @@ def test_a_broken_export_falls_back_to_torch(embedder, tmp_path):
     got = broken.encode(TEXTS[:2])
     assert broken.backend == "torch"
     assert np.all(np.sum(got * embedder.encode(TEXTS[:2]), axis=1) >= 0.9999)
+
+
+def test_int8_questions_point_where_full_precision_points(tmp_path):
+    full = OnnxEmbedder(threads=2, cache_dir=tmp_path)
+    small = OnnxEmbedder(threads=2, cache_dir=tmp_path, int8_queries=True)
+    questions = TEXTS[:2]
+    reference = full.encode_queries(questions)
+    got = small.encode_queries(questions)
+    assert small.backend == "onnx+int8-queries" and full.backend == "onnx"
+    assert np.all(np.sum(got * reference, axis=1) >= 0.97)
+    assert not np.allclose(got, reference)  # the quantised model really answered
+    assert np.allclose(small.encode(questions), reference, atol=1e-5)  # documents: full precision
+
+
+def test_a_broken_int8_model_leaves_questions_at_full_precision(tmp_path):
+    OnnxEmbedder(threads=2, cache_dir=tmp_path, int8_queries=True).encode_queries(["warm"])
+    (broken_file,) = tmp_path.glob("*-int8pc.onnx")
+    broken_file.write_bytes(b"not an onnx model")
+    onnx = OnnxEmbedder(threads=2, cache_dir=tmp_path, int8_queries=True)
+    got = onnx.encode_queries(TEXTS[:2])
+    assert onnx.backend == "onnx"
+    assert np.allclose(got, OnnxEmbedder(threads=2, cache_dir=tmp_path).encode(TEXTS[:2]),
+                       atol=1e-5)
