@@ -114,7 +114,6 @@ class Traits:
     content: frozenset[str]  # words longer than two letters
     prefixes: frozenset[str]
     pairs: frozenset[tuple[str, str]]
-    shapes: dict[str, tuple[str, ...]]  # answer-shaped strings found, per question type
     log_len: float
 
 
@@ -127,9 +126,16 @@ def traits(text: str) -> Traits:
     return Traits(lowered, words, frozenset(w for w in words if len(w) > 2),
                   frozenset(w[:5] for w in words if len(w) >= 5),
                   frozenset(_pairs(word_list)),
-                  {t: tuple(m.group(0).lower() for m in rx.finditer(text))
-                   for t, rx in _ANSWER_SHAPES.items()},
                   float(np.log1p(len(text)) / 6.0))
+
+
+@lru_cache(maxsize=TRAITS_CACHE)
+def answer_shapes(text: str, kind: str) -> tuple[str, ...]:
+    """Find the strings in a sentence shaped like one kind of answer (dates, names...).
+
+    Worked out only for the kinds a question asks for: most questions ask for one or none.
+    """
+    return tuple(m.group(0).lower() for m in _ANSWER_SHAPES[kind].finditer(text))
 
 
 class _Asked:
@@ -183,7 +189,8 @@ def build(question: str, candidates: Candidates, titles: dict[str, str],
         title_terms, title_names = by_title[r.doc_id]
         types = [0.0] * len(_QUESTION_TYPES)
         for i, name in asked.wanted:
-            types[i] = float(any(m not in asked.shapes[name] for m in own.shapes[name]))
+            types[i] = float(any(m not in asked.shapes[name]
+                                 for m in answer_shapes(r.text, name)))
         covered = len(title_terms | asked.matched(own)) / n_terms if n_terms else 0.0
         missing = (1.0 - len(title_names | asked.named(own)) / n_names) if n_names else 0.0
         rows.append((covered, *types, len(own.content - asked.words) / max(len(own.words), 1),

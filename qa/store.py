@@ -355,16 +355,16 @@ class Store:
 
     def passages_by_ord(self, keys: Iterable[tuple[str, int]]) -> dict[tuple[str, int], PassageRow]:
         """Fetch passages by (doc_id, ord), as sentences refer to their home passage."""
-        wanted = set(keys)
         out: dict[tuple[str, int], PassageRow] = {}
         conn = self._conn()
-        for chunk in _chunks(sorted({doc_id for doc_id, _ in wanted})):
-            marks = ",".join("?" * len(chunk))
-            for row in conn.execute(
-                    f"SELECT id, doc_id, ord, start, end, first_sentence, last_sentence "
-                    f"FROM passages WHERE doc_id IN ({marks})", chunk):
-                if (row[1], row[2]) in wanted:
-                    out[(row[1], row[2])] = PassageRow(*row)
+        for chunk in _chunks(sorted(set(keys)), 400):
+            pairs = ",".join(["(?, ?)"] * len(chunk))
+            for row in conn.execute(  # a join on a VALUES list uses the (doc_id, ord) index
+                    f"WITH k(d, o) AS (VALUES {pairs}) SELECT p.id, p.doc_id, p.ord, p.start, "
+                    f"p.end, p.first_sentence, p.last_sentence FROM k JOIN passages p "
+                    f"ON p.doc_id = k.d AND p.ord = k.o",
+                    [x for key in chunk for x in key]):
+                out[(row[1], row[2])] = PassageRow(*row)
         return out
 
     def passage_ids_by_ord(self, keys: Iterable[tuple[str, int]]) -> dict[tuple[str, int], int]:
@@ -383,10 +383,14 @@ class Store:
 
     def text_slices(self, spans: Iterable[tuple[str, int, int]]) -> dict[tuple[str, int, int], str]:
         """Cut spans out of stored documents, without loading whole documents into Python."""
+        out: dict[tuple[str, int, int], str] = {}
         conn = self._conn()
-        return {(d, a, b): conn.execute(
-            "SELECT substr(text, ?, ?) FROM documents WHERE doc_id = ?", (a + 1, b - a, d)
-        ).fetchone()[0] for d, a, b in set(spans)}
+        for chunk in _chunks(sorted(set(spans)), 150):  # 6 parameters each, under 999
+            query = " UNION ALL ".join(
+                ["SELECT ?, ?, ?, substr(text, ?, ?) FROM documents WHERE doc_id = ?"] * len(chunk))
+            params = [x for d, a, b in chunk for x in (d, a, b, a + 1, b - a, d)]
+            out.update({(d, a, b): text for d, a, b, text in conn.execute(query, params)})
+        return out
 
     # --- lexical search -------------------------------------------------------------------
     def lexical_search(self, kind: str, terms: Sequence[str], budget: int | None = None
