@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -25,6 +26,14 @@ from qa.service import Verbatim
 
 log = logging.getLogger("verbatim.api")
 STATIC_DIR = Path(__file__).with_name("static")
+
+
+SEED_VARIABLE = "VERBATIM_SEED_ON_START"
+
+
+def app_from_environment() -> FastAPI:
+    """Build one worker's app from VERBATIM_* variables (`qa serve --workers N` sets them)."""
+    return create_app(Settings(), seed=os.environ.get(SEED_VARIABLE, "true") == "true")
 
 
 def create_app(settings: Settings | None = None, service: Verbatim | None = None,

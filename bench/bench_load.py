@@ -66,10 +66,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=2,
+                        help="qa serve --workers (default: one per core on this 2-core machine)")
     args = parser.parse_args()
     questions = [q.question for q in load_jsonl(ROOT / "tests" / "data" / "seed_questions.jsonl")]
     with tempfile.TemporaryDirectory(prefix="verbatim-load-") as tmp:
-        with running_server(Path(tmp)) as (url, _):
+        with running_server(Path(tmp), "--workers", str(args.workers)) as (url, _):
             drive(url, 1, 3, questions)  # warm up
             rows = [drive(url, 1, args.seconds, questions),
                     drive(url, args.clients, args.seconds, questions)]
@@ -77,7 +79,8 @@ def main() -> None:
     keys = list(rows[0])
     table = "\n".join(["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)] +
                       ["| " + " | ".join(str(r[k]) for k in keys) + " |" for r in rows])
-    text = (f"# Load\n\nCommand: `python bench/bench_load.py --seconds {args.seconds:.0f}`\n\n"
+    text = (f"# Load\n\nCommand: `python bench/bench_load.py --seconds {args.seconds:.0f} "
+            f"--workers {args.workers}`\n\n"
             f"{table}\n\nThroughput with {args.clients} clients: **{ratio:.2f} x** one client.\n")
     (ROOT / "bench" / "results" / "load.md").write_text(text)
     print(text)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from qa.config import get_settings
+from qa.config import Settings, get_settings
 from qa.documents import DocumentError
 from qa.indexing import ModelMismatch, Progress
 
@@ -85,6 +86,8 @@ def serve(data_dir: DataDir = None,
               "--cors-origin", help="Allow browser calls from this origin (repeatable).")] = None,
           log_format: Annotated[Optional[str], typer.Option(
               "--log-format", help="json (default) or text.")] = None,
+          workers: Annotated[Optional[int], typer.Option(
+              help="Server processes (default 1); more answer questions in parallel.")] = None,
           no_seeds: NoSeeds = False) -> None:
     """Serve the chat page and the HTTP API (indexes the seeds on first start)."""
     import uvicorn
@@ -97,13 +100,38 @@ def serve(data_dir: DataDir = None,
     try:
         settings = get_settings(data_dir=data_dir, host=host, port=port, api_key=api_key,
                                 allow_open_writes=allow_open_writes or None,
-                                cors_origins=cors_origin or None, log_format=log_format)
+                                cors_origins=cors_origin or None, log_format=log_format,
+                                workers=workers)
     except ValidationError as exc:
         _fail(describe_errors(exc.errors()))
     configure_logging(settings.log_format)
     # Stop accepting on SIGTERM/Ctrl-C, let in-flight requests and writes finish, then save.
-    uvicorn.run(create_app(settings, seed=not no_seeds), host=settings.host, port=settings.port,
-                log_config=None, access_log=False, timeout_graceful_shutdown=60)
+    options = dict(host=settings.host, port=settings.port, log_config=None, access_log=False,
+                   timeout_graceful_shutdown=60)
+    if settings.workers == 1:
+        uvicorn.run(create_app(settings, seed=not no_seeds), **options)
+    else:
+        _serve_workers(settings, not no_seeds, options)
+
+
+def _serve_workers(settings: Settings, seed: bool, options: dict) -> None:
+    """Run several server processes on one data directory, the cores shared between them."""
+    import uvicorn
+
+    from api.main import SEED_VARIABLE
+    from qa.config import to_environment
+    from qa.store import Store
+
+    if seed and not Store(settings.data_dir).has_content():
+        with _service(settings.data_dir, seed=True):  # once, here, not racing in every worker
+            pass
+    if not settings.threads:
+        settings = settings.model_copy(
+            update={"threads": max(1, (os.cpu_count() or 1) // settings.workers)})
+    os.environ.update(to_environment(settings))  # the workers read their settings from here
+    os.environ[SEED_VARIABLE] = "false"
+    uvicorn.run("api.main:app_from_environment", factory=True, workers=settings.workers,
+                **options)
 
 
 @app.command()

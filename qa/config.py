@@ -53,6 +53,9 @@ class Settings(BaseSettings):
 
     # Serving and access control.
     host: str = Field("127.0.0.1", description="Address `qa serve` listens on.")
+    workers: int = Field(
+        1, ge=1, le=64, description="Server processes; each has its own model and vectors, "
+                                    "so questions are answered in parallel beyond one core.")
     port: int = Field(8000, ge=0, le=65535)
     api_key: SecretStr | None = Field(
         None, description="When set, writes need `Authorization: Bearer <key>`.")
@@ -78,6 +81,22 @@ class Settings(BaseSettings):
     def _blank_key_is_none(cls, value: object) -> object:
         """Treat an empty key as no key rather than a key anyone can guess."""
         return None if isinstance(value, str) and not value.strip() else value
+
+
+def to_environment(settings: Settings) -> dict[str, str]:
+    """Write settings as VERBATIM_* variables, so worker processes read the same ones."""
+    out = {}
+    for name, value in settings.model_dump().items():
+        if value is None:
+            continue
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        elif isinstance(value, list):
+            value = ",".join(value)
+        elif isinstance(value, bool):
+            value = "true" if value else "false"
+        out[f"VERBATIM_{name.upper()}"] = str(value)
+    return out
 
 
 def get_settings(**overrides: object) -> Settings:

@@ -59,9 +59,9 @@ class Verbatim:
 
     def ensure_seeded(self, progress: Progress | None = None) -> AddReport | None:
         """Index the seed documents into an empty data directory, once."""
-        self._ready()
-        if self.store.counts()["documents"] or self.store.get_meta("seeded"):
+        if self.store.has_content():
             return None
+        self._ready()
         seeds = self.settings.seeds_dir
         if not seeds.is_dir():
             log.warning("no seeds folder at %s; starting with an empty index", seeds)

@@ -196,6 +196,10 @@ class Store:
         with self.transaction(bump=False) as tx:
             tx.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
 
+    def has_content(self) -> bool:
+        """Tell whether documents were ever indexed here (seeds are only added to a new index)."""
+        return bool(self.counts()["documents"] or self.get_meta("seeded"))
+
     @property
     def last_start_generation(self) -> int:
         """The generation this thread's last transaction started from (others may have written)."""
