@@ -20,10 +20,12 @@ def configure_logging(fmt: str = "json", level: int = logging.INFO) -> None:
     handler.addFilter(_drop_colours)
     if fmt == "json":
         handler.setFormatter(JsonFormatter(
-            "%(asctime)s %(levelname)s %(name)s %(message)s", datefmt="%Y-%m-%dT%H:%M:%S%z",
+            "%(asctime)s %(levelname)s %(name)s %(message)s %(process)d",
+            datefmt="%Y-%m-%dT%H:%M:%S%z",
             rename_fields={"asctime": "time", "levelname": "level", "name": "logger"}))
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(logging.Formatter(
+            "%(asctime)s %(levelname)s %(name)s [%(process)d]: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -33,7 +33,11 @@ SEED_VARIABLE = "VERBATIM_SEED_ON_START"
 
 def app_from_environment() -> FastAPI:
     """Build one worker's app from VERBATIM_* variables (`qa serve --workers N` sets them)."""
-    return create_app(Settings(), seed=os.environ.get(SEED_VARIABLE, "true") == "true")
+    from api.logs import configure_logging
+
+    settings = Settings()
+    configure_logging(settings.log_format)  # a fresh process: the parent's set-up is not inherited
+    return create_app(settings, seed=os.environ.get(SEED_VARIABLE, "true") == "true")
 
 
 def create_app(settings: Settings | None = None, service: Verbatim | None = None,

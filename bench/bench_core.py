@@ -31,6 +31,13 @@ from tests.live_server import running_server  # noqa: E402
 DEFAULT_SQUAD = ROOT.parent / "shared" / "data" / "squad-dev-public.json"
 
 
+def markdown_table(rows: list[dict[str, object]]) -> str:
+    """Lay result rows out as a markdown table, one column per key of the first row."""
+    keys = list(rows[0])
+    return "\n".join(["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)] +
+                     ["| " + " | ".join(str(r[k]) for k in keys) + " |" for r in rows])
+
+
 def rss_mb(pid: int) -> float:
     """Resident memory of a process, from /proc."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -133,10 +140,7 @@ def main() -> None:
         docs, questions = load_squad(args.squad)
         qs = [q.question for q in questions[::max(1, len(questions) // args.queries)]]
         rows.append(measure("squad-dev-public", docs, qs[:args.queries], args.queries))
-    keys = list(rows[0])
-    lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
-    lines += ["| " + " | ".join(str(r[k]) for k in keys) + " |" for r in rows]
-    table = "\n".join(lines)
+    table = markdown_table(rows)
     machine = f"{os.cpu_count()} cores, Python {sys.version.split()[0]}"
     out = ROOT / "bench" / "results" / "core.md"
     out.write_text(f"# Core figures\n\nMachine: {machine}. Command: `python bench/bench_core.py`"

@@ -18,13 +18,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.bench_core import DEFAULT_SQUAD, markdown_table  # noqa: E402
 from qa.chunking import chunk_text  # noqa: E402
 from qa.config import Settings  # noqa: E402
 from qa.evaluation import load_squad  # noqa: E402
 from qa.indexing import sentence_input  # noqa: E402
 from qa.service import Verbatim  # noqa: E402
-
-DEFAULT_SQUAD = ROOT.parent / "shared" / "data" / "squad-dev-public.json"
 
 
 def texts_to_embed(docs: list, settings: Settings) -> list[str]:
@@ -68,8 +67,7 @@ def main() -> None:
     row = {"documents": len(docs), "sentences": sentences, "texts_embedded": len(texts),
            "model_alone_texts_per_s": round(best_model), "indexing_texts_per_s": round(best_index),
            "ratio": round(ratio, 2), "backend": service.health()["backend"]}
-    table = "| " + " | ".join(row) + " |\n|" + "---|" * len(row) + "\n| " + \
-        " | ".join(str(v) for v in row.values()) + " |"
+    table = markdown_table([row])
     text = (f"# Indexing pace\n\nCommand: `python bench/bench_indexing.py --docs {args.docs}`"
             f"\n\n{table}\n\nIndexing runs at **{ratio:.2f} x** the model's own pace.\n")
     (ROOT / "bench" / "results" / "indexing.md").write_text(text)

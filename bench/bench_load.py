@@ -20,7 +20,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.bench_core import Asker  # noqa: E402
+from bench.bench_core import Asker, markdown_table  # noqa: E402
 from qa.evaluation import load_jsonl  # noqa: E402
 from tests.live_server import running_server  # noqa: E402
 
@@ -76,9 +76,7 @@ def main() -> None:
             rows = [drive(url, 1, args.seconds, questions),
                     drive(url, args.clients, args.seconds, questions)]
     ratio = rows[1]["throughput_rps"] / rows[0]["throughput_rps"]
-    keys = list(rows[0])
-    table = "\n".join(["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)] +
-                      ["| " + " | ".join(str(r[k]) for k in keys) + " |" for r in rows])
+    table = markdown_table(rows)
     text = (f"# Load\n\nCommand: `python bench/bench_load.py --seconds {args.seconds:.0f} "
             f"--workers {args.workers}`\n\n"
             f"{table}\n\nThroughput with {args.clients} clients: **{ratio:.2f} x** one client.\n")

@@ -23,8 +23,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.bench_core import (  # noqa: E402
+    DEFAULT_SQUAD,
     Asker,
     bare_encode_ms,
+    markdown_table,
     percentiles,
     rss_mb,
     time_each,
@@ -40,7 +42,6 @@ from qa.store import Store, query_terms  # noqa: E402
 from tests.live_server import running_server  # noqa: E402
 from tests.test_faults import make_doc  # noqa: E402
 
-DEFAULT_SQUAD = ROOT.parent / "shared" / "data" / "squad-dev-public.json"
 CACHE = ROOT / "bench" / ".cache"
 
 
@@ -189,9 +190,8 @@ def million(n: int, squad: Path, n_questions: int, nprobe: int) -> dict[str, obj
 
 
 def table(title: str, row: dict[str, object]) -> str:
-    """One markdown table of a result row."""
-    return (f"### {title}\n\n| " + " | ".join(row) + " |\n|" + "---|" * len(row) + "\n| " +
-            " | ".join(str(v) for v in row.values()) + " |\n")
+    """One titled markdown table of a result row."""
+    return f"### {title}\n\n{markdown_table([row])}\n"
 
 
 def main() -> None:

@@ -24,6 +24,7 @@ from tqdm import tqdm
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.bench_core import DEFAULT_SQUAD  # noqa: E402
 from qa import features  # noqa: E402
 from qa.answering import (  # noqa: E402
     CONFIDENCE_FEATURES,
@@ -37,7 +38,6 @@ from qa.retrieval import Candidates, Query  # noqa: E402
 from qa.service import Verbatim  # noqa: E402
 
 CACHE = ROOT / "bench" / ".cache"
-DEFAULT_SQUAD = ROOT.parent / "shared" / "data" / "squad-dev-public.json"
 
 
 def collect(squad: Path, refresh: bool) -> list[tuple]:

@@ -21,7 +21,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.bench_core import rss_mb  # noqa: E402
+from bench.bench_core import markdown_table, rss_mb  # noqa: E402
 from qa.evaluation import load_jsonl  # noqa: E402
 from tests.live_server import running_server  # noqa: E402
 from tests.test_faults import make_doc  # noqa: E402
@@ -129,8 +129,7 @@ def main() -> None:
            "rss_start_mb": round(memory[0][1]), "rss_after_warmup_mb": round(warm),
            "rss_end_mb": round(memory[-1][1]),
            "growth_after_warmup_mb": round(memory[-1][1] - warm)}
-    table = "| " + " | ".join(row) + " |\n|" + "---|" * len(row) + "\n| " + \
-        " | ".join(str(v) for v in row.values()) + " |"
+    table = markdown_table([row])
     out = ROOT / "bench" / "results" / "soak.md"
     out.write_text("# Soak\n\nCommand: `python bench/soak.py --seconds "
                    f"{round(args.seconds)}`\n\n{table}\n")

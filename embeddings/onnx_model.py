@@ -22,7 +22,6 @@ from pathlib import Path
 
 import numpy as np
 
-from embeddings.batching import MicroBatcher
 from embeddings.model import Embedder, model_path
 
 log = logging.getLogger(__name__)
@@ -91,7 +90,6 @@ class OnnxEmbedder(Embedder):
         super().__init__(name, threads, batch_size)
         self.cache_dir = Path(cache_dir or Path.home() / ".cache" / "verbatim")
         self.int8_queries = int8_queries
-        self._batcher = MicroBatcher(self._encode_questions)
         self._session = None
         self._query_session = None
         self._tokenizer = None

@@ -18,8 +18,6 @@ import numpy as np
 faiss.omp_set_num_threads(1)
 
 
-APPROXIMATE_ABOVE = 20_000  # vectors; below this a flat scan is fast enough (about 1 ms)
-NPROBE = 64  # clusters searched per question: recall@10 >= 0.98 up to 1M vectors
 TRAINING_POINTS_PER_LIST = 40
 
 
@@ -97,7 +95,7 @@ class VectorIndex:
                 os.unlink(tmp)
 
     @classmethod
-    def load(cls, path: Path, dim: int, nprobe: int = NPROBE) -> "VectorIndex":
+    def load(cls, path: Path, dim: int, nprobe: int) -> "VectorIndex":
         """Read an index written by `save`."""
         index = faiss.read_index(str(path))
         if index.d != dim:
@@ -110,8 +108,7 @@ class VectorIndex:
 
     @classmethod
     def from_vectors(cls, ids: np.ndarray, vectors: np.ndarray, dim: int,
-                     approximate_above: int = APPROXIMATE_ABOVE,
-                     nprobe: int = NPROBE) -> "VectorIndex":
+                     approximate_above: int, nprobe: int) -> "VectorIndex":
         """Build an index from stored vectors (no re-embedding), approximate when large."""
         if len(ids) >= approximate_above:
             return cls(dim, _ivf(np.asarray(ids), np.asarray(vectors), dim, nprobe))

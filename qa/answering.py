@@ -133,15 +133,17 @@ class Answerer:
         """Rank candidates and estimate for each the probability that it is a right answer."""
         matrix = features.build(query.text, candidates, titles, candidates.context, query.context)
         ranking = matrix @ self._weights
-        probs = self.params.confidence_of(confidence_features(ranking, matrix))
         comment = np.array([r.comment for r in candidates.rows], dtype=bool)
-        if comment.any() and not comment.all() and self.params.confidence_of(confidence_features(
-                ranking[~comment], matrix[~comment])).max() >= self.abstain_below:
+        if comment.any() and not comment.all() and self._confidence(
+                ranking[~comment], matrix[~comment]).max() >= self.abstain_below:
             # Readers' comments are opinions, not the article's reporting: when the articles
             # answer with confidence, every comment ranks below them. Otherwise they compete.
             ranking[comment] -= float(ranking.max() - ranking.min()) + 1.0
-            probs = self.params.confidence_of(confidence_features(ranking, matrix))
-        return ranking, probs
+        return ranking, self._confidence(ranking, matrix)
+
+    def _confidence(self, ranking: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+        """Turn candidates' scores and features into calibrated probabilities."""
+        return self.params.confidence_of(confidence_features(ranking, matrix))
 
     def answer(self, question: str, top_k: int = 3, context: str = "",
                abstain: bool = True) -> Result:

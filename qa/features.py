@@ -196,8 +196,8 @@ def build(question: str, candidates: Candidates, titles: dict[str, str],
         rows.append((covered, *types, len(own.content - asked.words) / max(len(own.words), 1),
                      own.log_len, missing,
                      len(asked.pairs & own.pairs) / n_pairs if n_pairs else 0.0))
-    type_names = _QUESTION_TYPES
-    extra = np.asarray(rows, dtype=np.float32).reshape(len(candidates.rows), 5 + len(type_names))
+    extra = np.asarray(rows, dtype=np.float32).reshape(len(candidates.rows),
+                                                       5 + len(_QUESTION_TYPES))
     return np.column_stack([
         zscore(s_dense), zscore(p_dense), zscore(s_lex), zscore(p_lex),
         s_dense, p_dense,

@@ -198,7 +198,8 @@ class Store:
 
     def has_content(self) -> bool:
         """Tell whether documents were ever indexed here (seeds are only added to a new index)."""
-        return bool(self.counts()["documents"] or self.get_meta("seeded"))
+        has_documents = self._conn().execute("SELECT 1 FROM documents LIMIT 1").fetchone()
+        return bool(has_documents or self.get_meta("seeded"))
 
     @property
     def last_start_generation(self) -> int:
@@ -411,7 +412,7 @@ class Store:
             terms = self.selective_terms(kind, terms, budget)
         if not terms:
             return {}
-        fts = f"{_table(kind)[:-1]}_fts"
+        fts = _fts(kind)
         rows = self._conn().execute(
             f"SELECT rowid, -bm25({fts}, ?, 1.0) FROM {fts} WHERE {fts} MATCH ?",
             (TITLE_WEIGHT, fts_query(terms)))
@@ -430,7 +431,7 @@ class Store:
 
     def row_counts(self, kind: str, terms: Sequence[str]) -> dict[str, int]:
         """Count the rows each term matches, remembered until the index next changes."""
-        fts = f"{_table(kind)[:-1]}_fts"
+        fts = _fts(kind)
         generation = self.generation
         if self._counts_generation != generation:
             self._term_rows = {}
@@ -449,6 +450,11 @@ def _table(kind: str) -> str:
     if kind not in ("sentences", "passages"):
         raise ValueError(f"unknown kind {kind!r}")
     return kind
+
+
+def _fts(kind: str) -> str:
+    """Name the full-text table of a kind ('sentences' -> 'sentence_fts')."""
+    return f"{_table(kind)[:-1]}_fts"
 
 
 def _chunks(ids: list, size: int = 500) -> Iterator[list]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from qa.chunking import chunk_text
 from qa.conversation import Turn
 from tests.conftest import load_questions
 
@@ -81,7 +82,7 @@ def test_repeated_captions_appear_once_citing_every_source(seeded):
 def test_a_reader_comment_still_answers_what_only_the_comments_discuss(seeded):
     result = seeded.ask("What was the informal name for the NASA spacecraft?")
     assert result.answer is not None and "informal name" in result.answer
-    quoted = seeded.store.sentences(
-        [i for i, in seeded.store._conn().execute(
-            "SELECT id FROM sentences WHERE text = ?", (result.answer,))])
-    assert all(row.comment for row in quoted.values())
+    cited = result.answers[0].citation
+    page = seeded.store.get_document(cited.doc_id).text
+    (quoted,) = [s for s in chunk_text(page).sentences if s.start == cited.start]
+    assert quoted.comment  # the quote comes from the readers' comments
