@@ -155,7 +155,7 @@ class Answerer:
             candidates = self.retriever.search(query, vector)
             if not len(candidates):
                 return Result(question, None, 0.0, True, [])
-            titles = self.retriever.indexer.store.titles({r.doc_id for r in candidates.rows})
+            titles = self.retriever.indexer.catalog.titles({r.doc_id for r in candidates.rows})
             ranking, probs = self.score(query, candidates, titles)
             ranked = np.argsort(-ranking, kind="stable")
             best = round(float(probs[ranked[0]]), 4)
@@ -167,7 +167,7 @@ class Answerer:
     def _group(self, rows: list[SentenceRow], ranked: np.ndarray, probs: np.ndarray,
                titles: dict[str, str], top_k: int) -> list[Answer]:
         """Keep the top_k distinct sentences; near-duplicates add their sources to the first."""
-        store = self.retriever.indexer.store
+        indexer = self.retriever.indexer
         kept: list[tuple[frozenset[str], list[SentenceRow], float]] = []
         for i in ranked:
             row = rows[int(i)]
@@ -183,11 +183,14 @@ class Answerer:
                 if len(kept) >= top_k:
                     continue
                 kept.append((key, [row], float(probs[int(i)])))
-        passages = store.passages_by_ord((r.doc_id, r.passage_ord) for _, g, _ in kept for r in g)
-        texts = store.text_slices((p.doc_id, p.start, p.end) for p in passages.values())
+        passages = {(r.doc_id, r.passage_ord): indexer.catalog.passage(r.doc_id, r.passage_ord)
+                    for _, g, _ in kept for r in g}
+        texts = indexer.store.text_slices((p.doc_id, p.start, p.end) for p in passages.values()
+                                          if p is not None)
 
         def cite(r: SentenceRow) -> Citation:
             p = passages[(r.doc_id, r.passage_ord)]
+            assert p is not None, "a quotable sentence always has a home passage"
             return Citation(r.doc_id, titles.get(r.doc_id, r.doc_id), p.ord, r.start, r.end,
                             texts[(p.doc_id, p.start, p.end)], p.start)
 

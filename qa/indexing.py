@@ -15,6 +15,7 @@ from filelock import FileLock, Timeout
 
 from embeddings.model import Embedder
 from embeddings.vector_index import VectorIndex
+from qa.catalog import Catalog
 from qa.chunking import CHUNKER_VERSION, Chunks, chunk_text
 from qa.config import Settings
 from qa.documents import Document
@@ -60,6 +61,7 @@ class Indexer:
         self.store = store or Store(settings.data_dir)
         self.sentence_index: VectorIndex | None = None
         self.passage_index: VectorIndex | None = None
+        self.catalog = Catalog()  # sentences, passages and titles for answering, in memory
         self.lock = threading.RLock()  # held briefly: vector index searches and mutations
         self.write_lock = threading.RLock()  # serialises writers, held while they embed
         # ... and across processes (`qa add` while `qa serve` runs) on the same data dir.
@@ -113,7 +115,7 @@ class Indexer:
         return self.store.data_dir / f"{kind}.faiss"
 
     def load(self) -> None:
-        """Make the vector indexes ready, from the saved FAISS files when they are current."""
+        """Make the vector indexes and the catalog ready, from saved FAISS files when current."""
         with self.lock:
             dim = self.embedder.dim
             generation = self.store.generation  # read first: vectors loaded next are as new
@@ -141,6 +143,7 @@ class Indexer:
                 indexes[kind] = index
             self.sentence_index = indexes["sentences"]
             self.passage_index = indexes["passages"]
+            self.catalog.load(self.store)
             self.loaded_generation = generation
 
     def refresh(self) -> None:
@@ -156,6 +159,7 @@ class Indexer:
         if self.store.last_start_generation == self.loaded_generation:
             for replaced, svec, pvec in changes:
                 self._apply(replaced, svec, pvec)
+            self.catalog.add_documents(self.store, [replaced.doc_id for replaced, _, _ in changes])
             self.loaded_generation += 1
             if self._outgrown():
                 log.info("the index passed %d vectors; switching to approximate search",
@@ -182,8 +186,9 @@ class Indexer:
 
     def _apply(self, replaced: Replaced, sentence_vectors: np.ndarray,
                passage_vectors: np.ndarray) -> None:
-        """Mirror a committed store change in the in-memory indexes."""
+        """Mirror a committed store change in the in-memory indexes (the catalog's removal)."""
         assert self.sentence_index is not None and self.passage_index is not None
+        self.catalog.remove_document(replaced.doc_id)
         self.sentence_index.remove(replaced.removed_sentences)
         self.passage_index.remove(replaced.removed_passages)
         self.sentence_index.add(np.asarray(replaced.added_sentences, dtype=np.int64),

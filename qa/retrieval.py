@@ -75,25 +75,25 @@ class Retriever:
         terms = query_terms(query.text)
         terms += [t for t in query_terms(query.context) if t not in terms]
         ix = self.indexer
-        store = ix.store
         assert ix.sentence_index is not None and ix.passage_index is not None
         dense_s = ix.sentence_index.search(q, self.sentences)
         dense_p = ix.passage_index.search(q, self.passages)
-        s_lex = store.lexical_search("sentences", terms, self.lexical_budget)
-        p_lex = store.lexical_search("passages", terms, self.lexical_budget)
+        s_lex = ix.store.lexical_search("sentences", terms, self.lexical_budget)
+        p_lex = ix.store.lexical_search("passages", terms, self.lexical_budget)
         ids = set(dense_s) | set(heapq.nlargest(self.sentences, s_lex, key=s_lex.__getitem__))
         top_p = heapq.nlargest(self.passages, p_lex, key=p_lex.__getitem__)
-        ids.update(store.candidate_sentences_of_passages(set(dense_p) | set(top_p)))
-        rows = store.sentences(ids)
+        catalog = ix.catalog
+        ids.update(catalog.sentences_of_passages(set(dense_p) | set(top_p)))
+        rows = catalog.sentences(ids)
         if not rows:
             return Candidates([], np.zeros((0, len(SIGNALS)), np.float32), [],
                               np.zeros(0, np.float32))
         order = sorted(rows)
         sentence_rows = [rows[i] for i in order]
-        passage_of = store.passage_ids_by_ord((r.doc_id, r.passage_ord) for r in sentence_rows)
-        pids = [passage_of.get((r.doc_id, r.passage_ord), -1) for r in sentence_rows]
+        homes = [catalog.passage(r.doc_id, r.passage_ord) for r in sentence_rows]
+        pids = [p.id if p is not None else -1 for p in homes]
         known_pids = sorted({p for p in pids if p >= 0})
-        neighbours = store.neighbours(order)
+        neighbours = catalog.neighbours(order)
         neighbour_ids = sorted({n for ns in neighbours.values() for n in ns} | set(order))
         s_dense = ix.sentence_index.similarity(q, neighbour_ids)
         p_dense = ix.passage_index.similarity(q, known_pids)

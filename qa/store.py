@@ -75,7 +75,7 @@ def fts_query(terms: Sequence[str]) -> str:
     return " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SentenceRow:
     """A stored sentence with what a citation needs."""
 
@@ -89,7 +89,7 @@ class SentenceRow:
     comment: bool = False  # from a reader comment below the article
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PassageRow:
     """A stored passage's span."""
 
@@ -119,6 +119,7 @@ class DocumentSummary:
 class Replaced:
     """Vector ids a write removed and added, so the in-memory indexes can follow."""
 
+    doc_id: str
     removed_sentences: list[int]
     removed_passages: list[int]
     added_sentences: list[int]
@@ -264,7 +265,7 @@ class Store:
             if conn.execute("SELECT 1 FROM documents WHERE doc_id = ?", (doc_id,)).fetchone() is None:
                 return None
             sids, pids = self._delete(conn, doc_id)
-        return Replaced(sids, pids, [], [])
+        return Replaced(doc_id, sids, pids, [], [])
 
     def write_document(self, conn: sqlite3.Connection, doc: Document, chunks: Chunks,
                        sentence_vectors: np.ndarray, passage_vectors: np.ndarray) -> Replaced:
@@ -296,7 +297,7 @@ class Store:
                 added_s.append(int(cur.lastrowid))
                 conn.execute("INSERT INTO sentence_fts (rowid, title, body) VALUES (?, ?, ?)",
                              (cur.lastrowid, doc.title, sentence.text))
-        return Replaced(removed_s, removed_p, added_s, added_p)
+        return Replaced(doc.doc_id, removed_s, removed_p, added_s, added_p)
 
     def clear(self, conn: sqlite3.Connection) -> None:
         """Empty the index inside the caller's transaction, for a rebuild."""
@@ -318,73 +319,33 @@ class Store:
         matrix = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32)
         return ids, matrix.reshape(len(rows), -1).copy()
 
-    # --- lookups for answering --------------------------------------------------------------
-    def sentences(self, ids: Iterable[int]) -> dict[int, SentenceRow]:
-        """Fetch sentences by id."""
-        ids = list(ids)
-        out: dict[int, SentenceRow] = {}
+    # --- reads for the in-memory catalog ---------------------------------------------------
+    def _of_documents(self, sql: str, doc_ids: Sequence[str] | None) -> Iterator[tuple]:
+        """Run a `WHERE ...` query for some documents (`doc_id IN (...)`) or for all of them."""
         conn = self._conn()
-        for chunk in _chunks(ids):
-            marks = ",".join("?" * len(chunk))
-            for row in conn.execute(
-                    f"SELECT id, doc_id, ord, passage_ord, start, end, text, comment "
-                    f"FROM sentences WHERE id IN ({marks})", chunk):
-                out[row[0]] = SentenceRow(*row[:7], bool(row[7]))
-        return out
-
-    def candidate_sentences_of_passages(self, passage_ids: Iterable[int]) -> list[int]:
-        """List the quotable sentences inside the given passages."""
-        ids = list(passage_ids)
-        out: list[int] = []
-        conn = self._conn()
-        for chunk in _chunks(ids):
-            marks = ",".join("?" * len(chunk))
-            out.extend(r[0] for r in conn.execute(
-                f"SELECT s.id FROM passages p JOIN sentences s ON s.doc_id = p.doc_id "
-                f"AND s.ord BETWEEN p.first_sentence AND p.last_sentence "
-                f"WHERE p.id IN ({marks}) AND s.candidate", chunk))
-        return out
-
-    def neighbours(self, ids: Sequence[int]) -> dict[int, list[int]]:
-        """Map sentences to the quotable sentences just before and after them in their document."""
-        out: dict[int, list[int]] = {}
-        conn = self._conn()
-        for chunk in _chunks(list(ids)):
-            marks = ",".join("?" * len(chunk))
-            for sid, nid in conn.execute(
-                    f"SELECT c.id, n.id FROM sentences c JOIN sentences n ON n.doc_id = c.doc_id "
-                    f"AND n.ord IN (c.ord - 1, c.ord + 1) AND n.candidate WHERE c.id IN ({marks})",
-                    chunk):
-                out.setdefault(sid, []).append(nid)
-        return out
-
-    def passages_by_ord(self, keys: Iterable[tuple[str, int]]) -> dict[tuple[str, int], PassageRow]:
-        """Fetch passages by (doc_id, ord), as sentences refer to their home passage."""
-        out: dict[tuple[str, int], PassageRow] = {}
-        conn = self._conn()
-        for chunk in _chunks(sorted(set(keys)), 400):
-            pairs = ",".join(["(?, ?)"] * len(chunk))
-            for row in conn.execute(  # a join on a VALUES list uses the (doc_id, ord) index
-                    f"WITH k(d, o) AS (VALUES {pairs}) SELECT p.id, p.doc_id, p.ord, p.start, "
-                    f"p.end, p.first_sentence, p.last_sentence FROM k JOIN passages p "
-                    f"ON p.doc_id = k.d AND p.ord = k.o",
-                    [x for key in chunk for x in key]):
-                out[(row[1], row[2])] = PassageRow(*row)
-        return out
-
-    def passage_ids_by_ord(self, keys: Iterable[tuple[str, int]]) -> dict[tuple[str, int], int]:
-        """Map (doc_id, ord) to passage vector ids."""
-        return {k: p.id for k, p in self.passages_by_ord(keys).items()}
-
-    def titles(self, doc_ids: Iterable[str]) -> dict[str, str]:
-        """Fetch document titles."""
-        out: dict[str, str] = {}
-        conn = self._conn()
+        if doc_ids is None:
+            yield from conn.execute(sql.format(where="1"))
+            return
         for chunk in _chunks(sorted(set(doc_ids))):
-            marks = ",".join("?" * len(chunk))
-            out.update(conn.execute(
-                f"SELECT doc_id, title FROM documents WHERE doc_id IN ({marks})", chunk))
-        return out
+            yield from conn.execute(sql.format(where=f"doc_id IN ({','.join('?' * len(chunk))})"),
+                                    chunk)
+
+    def quotable_sentences(self, doc_ids: Sequence[str] | None = None) -> list[SentenceRow]:
+        """Read the quotable sentences of some documents (all when None)."""
+        return [SentenceRow(*row[:7], bool(row[7])) for row in self._of_documents(
+            "SELECT id, doc_id, ord, passage_ord, start, end, text, comment FROM sentences "
+            "WHERE candidate AND {where}", doc_ids)]
+
+    def passages(self, doc_ids: Sequence[str] | None = None) -> list[PassageRow]:
+        """Read the passages of some documents (all when None)."""
+        return [PassageRow(*row) for row in self._of_documents(
+            "SELECT id, doc_id, ord, start, end, first_sentence, last_sentence FROM passages "
+            "WHERE {where}", doc_ids)]
+
+    def titles(self, doc_ids: Sequence[str] | None = None) -> dict[str, str]:
+        """Read the titles of some documents (all when None)."""
+        return dict(self._of_documents("SELECT doc_id, title FROM documents WHERE {where}",
+                                       doc_ids))
 
     def text_slices(self, spans: Iterable[tuple[str, int, int]]) -> dict[tuple[str, int, int], str]:
         """Cut spans out of stored documents, without loading whole documents into Python."""

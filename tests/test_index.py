@@ -228,5 +228,26 @@ def test_a_data_dir_from_before_comments_were_recorded_still_opens(tmp_path):
                  "VALUES ('d', 0, 0, 0, 5, 'Hello', 1)")
     conn.commit()
     conn.close()
-    rows = Store(db).sentences([1])
-    assert rows[1].text == "Hello" and rows[1].comment is False
+    [row] = Store(db).quotable_sentences()
+    assert row.text == "Hello" and row.comment is False
+
+
+def test_the_in_memory_catalog_follows_adds_updates_and_deletes(service):
+    from qa.catalog import Catalog
+
+    service.add_documents([TORCH, BREAD])
+    service.add_documents([make_document(BREAD.text + " Rye flour makes it darker.",
+                                         doc_id="bread", title="Rye bread")])
+    service.remove("torch")
+    fresh = Catalog()
+    fresh.load(service.store)
+    followed = service.indexer.catalog
+    everything = range(1, 100)
+    assert followed.sentences(everything) == fresh.sentences(everything)
+    assert [r.text for r in followed.sentences(everything).values()][-1] == \
+        "Rye flour makes it darker."
+    assert followed.titles(["torch", "bread"]) == fresh.titles(["torch", "bread"]) == \
+        {"bread": "Rye bread"}
+    assert followed.sentences_of_passages(everything) == fresh.sentences_of_passages(everything)
+    assert followed.neighbours(everything) == fresh.neighbours(everything) != {}
+    assert followed.passage("torch", 0) is None and followed.passage("bread", 0) is not None

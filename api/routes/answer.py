@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
-
 from fastapi import APIRouter
+from fastapi.responses import Response
+from pydantic import BaseModel
 
 from api.deps import Service
 from api.schemas import (
@@ -22,20 +22,25 @@ router = APIRouter(prefix="/v1", tags=["answers"])
 
 def to_response(result: Result) -> AnswerResponse:
     """Turn the answerer's result into the API's JSON shape."""
-    return AnswerResponse.model_validate(asdict(result))
+    return AnswerResponse.model_validate(result, from_attributes=True)
+
+
+def as_json(body: BaseModel) -> Response:
+    """Send a body validated once already: FastAPI would validate it again on the way out."""
+    return Response(body.model_dump_json(), media_type="application/json")
 
 
 @router.post("/answer", response_model=AnswerResponse)
-def answer(body: AnswerRequest, service: Service) -> AnswerResponse:
+def answer(body: AnswerRequest, service: Service) -> Response:
     """Answer a question with the best verbatim sentence and its citation."""
-    return to_response(service.ask(body.question, top_k=body.top_k))
+    return as_json(to_response(service.ask(body.question, top_k=body.top_k)))
 
 
 @router.post("/chat", response_model=ChatResponse)
-def chat(body: ChatRequest, service: Service) -> ChatResponse:
+def chat(body: ChatRequest, service: Service) -> Response:
     """Answer the last user message, reading earlier turns to understand follow-ups."""
     turns = [Turn(m.role, m.content) for m in body.messages]
     result = service.chat(turns, top_k=body.top_k)
     content = result.answer if result.answer is not None else ABSTAIN_MESSAGE
-    return ChatResponse(message=Message(role="assistant", content=content),
-                        answer=to_response(result))
+    return as_json(ChatResponse(message=Message(role="assistant", content=content),
+                                answer=to_response(result)))

@@ -1,0 +1,98 @@
+"""The catalog: what answering needs to know about sentences, passages and titles, in memory.
+
+A question touches a few hundred candidate sentences, their passages, neighbours and titles.
+Reading those from SQLite took a dozen queries per question; the catalog answers them from
+dictionaries instead. Like the vector indexes it is derived from the store: loaded with them,
+updated with every write, and reloaded whenever another process writes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from qa.store import PassageRow, SentenceRow, Store
+
+
+class Catalog:
+    """Quotable sentences, passages and document titles, looked up without touching the disk."""
+
+    def __init__(self) -> None:
+        """Start empty; `load` or `add_documents` fill it."""
+        self._sentences: dict[int, SentenceRow] = {}
+        self._passages: dict[tuple[str, int], PassageRow] = {}
+        self._passage_keys: dict[int, tuple[str, int]] = {}
+        self._doc_passages: dict[str, list[int]] = {}
+        self._quotable: dict[str, dict[int, int]] = {}  # doc -> sentence ord -> sentence id
+        self._titles: dict[str, str] = {}
+
+    def __len__(self) -> int:
+        """Count the quotable sentences held."""
+        return len(self._sentences)
+
+    def load(self, store: Store) -> None:
+        """Read the whole store, on start-up or after another process wrote to it."""
+        self.__init__()
+        self._take(store, None)
+
+    def add_documents(self, store: Store, doc_ids: Sequence[str]) -> None:
+        """Read just-written documents, so a write costs what the documents cost."""
+        self._take(store, doc_ids)
+
+    def _take(self, store: Store, doc_ids: Sequence[str] | None) -> None:
+        """Copy sentences, passages and titles of some documents (or all) from the store."""
+        for row in store.quotable_sentences(doc_ids):
+            self._sentences[row.id] = row
+            self._quotable.setdefault(row.doc_id, {})[row.ord] = row.id
+        for passage in store.passages(doc_ids):
+            key = (passage.doc_id, passage.ord)
+            self._passages[key] = passage
+            self._passage_keys[passage.id] = key
+            self._doc_passages.setdefault(passage.doc_id, []).append(passage.id)
+        self._titles.update(store.titles(doc_ids))
+
+    def remove_document(self, doc_id: str) -> None:
+        """Forget a deleted (or about to be rewritten) document."""
+        for sid in self._quotable.pop(doc_id, {}).values():
+            self._sentences.pop(sid, None)
+        for pid in self._doc_passages.pop(doc_id, ()):
+            del self._passages[self._passage_keys.pop(pid)]
+        self._titles.pop(doc_id, None)
+
+    # --- lookups --------------------------------------------------------------------------
+    def sentences(self, ids: Iterable[int]) -> dict[int, SentenceRow]:
+        """Fetch quotable sentences by id (unknown ids are left out)."""
+        rows = self._sentences
+        return {i: rows[i] for i in ids if i in rows}
+
+    def sentences_of_passages(self, passage_ids: Iterable[int]) -> list[int]:
+        """List the quotable sentences inside the given passages."""
+        out: list[int] = []
+        for pid in passage_ids:
+            key = self._passage_keys.get(pid)
+            if key is None:
+                continue
+            passage, quotable = self._passages[key], self._quotable.get(key[0], {})
+            out.extend(quotable[o] for o in range(passage.first_sentence, passage.last_sentence + 1)
+                       if o in quotable)
+        return out
+
+    def neighbours(self, ids: Iterable[int]) -> dict[int, list[int]]:
+        """Map sentences to the quotable sentences just before and after them in their document."""
+        out: dict[int, list[int]] = {}
+        for i in ids:
+            row = self._sentences.get(i)
+            if row is None:
+                continue
+            quotable = self._quotable[row.doc_id]
+            found = [quotable[o] for o in (row.ord - 1, row.ord + 1) if o in quotable]
+            if found:
+                out[i] = found
+        return out
+
+    def passage(self, doc_id: str, ord_: int) -> PassageRow | None:
+        """The passage a sentence calls home, by its document and position."""
+        return self._passages.get((doc_id, ord_))
+
+    def titles(self, doc_ids: Iterable[str]) -> dict[str, str]:
+        """Titles of the given documents."""
+        return {d: self._titles[d] for d in doc_ids if d in self._titles}
