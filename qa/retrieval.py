@@ -7,6 +7,7 @@ candidate then gets every signal, so the answerer can weigh them together.
 from __future__ import annotations
 
 import heapq
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,6 +16,7 @@ from qa.indexing import Indexer
 from qa.store import SentenceRow, query_terms
 
 SIGNALS = ("s_dense", "p_dense", "s_lex", "p_lex")
+Lexical = tuple[dict[int, float], dict[int, float]]  # BM25 by sentence id, by passage id
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,8 @@ class Retriever:
         self.sentences = sentences
         self.passages = passages
         self.lexical_budget = lexical_budget
+        # BM25 runs in SQLite, which releases the GIL: it overlaps with embedding the question.
+        self._lexical_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="bm25")
 
     def embed_query(self, query: Query) -> np.ndarray:
         """Embed a question; a follow-up leans on the earlier turn for what it refers to."""
@@ -61,25 +65,37 @@ class Retriever:
 
     def retrieve(self, query: Query) -> Candidates:
         """Gather candidate sentences and score each on every signal."""
+        lexical = self.lexical_soon(query)
         q = self.embed_query(query)
-        # The store and the vector indexes change together under this lock: searching under it
-        # sees one consistent index, never a half-applied write.
+        # The vector indexes and the catalog change together under this lock: searching under
+        # it sees one consistent index, never a half-applied write.
         with self.indexer.lock:
-            return self.search(query, q)
+            return self.search(query, q, lexical.result())
 
-    def search(self, query: Query, q: np.ndarray) -> Candidates:
-        """Run the four searches for an embedded query and score the union of their candidates.
+    def lexical_soon(self, query: Query) -> Future[Lexical]:
+        """Start the BM25 searches in the background, to overlap them with embedding."""
+        return self._lexical_pool.submit(self.lexical, query)
 
-        Call it holding `indexer.lock`, as `retrieve` does.
-        """
+    def lexical(self, query: Query) -> Lexical:
+        """BM25 scores of the sentences and passages matching the question's words."""
         terms = query_terms(query.text)
         terms += [t for t in query_terms(query.context) if t not in terms]
+        store = self.indexer.store
+        return (store.lexical_search("sentences", terms, self.lexical_budget),
+                store.lexical_search("passages", terms, self.lexical_budget))
+
+    def search(self, query: Query, q: np.ndarray, lexical: Lexical) -> Candidates:
+        """Join the dense searches for an embedded query with the lexical ones, and score the
+        union of their candidates.
+
+        Call it holding `indexer.lock`, as `retrieve` does. BM25 may have read a newer store
+        than the catalog holds; ids the catalog does not know are left out.
+        """
         ix = self.indexer
         assert ix.sentence_index is not None and ix.passage_index is not None
         dense_s = ix.sentence_index.search(q, self.sentences)
         dense_p = ix.passage_index.search(q, self.passages)
-        s_lex = ix.store.lexical_search("sentences", terms, self.lexical_budget)
-        p_lex = ix.store.lexical_search("passages", terms, self.lexical_budget)
+        s_lex, p_lex = lexical
         ids = set(dense_s) | set(heapq.nlargest(self.sentences, s_lex, key=s_lex.__getitem__))
         top_p = heapq.nlargest(self.passages, p_lex, key=p_lex.__getitem__)
         catalog = ix.catalog
