@@ -149,6 +149,12 @@ class Store:
             columns = {row[1] for row in conn.execute("PRAGMA table_info(sentences)")}
             if "comment" not in columns:  # a data dir from before reader comments were told apart
                 conn.execute("ALTER TABLE sentences ADD COLUMN comment INTEGER NOT NULL DEFAULT 0")
+            # Covering indexes for loading the catalog: a scan of the tables themselves would
+            # read every vector blob too (0.6 s instead of 0.15 s at 100k sentences).
+            conn.execute("CREATE INDEX IF NOT EXISTS sentences_catalog ON sentences(candidate, "
+                         "id, doc_id, ord, passage_ord, start, end, comment, text)")
+            conn.execute("CREATE INDEX IF NOT EXISTS passages_catalog ON passages(id, doc_id, "
+                         "ord, start, end, first_sentence, last_sentence)")
             conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
             conn.execute("INSERT OR IGNORE INTO meta VALUES ('generation', '0')")
             conn.commit()
