@@ -85,9 +85,11 @@ class OnnxEmbedder(Embedder):
     """Embeds with ONNX Runtime and the model's own fast tokenizer; torch only exports."""
 
     def __init__(self, name: str = "all-MiniLM-L6-v2", threads: int = 0, batch_size: int = 64,
-                 cache_dir: Path | None = None, int8_queries: bool = False) -> None:
+                 cache_dir: Path | None = None, int8_queries: bool = False,
+                 query_threads: int = 1) -> None:
         """Remember where the exported model is kept; loading happens on first use."""
         super().__init__(name, threads, batch_size)
+        self.query_threads = query_threads
         self.cache_dir = Path(cache_dir or Path.home() / ".cache" / "verbatim")
         self.int8_queries = int8_queries
         self._session = None
@@ -145,12 +147,12 @@ class OnnxEmbedder(Embedder):
             if self.int8_queries:
                 self._load_int8(target)
 
-    def _open(self, path: Path):  # noqa: ANN202 - an onnxruntime.InferenceSession
+    def _open(self, path: Path, threads: int | None = None):  # noqa: ANN202 - a session
         """Open a model file with thread settings that fit the machine."""
         import onnxruntime as ort
 
         options = ort.SessionOptions()
-        options.intra_op_num_threads = self.threads
+        options.intra_op_num_threads = self.threads if threads is None else threads
         options.inter_op_num_threads = 1
         # Idle threads must not spin: they would steal the cores FAISS and SQLite need right
         # after each question is encoded.
@@ -164,7 +166,9 @@ class OnnxEmbedder(Embedder):
             if not target.exists():
                 log.info("quantising %s for questions at %s (once)", self.name, target)
                 _quantize(exported, target)
-            session = self._open(target)
+            # One thread embeds a short question fastest (1.1 ms against 1.5 ms with two
+            # here) and leaves the other core to the BM25 search running meanwhile.
+            session = self._open(target, self.query_threads)
             full = self._run(list(PARITY_TEXTS))
             small = self._run(list(PARITY_TEXTS), session)
             cosine = float(np.min(np.sum(full * small, axis=1)))

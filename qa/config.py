@@ -30,6 +30,9 @@ class Settings(BaseSettings):
         True, description="Encode questions with an int8 copy of the ONNX model (about 3x "
                           "faster; documents keep full precision).")
     threads: int = Field(0, ge=0, description="Model threads; 0 means one per core.")
+    query_threads: int = Field(
+        1, ge=0, description="Threads of the int8 question model; 0 means one per core. One "
+                             "embeds a short question fastest and leaves a core to BM25.")
     batch_size: int = Field(64, ge=1, le=1024)
     embed_titles: bool = Field(True, description="Embed sentences as 'title: sentence'.")
 

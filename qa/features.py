@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
+from lemminflect import getAllLemmas
 
 from qa.retrieval import Candidates
 from qa.store import STOPWORDS, query_terms
@@ -70,6 +71,8 @@ _ANSWER_SHAPES = {
 }
 _WORDS = re.compile(r"\w+")
 TRAITS_CACHE = 20_000  # sentences whose analysis is kept between questions
+_LEMMA_POS = ("VERB", "NOUN")
+CONTEXT_WEIGHT = 0.5  # how much an earlier turn's word counts, against the question's own
 
 
 def question_types(question: str) -> dict[str, float]:
@@ -105,6 +108,16 @@ def _pairs(words: list[str]) -> set[tuple[str, str]]:
     return set(zip(stems, stems[1:]))
 
 
+@lru_cache(maxsize=100_000)
+def lemmas(word: str) -> frozenset[str]:
+    """Dictionary forms of a word, so "began" matches "begin" and "flew" matches "fly".
+
+    Nouns and verbs only: "longest" is not what "how long" asks about.
+    """
+    return frozenset(form for pos, forms in getAllLemmas(word).items() if pos in _LEMMA_POS
+                     for form in forms)
+
+
 @dataclass(frozen=True)
 class Traits:
     """What the features need to know about one text, worked out once and then reused."""
@@ -113,6 +126,7 @@ class Traits:
     words: frozenset[str]
     content: frozenset[str]  # words longer than two letters
     prefixes: frozenset[str]
+    lemmas: frozenset[str]
     pairs: frozenset[tuple[str, str]]
     log_len: float
 
@@ -123,8 +137,10 @@ def traits(text: str) -> Traits:
     lowered = text.lower()
     word_list = _WORDS.findall(lowered)
     words = frozenset(word_list)
-    return Traits(lowered, words, frozenset(w for w in words if len(w) > 2),
+    content = frozenset(w for w in words if len(w) > 2)
+    return Traits(lowered, words, content,
                   frozenset(w[:5] for w in words if len(w) >= 5),
+                  frozenset(form for w in content - STOPWORDS for form in lemmas(w)),
                   frozenset(_pairs(word_list)),
                   float(np.log1p(len(text)) / 6.0))
 
@@ -143,12 +159,21 @@ class _Asked:
 
     def __init__(self, question: str, conversation: str) -> None:
         """Work out everything about the question that does not depend on a candidate."""
-        self.terms = frozenset(query_terms(question) + query_terms(conversation))
+        own = query_terms(question)
+        self.terms = frozenset(own + query_terms(conversation))
+        # A follow-up's own words say what is new; the earlier turn's only what it is about.
+        self.term_weight = {t: 1.0 if t in own else CONTEXT_WEIGHT for t in self.terms}
+        self.total_weight = sum(self.term_weight.values())
         self.by_prefix: dict[str, set[str]] = {}
         for t in self.terms:
             if len(t) >= 5:
                 self.by_prefix.setdefault(t[:5], set()).add(t)
         self.prefixes = frozenset(self.by_prefix)
+        self.by_lemma: dict[str, set[str]] = {}
+        for t in self.terms:
+            for form in lemmas(t):
+                self.by_lemma.setdefault(form, set()).add(t)
+        self.lemmas = frozenset(self.by_lemma)
         self.words = frozenset(_WORDS.findall(f"{question} {conversation}".lower()))
         self.wanted = [(i, name) for i, (name, on) in enumerate(question_types(question).items())
                        if on]
@@ -158,10 +183,13 @@ class _Asked:
         self.pairs = _pairs(_WORDS.findall(question.lower()))
 
     def matched(self, part: Traits) -> set[str]:
-        """Question words a text holds, as such or sharing their first five letters."""
+        """Question words a text holds, as such, sharing their first five letters, or as
+        another form of the same word."""
         hits = set(self.terms & part.words)
         for prefix in self.prefixes & part.prefixes:
             hits |= self.by_prefix[prefix]
+        for form in self.lemmas & part.lemmas:
+            hits |= self.by_lemma[form]
         return hits
 
     def named(self, part: Traits) -> set[str]:
@@ -178,7 +206,8 @@ def build(question: str, candidates: Candidates, titles: dict[str, str],
     sig = candidates.signals
     s_dense, p_dense, s_lex, p_lex = (sig[:, j] for j in range(4))
     asked = _Asked(question, conversation)
-    n_terms, n_names, n_pairs = len(asked.terms), len(asked.names), len(asked.pairs)
+    n_names, n_pairs = len(asked.names), len(asked.pairs)
+    weight = asked.term_weight
     by_title: dict[str, tuple[set[str], set[str]]] = {}
     rows = []
     for r in candidates.rows:
@@ -191,7 +220,8 @@ def build(question: str, candidates: Candidates, titles: dict[str, str],
         for i, name in asked.wanted:
             types[i] = float(any(m not in asked.shapes[name]
                                  for m in answer_shapes(r.text, name)))
-        covered = len(title_terms | asked.matched(own)) / n_terms if n_terms else 0.0
+        covered = sum(weight[t] for t in title_terms | asked.matched(own)) / asked.total_weight \
+            if asked.total_weight else 0.0
         missing = (1.0 - len(title_names | asked.named(own)) / n_names) if n_names else 0.0
         rows.append((covered, *types, len(own.content - asked.words) / max(len(own.words), 1),
                      own.log_len, missing,
