@@ -161,7 +161,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=PARAMS_FILE, help="where --write saves")
     parser.add_argument("--refresh", action="store_true", help="recompute cached features")
     parser.add_argument("--l2", type=float, default=1e-3, help="L2 regularisation strength")
-    parser.add_argument("--negatives", type=float, default=1.0,
+    parser.add_argument("--negatives", type=float, default=0.3,
                         help="weight of off-corpus questions in the calibration fit")
     parser.add_argument("--ablation", action="store_true",
                         help="print what each group of features adds, then stop")
