@@ -153,7 +153,7 @@ class Answerer:
         lexical = self.retriever.lexical_soon(query)
         vector = self.retriever.embed_query(query)
         with self.retriever.indexer.lock:  # one consistent view of the index, citations included
-            candidates = self.retriever.search(query, vector, lexical.result())
+            candidates = self.retriever.search(query, vector, lexical)
             if not len(candidates):
                 return Result(question, None, 0.0, True, [])
             titles = self.retriever.indexer.catalog.titles({r.doc_id for r in candidates.rows})

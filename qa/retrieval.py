@@ -70,7 +70,7 @@ class Retriever:
         # The vector indexes and the catalog change together under this lock: searching under
         # it sees one consistent index, never a half-applied write.
         with self.indexer.lock:
-            return self.search(query, q, lexical.result())
+            return self.search(query, q, lexical)
 
     def lexical_soon(self, query: Query) -> Future[Lexical]:
         """Start the BM25 searches in the background, to overlap them with embedding."""
@@ -84,18 +84,19 @@ class Retriever:
         return (store.lexical_search("sentences", terms, self.lexical_budget),
                 store.lexical_search("passages", terms, self.lexical_budget))
 
-    def search(self, query: Query, q: np.ndarray, lexical: Lexical) -> Candidates:
-        """Join the dense searches for an embedded query with the lexical ones, and score the
-        union of their candidates.
+    def search(self, query: Query, q: np.ndarray, lexical: Future[Lexical]) -> Candidates:
+        """Join the dense searches for an embedded query with the lexical ones under way, and
+        score the union of their candidates.
 
-        Call it holding `indexer.lock`, as `retrieve` does. BM25 may have read a newer store
-        than the catalog holds; ids the catalog does not know are left out.
+        The dense searches run first, while BM25 may still be busy. Call it holding
+        `indexer.lock`, as `retrieve` does. BM25 may have read a newer store than the catalog
+        holds; ids the catalog does not know are left out.
         """
         ix = self.indexer
         assert ix.sentence_index is not None and ix.passage_index is not None
         dense_s = ix.sentence_index.search(q, self.sentences)
         dense_p = ix.passage_index.search(q, self.passages)
-        s_lex, p_lex = lexical
+        s_lex, p_lex = lexical.result()
         ids = set(dense_s) | set(heapq.nlargest(self.sentences, s_lex, key=s_lex.__getitem__))
         top_p = heapq.nlargest(self.passages, p_lex, key=p_lex.__getitem__)
         catalog = ix.catalog
