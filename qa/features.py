@@ -208,24 +208,31 @@ def build(question: str, candidates: Candidates, titles: dict[str, str],
     asked = _Asked(question, conversation)
     n_names, n_pairs = len(asked.names), len(asked.pairs)
     weight = asked.term_weight
-    by_title: dict[str, tuple[set[str], set[str]]] = {}
+    by_title: dict[str, tuple[str, set[str], set[str]]] = {}
+    seen: dict[tuple[str, str], tuple[float, ...]] = {}
     rows = []
     for r in candidates.rows:
-        own = traits(r.text)
         if r.doc_id not in by_title:
-            title = traits(titles.get(r.doc_id, ""))
-            by_title[r.doc_id] = (asked.matched(title), asked.named(title))
-        title_terms, title_names = by_title[r.doc_id]
-        types = [0.0] * len(_QUESTION_TYPES)
-        for i, name in asked.wanted:
-            types[i] = float(any(m not in asked.shapes[name]
-                                 for m in answer_shapes(r.text, name)))
-        covered = sum(weight[t] for t in title_terms | asked.matched(own)) / asked.total_weight \
-            if asked.total_weight else 0.0
-        missing = (1.0 - len(title_names | asked.named(own)) / n_names) if n_names else 0.0
-        rows.append((covered, *types, len(own.content - asked.words) / max(len(own.words), 1),
-                     own.log_len, missing,
-                     len(asked.pairs & own.pairs) / n_pairs if n_pairs else 0.0))
+            title_text = titles.get(r.doc_id, "")
+            title = traits(title_text)
+            by_title[r.doc_id] = (title_text, asked.matched(title), asked.named(title))
+        title_text, title_terms, title_names = by_title[r.doc_id]
+        # The same sentence under the same title (a repeated caption, a copied page) has the
+        # same words: worked out once per question.
+        row = seen.get((r.text, title_text))
+        if row is None:
+            own = traits(r.text)
+            types = [0.0] * len(_QUESTION_TYPES)
+            for i, name in asked.wanted:
+                types[i] = float(any(m not in asked.shapes[name]
+                                     for m in answer_shapes(r.text, name)))
+            covered = sum(weight[t] for t in title_terms | asked.matched(own)) / \
+                asked.total_weight if asked.total_weight else 0.0
+            missing = (1.0 - len(title_names | asked.named(own)) / n_names) if n_names else 0.0
+            row = seen[(r.text, title_text)] = (
+                covered, *types, len(own.content - asked.words) / max(len(own.words), 1),
+                own.log_len, missing, len(asked.pairs & own.pairs) / n_pairs if n_pairs else 0.0)
+        rows.append(row)
     extra = np.asarray(rows, dtype=np.float32).reshape(len(candidates.rows),
                                                        5 + len(_QUESTION_TYPES))
     return np.column_stack([
