@@ -81,6 +81,9 @@ def _export(source: str, target: Path) -> None:
             os.unlink(tmp)
 
 
+SERIAL_TOKENIZE = 16  # up to this many texts, tokenising in one thread beats the thread pool
+
+
 class OnnxEmbedder(Embedder):
     """Embeds with ONNX Runtime and the model's own fast tokenizer; torch only exports."""
 
@@ -181,8 +184,16 @@ class OnnxEmbedder(Embedder):
             target.unlink(missing_ok=True)  # made afresh on the next start
 
     def _run(self, texts: list[str], session=None) -> np.ndarray:  # noqa: ANN001
-        """Embed one small batch of texts (with the full-precision model unless told)."""
-        return self._run_encoded(self._tokenizer.encode_batch(texts), session)
+        """Embed one small batch of texts (with the full-precision model unless told).
+
+        A few texts are tokenised one by one: `encode_batch` hands them to a thread pool whose
+        sleeping threads take longer to wake (0.45 ms in the server) than the work (0.08 ms).
+        """
+        if len(texts) <= SERIAL_TOKENIZE:
+            encodings = [self._tokenizer.encode(t) for t in texts]
+        else:
+            encodings = self._tokenizer.encode_batch(texts)
+        return self._run_encoded(encodings, session)
 
     def _encode_questions(self, texts: list[str]) -> np.ndarray:
         """Embed a micro-batch of questions, with the int8 model when it is in use."""
