@@ -89,6 +89,16 @@ class Catalog:
                 out[i] = found
         return out
 
+    def texts(self, doc_ids: Iterable[str] | None = None) -> list[str]:
+        """Distinct sentence texts and titles of some documents (or all), for analysing early."""
+        docs = list(self._quotable) if doc_ids is None else doc_ids
+        out: dict[str, None] = {}
+        for doc_id in docs:
+            for sid in self._quotable.get(doc_id, {}).values():
+                out[self._sentences[sid].text] = None
+            out[self._titles.get(doc_id, "")] = None
+        return list(out)
+
     def passage(self, doc_id: str, ord_: int) -> PassageRow | None:
         """The passage a sentence calls home, by its document and position."""
         return self._passages.get((doc_id, ord_))

@@ -154,6 +154,13 @@ def answer_shapes(text: str, kind: str) -> tuple[str, ...]:
     return tuple(m.group(0).lower() for m in _ANSWER_SHAPES[kind].finditer(text))
 
 
+def analyse(text: str) -> None:
+    """Work out what ranking needs about a sentence before a question first meets it."""
+    traits(text)
+    for kind in _ANSWER_SHAPES:
+        answer_shapes(text, kind)
+
+
 class _Asked:
     """The question's words, names and answer kinds, set up once for matching many sentences."""
 

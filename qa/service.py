@@ -6,6 +6,7 @@ The CLI and the HTTP API both go through it, so they behave the same.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -51,6 +52,16 @@ class Verbatim:
         """Load the model and the vector indexes, the slow part of starting."""
         self.embedder.warm_up()
         self.indexer.load()
+        self._prepare(None)
+
+    def _prepare(self, doc_ids: Sequence[str] | None) -> None:
+        """Analyse documents' sentences in the background, so that early questions are as fast
+        as later ones."""
+        with self.indexer.lock:
+            texts = self.indexer.catalog.texts(doc_ids)
+        if texts:
+            threading.Thread(target=self.answerer.prepare, args=(texts,), daemon=True,
+                             name="prepare").start()
 
     def _ready(self) -> None:
         """Load lazily for library and CLI use, and refuse a stale model's index."""
@@ -74,7 +85,9 @@ class Verbatim:
                       ) -> AddReport:
         """Index documents; the index is updated when this returns."""
         self._ready()
-        return self.indexer.add(docs, progress)
+        report = self.indexer.add(docs, progress)
+        self._prepare(report.added + report.updated)
+        return report
 
     def add_paths(self, paths: Sequence[Path], progress: Progress | None = None) -> AddReport:
         """Index files and folders from disk."""
