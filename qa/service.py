@@ -55,12 +55,14 @@ class Verbatim:
         self._prepare(None)
 
     def _prepare(self, doc_ids: Sequence[str] | None) -> None:
-        """Analyse documents' sentences in the background, so that early questions are as fast
-        as later ones."""
+        """Analyse documents' sentences for ranking ahead of questions: all of them in the
+        background at start, just-written ones as part of the write."""
         with self.indexer.lock:
             texts = self.indexer.catalog.texts(doc_ids)
-        if texts:
-            threading.Thread(target=self.answerer.prepare, args=(texts,), daemon=True,
+        if doc_ids is not None:
+            self.answerer.prepare(texts)
+        elif texts:
+            threading.Thread(target=self.answerer.prepare, args=(texts, True), daemon=True,
                              name="prepare").start()
 
     def _ready(self) -> None:
