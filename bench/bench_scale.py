@@ -30,6 +30,7 @@ from bench.bench_core import (  # noqa: E402
     percentiles,
     rss_mb,
     time_each,
+    wait_prepared,
 )
 from embeddings.onnx_model import OnnxEmbedder  # noqa: E402
 from embeddings.vector_index import VectorIndex  # noqa: E402
@@ -114,6 +115,7 @@ def hundred_k(copies: int, squad: Path, n_questions: int) -> dict[str, object]:
         t_start = time.perf_counter()
         with running_server(Path(tmp), "--no-seeds") as (url, server):
             out["server_ready_s"] = round(time.perf_counter() - t_start, 2)
+            out["prepared_after_s"] = round(wait_prepared(url), 2)
             asker = Asker(url)
             http = time_each(asker, qs)
             asker.close()

@@ -132,6 +132,8 @@ class Answerer:
         self.abstain_below = abstain_below
         self._asking = 0  # questions being answered right now
         self._asking_lock = threading.Lock()
+        self.prepared = threading.Event()  # no background analysis left to do
+        self.prepared.set()
 
     def prepare(self, texts: Iterable[str], background: bool = False) -> int:
         """Analyse sentences ahead of questions: a question meeting a sentence first paid for
@@ -141,15 +143,19 @@ class Answerer:
         the interpreter after every sentence (about 0.1 ms), so a question never waits for it.
         """
         done = 0
-        for done, text in enumerate(texts, 1):
-            features.analyse(text)
-            near_duplicate_key(text)
-            if done >= features.TRAITS_CACHE:
-                break
+        try:
+            for done, text in enumerate(texts, 1):
+                features.analyse(text)
+                near_duplicate_key(text)
+                if done >= features.TRAITS_CACHE:
+                    break
+                if background:
+                    time.sleep(0)  # a question waiting for the interpreter gets it now
+                    while self._asking:
+                        time.sleep(0.005)
+        finally:
             if background:
-                time.sleep(0)  # a question waiting for the interpreter gets it now
-                while self._asking:
-                    time.sleep(0.005)
+                self.prepared.set()
         return done
 
     def score(self, query: Query, candidates: Candidates, titles: dict[str, str]

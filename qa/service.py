@@ -62,6 +62,7 @@ class Verbatim:
         if doc_ids is not None:
             self.answerer.prepare(texts)
         elif texts:
+            self.answerer.prepared.clear()
             threading.Thread(target=self.answerer.prepare, args=(texts, True), daemon=True,
                              name="prepare").start()
 
@@ -130,7 +131,7 @@ class Verbatim:
         mismatch = self.indexer.model_mismatch()
         return {"status": "stale_index" if mismatch else "ok", "model": self.embedder.name,
                 "backend": getattr(self.embedder, "backend", "torch"),
-                "detail": mismatch, **counts}
+                "detail": mismatch, "prepared": self.answerer.prepared.is_set(), **counts}
 
     def close(self) -> None:
         """Wait for a running write to finish, then save the vector indexes for a fast start."""

@@ -6,6 +6,7 @@ import pytest
 
 from qa.chunking import chunk_text
 from qa.conversation import Turn
+from qa.service import Verbatim
 from tests.conftest import load_questions
 
 QUESTIONS = load_questions()
@@ -86,3 +87,12 @@ def test_a_reader_comment_still_answers_what_only_the_comments_discuss(seeded):
     page = seeded.store.get_document(cited.doc_id).text
     (quoted,) = [s for s in chunk_text(page).sentences if s.start == cited.start]
     assert quoted.comment  # the quote comes from the readers' comments
+
+
+def test_a_restarted_service_analyses_its_sentences_in_the_background(seeded, embedder):
+    restarted = Verbatim(seeded.settings, embedder=embedder)
+    restarted.warm_up()  # returns at once; the analysis runs between questions
+    question = "Who carried the torch on the spacewalk?"
+    assert restarted.ask(question).answer == seeded.ask(question).answer
+    assert restarted.answerer.prepared.wait(30)
+    assert restarted.health()["prepared"] is True
