@@ -119,6 +119,8 @@ def _serve_workers(settings: Settings, seed: bool, options: dict) -> None:
     import uvicorn
 
     from api.main import SEED_VARIABLE
+    from api.workers import APP, can_share_port
+    from api.workers import serve as serve_workers
     from qa.config import to_environment
     from qa.store import Store
 
@@ -130,8 +132,15 @@ def _serve_workers(settings: Settings, seed: bool, options: dict) -> None:
             update={"threads": max(1, (os.cpu_count() or 1) // settings.workers)})
     os.environ.update(to_environment(settings))  # the workers read their settings from here
     os.environ[SEED_VARIABLE] = "false"
-    uvicorn.run("api.main:app_from_environment", factory=True, workers=settings.workers,
-                **options)
+    if can_share_port() and settings.port:
+        try:
+            status = serve_workers(settings.workers, options, settings.log_format)
+        except OSError as exc:
+            _fail(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}")
+        if status:
+            _fail(f"a server process stopped with status {status}; see the log above")
+    else:  # one shared socket: connections may bunch up on one worker
+        uvicorn.run(APP, factory=True, workers=settings.workers, **options)
 
 
 @app.command()

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import httpx
 
-from tests.live_server import running_server
+from tests.live_server import ROOT, running_server
 
 
 def _answering_processes(log_text: str, after_path: str) -> set[int]:
@@ -41,3 +43,15 @@ def test_two_workers_share_the_index_and_see_each_others_writes(tmp_path):
         health = httpx.get(f"{url}/healthz").json()
         assert health["documents"] == 6 and health["vectors"] == health["sentences"]
     assert proc.returncode is not None  # SIGTERM stopped the workers and the supervisor
+
+
+def test_a_second_server_on_a_taken_port_fails_with_a_message(tmp_path):
+    with running_server(tmp_path / "data", "--workers", "2") as (url, _):
+        port = url.rsplit(":", 1)[1]
+        second = subprocess.run(
+            [sys.executable, "-m", "qa.cli", "serve", "--workers", "2", "--port", port,
+             "--data-dir", str(tmp_path / "data")], cwd=ROOT, capture_output=True, text=True,
+            timeout=120)
+        assert second.returncode != 0
+        assert "cannot listen" in second.stderr and "Traceback" not in second.stderr
+        assert httpx.get(f"{url}/healthz").status_code == 200  # the first one still serves
