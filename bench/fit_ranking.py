@@ -235,9 +235,8 @@ ABLATION_GROUPS = {
     "BM25 sentence": ["z_s_lex", "s_lex_rel"],
     "BM25 passage": ["z_p_lex", "p_lex_rel"],
     "neighbours": ["z_context"],
-    "word overlap": ["coverage", "phrases", "missing_names"],
-    "answer types": ["type_date", "type_duration", "type_quantity", "type_person",
-                     "type_place", "type_reason"],
+    "word overlap": ["coverage", "coverage_idf", "phrases", "missing_names", "proximity"],
+    "answer types": ["answer_type"],
     "shape": ["novelty", "log_len"],
 }
 

@@ -21,13 +21,14 @@ FEATURES = (
     "s_dense", "p_dense",                              # raw cosines
     "s_lex_rel", "p_lex_rel",                          # BM25 relative to the best candidate
     "coverage",                                        # share of question words present
+    "coverage_idf",                                    # the same, rarer words counting more
     "z_context",                                       # best neighbouring sentence, standardised
-    # The sentence holds the kind of answer the question asks for, not given in the question:
-    "type_date", "type_duration", "type_quantity", "type_person", "type_place", "type_reason",
+    "answer_type",  # holds the kind of answer asked for (a date, a person...), not in the question
     "novelty",                                         # words the question does not already say
     "log_len",                                         # longer sentences say more
     "missing_names",                                   # names in the question the source lacks
     "phrases",                                         # question word pairs found as pairs
+    "proximity",                                       # question words close together
 )
 
 _MONTHS = (r"jan(uary)?|feb(ruary)?|mar(ch)?|apr(il)?|may|june?|july?|aug(ust)?|sep(t|tember)?|"
@@ -129,6 +130,20 @@ class Traits:
     lemmas: frozenset[str]
     pairs: frozenset[tuple[str, str]]
     log_len: float
+    places: dict[str, tuple[int, ...]]  # word positions by word, "^" prefix and "=" lemma
+
+
+def _places(word_list: list[str]) -> dict[str, tuple[int, ...]]:
+    """Index a text's word positions by the keys `_Asked.matched` compares on."""
+    found: dict[str, list[int]] = {}
+    for pos, w in enumerate(word_list):
+        keys = {w, *("=" + form for form in lemmas(w))} if len(w) > 2 and \
+            w not in STOPWORDS else {w}
+        if len(w) >= 5:
+            keys.add("^" + w[:5])
+        for key in keys:
+            found.setdefault(key, []).append(pos)
+    return {k: tuple(v) for k, v in found.items()}
 
 
 @lru_cache(maxsize=TRAITS_CACHE)
@@ -142,7 +157,7 @@ def traits(text: str) -> Traits:
                   frozenset(w[:5] for w in words if len(w) >= 5),
                   frozenset(form for w in content - STOPWORDS for form in lemmas(w)),
                   frozenset(_pairs(word_list)),
-                  float(np.log1p(len(text)) / 6.0))
+                  float(np.log1p(len(text)) / 6.0), _places(word_list))
 
 
 @lru_cache(maxsize=TRAITS_CACHE)
@@ -164,13 +179,15 @@ def analyse(text: str) -> None:
 class _Asked:
     """The question's words, names and answer kinds, set up once for matching many sentences."""
 
-    def __init__(self, question: str, conversation: str) -> None:
+    def __init__(self, question: str, conversation: str, idf: dict[str, float]) -> None:
         """Work out everything about the question that does not depend on a candidate."""
         own = query_terms(question)
         self.terms = frozenset(own + query_terms(conversation))
         # A follow-up's own words say what is new; the earlier turn's only what it is about.
         self.term_weight = {t: 1.0 if t in own else CONTEXT_WEIGHT for t in self.terms}
         self.total_weight = sum(self.term_weight.values())
+        self.idf_weight = {t: w * idf.get(t, 1.0) for t, w in self.term_weight.items()}
+        self.total_idf = sum(self.idf_weight.values())
         self.by_prefix: dict[str, set[str]] = {}
         for t in self.terms:
             if len(t) >= 5:
@@ -181,11 +198,12 @@ class _Asked:
             for form in lemmas(t):
                 self.by_lemma.setdefault(form, set()).add(t)
         self.lemmas = frozenset(self.by_lemma)
+        # Where `_places` files the words each term matches: as such, by prefix, by lemma.
+        self.keys = {t: (t, "^" + t[:5], *("=" + form for form in lemmas(t))) for t in self.terms}
         self.words = frozenset(_WORDS.findall(f"{question} {conversation}".lower()))
-        self.wanted = [(i, name) for i, (name, on) in enumerate(question_types(question).items())
-                       if on]
+        self.wanted = [name for name, on in question_types(question).items() if on]
         self.shapes = {name: {m.group(0).lower() for m in _ANSWER_SHAPES[name].finditer(question)}
-                       for _, name in self.wanted}
+                       for name in self.wanted}
         self.names = question_names(question)
         self.pairs = _pairs(_WORDS.findall(question.lower()))
 
@@ -198,6 +216,39 @@ class _Asked:
         for form in self.lemmas & part.lemmas:
             hits |= self.by_lemma[form]
         return hits
+
+    def share(self, hits: set[str], rare: bool = False) -> float:
+        """Part of the question's words found (weighted by rarity when `rare`)."""
+        weight, total = (self.idf_weight, self.total_idf) if rare else \
+            (self.term_weight, self.total_weight)
+        return sum(weight[t] for t in hits) / total if total else 0.0
+
+    def answer_type(self, text: str) -> float:
+        """1 when a text holds something shaped like the answer asked for (a date for "when",
+        a name for "who") that the question does not already say."""
+        return float(any(m not in self.shapes[kind] for kind in self.wanted
+                         for m in answer_shapes(text, kind)))
+
+    def window(self, part: Traits, hits: set[str], width: int = 12) -> float:
+        """Most question weight found within `width` consecutive words of a text: words of
+        the question that stand together in a sentence usually say the same thing."""
+        weight = self.term_weight
+        most = sum(weight[t] for t in hits)
+        if len(hits) < 2:
+            return self.share(hits)
+        get = part.places.get
+        places = sorted((pos, t) for t in hits for key in self.keys[t] for pos in get(key, ()))
+        best = 0.0
+        for i, (start, _) in enumerate(places):
+            inside = set()
+            for pos, t in places[i:]:
+                if pos - start >= width:
+                    break
+                inside.add(t)
+            best = max(best, sum(weight[t] for t in inside))
+            if best >= most:
+                break
+        return best / self.total_weight
 
     def named(self, part: Traits) -> set[str]:
         """Question names a text mentions."""
@@ -212,9 +263,8 @@ def build(question: str, candidates: Candidates, titles: dict[str, str],
     """
     sig = candidates.signals
     s_dense, p_dense, s_lex, p_lex = (sig[:, j] for j in range(4))
-    asked = _Asked(question, conversation)
+    asked = _Asked(question, conversation, candidates.idf)
     n_names, n_pairs = len(asked.names), len(asked.pairs)
-    weight = asked.term_weight
     by_title: dict[str, tuple[str, set[str], set[str]]] = {}
     seen: dict[tuple[str, str], tuple[float, ...]] = {}
     rows = []
@@ -229,22 +279,19 @@ def build(question: str, candidates: Candidates, titles: dict[str, str],
         row = seen.get((r.text, title_text))
         if row is None:
             own = traits(r.text)
-            types = [0.0] * len(_QUESTION_TYPES)
-            for i, name in asked.wanted:
-                types[i] = float(any(m not in asked.shapes[name]
-                                     for m in answer_shapes(r.text, name)))
-            covered = sum(weight[t] for t in title_terms | asked.matched(own)) / \
-                asked.total_weight if asked.total_weight else 0.0
+            inside = asked.matched(own)
+            hit = title_terms | inside
             missing = (1.0 - len(title_names | asked.named(own)) / n_names) if n_names else 0.0
             row = seen[(r.text, title_text)] = (
-                covered, *types, len(own.content - asked.words) / max(len(own.words), 1),
-                own.log_len, missing, len(asked.pairs & own.pairs) / n_pairs if n_pairs else 0.0)
+                asked.share(hit), asked.share(hit, rare=True), asked.answer_type(r.text),
+                len(own.content - asked.words) / max(len(own.words), 1), own.log_len, missing,
+                len(asked.pairs & own.pairs) / n_pairs if n_pairs else 0.0,
+                asked.window(own, inside))
         rows.append(row)
-    extra = np.asarray(rows, dtype=np.float32).reshape(len(candidates.rows),
-                                                       5 + len(_QUESTION_TYPES))
+    extra = np.asarray(rows, dtype=np.float32).reshape(len(candidates.rows), 8)
     return np.column_stack([
         zscore(s_dense), zscore(p_dense), zscore(s_lex), zscore(p_lex),
         s_dense, p_dense,
         s_lex / max(float(s_lex.max()), 1e-6), p_lex / max(float(p_lex.max()), 1e-6),
-        extra[:, 0], zscore(context_dense), extra[:, 1:],
+        extra[:, :2], zscore(context_dense), extra[:, 2:],
     ]).astype(np.float32)

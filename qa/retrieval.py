@@ -7,8 +7,9 @@ candidate then gets every signal, so the answerer can weigh them together.
 from __future__ import annotations
 
 import heapq
+import math
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -35,6 +36,7 @@ class Candidates:
     signals: np.ndarray
     passage_ids: list[int]
     context: np.ndarray  # best dense score of each candidate's neighbouring sentences
+    idf: dict[str, float] = field(default_factory=dict)  # how rare each question word is
 
     def __len__(self) -> int:
         """Count candidates."""
@@ -118,4 +120,12 @@ class Retriever:
                              p_lex.get(p, 0.0)] for i, p in zip(order, pids)], dtype=np.float32)
         context = np.array([max((s_dense[n] for n in neighbours.get(i, ())), default=0.0)
                             for i in order], dtype=np.float32)
-        return Candidates(sentence_rows, signals, pids, context)
+        return Candidates(sentence_rows, signals, pids, context, self.rarity(query))
+
+    def rarity(self, query: Query) -> dict[str, float]:
+        """Weigh each question word by how few sentences hold it (BM25's IDF): "torch" says
+        little in a corpus about the torch. The counts are cached from the BM25 search."""
+        terms = query_terms(f"{query.text} {query.context}")
+        counts = self.indexer.store.row_counts("sentences", terms)
+        n = max(len(self.indexer.catalog), *counts.values(), 0) if counts else 0
+        return {t: math.log((n + 1.0) / (c + 0.5)) for t, c in counts.items()}

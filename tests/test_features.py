@@ -8,16 +8,20 @@ from qa import features
 from qa.retrieval import Candidates
 from qa.store import SentenceRow
 
-COVERAGE = features.FEATURES.index("coverage")
+
+def _feature(name: str, question: str, texts: list[str], conversation: str = "",
+             idf: dict[str, float] | None = None) -> list[float]:
+    """One feature of each sentence, all retrieval signals equal."""
+    rows = [SentenceRow(i, "doc", i, 0, 0, len(t), t) for i, t in enumerate(texts)]
+    candidates = Candidates(rows, np.zeros((len(rows), 4), np.float32), [0] * len(rows),
+                            np.zeros(len(rows), np.float32), idf or {})
+    matrix = features.build(question, candidates, {"doc": ""}, candidates.context, conversation)
+    return [round(float(v), 3) for v in matrix[:, features.FEATURES.index(name)]]
 
 
 def _coverage(question: str, texts: list[str], conversation: str = "") -> list[float]:
     """Word coverage of each sentence, all other signals equal."""
-    rows = [SentenceRow(i, "doc", i, 0, 0, len(t), t) for i, t in enumerate(texts)]
-    candidates = Candidates(rows, np.zeros((len(rows), 4), np.float32), [0] * len(rows),
-                            np.zeros(len(rows), np.float32))
-    matrix = features.build(question, candidates, {"doc": ""}, candidates.context, conversation)
-    return [round(float(v), 3) for v in matrix[:, COVERAGE]]
+    return _feature("coverage", question, texts, conversation)
 
 
 def test_other_forms_of_a_word_count_as_the_word():
@@ -40,3 +44,34 @@ def test_a_follow_up_weighs_its_own_words_above_the_earlier_turns():
                               "The Sochi Olympics were expensive."],
                              conversation="How much will the Sochi Olympics cost?")
     assert own > earlier
+
+
+def test_a_rare_question_word_counts_more_than_a_common_one():
+    question = "When did the torch relay begin?"
+    texts = ["The torch was lit.", "The relay will begin soon."]
+    plain = _feature("coverage_idf", question, texts)
+    assert plain[1] > plain[0]  # two words of three against one
+    rare, common = _feature("coverage_idf", "When did the torch visit Yakutsk?",
+                            ["The torch is here.", "Yakutsk is cold."],
+                            idf={"torch": 0.1, "visit": 3.0, "yakutsk": 5.0})
+    assert common > 0.5 > rare  # one word each, but "yakutsk" is the rare one
+
+
+def test_question_words_standing_together_count_more_than_scattered_ones():
+    together, apart = _feature(
+        "proximity", "How long did the spacewalk last?",
+        ["The spacewalk will last two hours, the agency said on Monday.",
+         "The spacewalk was planned for weeks by the two cosmonauts and their crew in the "
+         "station, and in the end the whole relay will last four months."])
+    assert (together, apart) == (0.667, 0.333)  # "long" is not in either
+
+
+def test_the_answer_type_needs_a_new_answer_of_the_asked_kind():
+    date, none, repeated = _feature(
+        "answer_type", "When did the torch launch from Baikonur in 2013?",
+        ["The torch launched on November 7.", "The torch launched from Baikonur.",
+         "The torch launched in 2013."])
+    assert (date, none, repeated) == (1.0, 0.0, 0.0)
+    hours, months = _feature("answer_type", "How long was the spacewalk?",
+                             ["It took five hours.", "Nobody knows."])
+    assert (hours, months) == (1.0, 0.0)
