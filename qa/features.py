@@ -37,19 +37,21 @@ _NUMBER_WORDS = (r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelv
                  r"thirty|forty|fifty|sixty|hundred|thousand|million|billion|dozen|half|several")
 _QUESTION_TYPES = {
     "type_date": re.compile(
-        r"^\s*when\b|\b(what|which|in what) (year|month|day|date|time|decade|century|season)\b|"
+        r"^\s*when\b|\b(what|which|in what) (years?|months?|days?|dates?|times?|decades?|"
+        r"century|centuries|seasons?)\b|"
         r"\bhow long ago\b", re.I),
     "type_duration": re.compile(
         r"\bhow long\b|\bfor how (long|many (days|hours|years|months|weeks|minutes))\b|"
         r"\bhow much time\b|\b(what|which) (duration|length|distance)\b", re.I),
     "type_quantity": re.compile(
         r"\bhow (many|much|far|fast|big|large|tall|old|often|high|deep|heavy|wide|long)\b|"
-        r"\b(what|which) (percentage|percent|number|amount|size|population|temperature|"
-        r"speed|cost|price|age)\b", re.I),
+        r"\b(what|which) (percentages?|percent|numbers?|amounts?|sizes?|population|"
+        r"temperatures?|speeds?|costs?|prices?|ages?)\b", re.I),
     "type_person": re.compile(r"^\s*(who|whom|whose)\b|\b(who|whom|whose)\b", re.I),
     "type_place": re.compile(
-        r"^\s*where\b|\bwhere\b|\b(what|which|in what|in which) (city|country|state|region|"
-        r"place|town|continent|island|river|location|province|nation|county|module|building)\b",
+        r"^\s*where\b|\bwhere\b|\b(what|which|in what|in which) (city|cities|country|countries|"
+        r"states?|regions?|places?|towns?|continents?|islands?|rivers?|locations?|provinces?|"
+        r"nations?|county|counties|modules?|buildings?)\b",
         re.I),
     "type_reason": re.compile(r"^\s*why\b|\bwhy\b|\b(what|which) (was|is|were|are) the (reason|"
                               r"cause|purpose)|\bfor what (reason|purpose)\b|\bhow come\b", re.I),
