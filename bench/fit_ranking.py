@@ -72,7 +72,7 @@ def featurize(collected: list[tuple]) -> dict[str, np.ndarray]:
     for qi, (q, cands, titles, *_) in enumerate(rows):
         if not len(cands):
             continue
-        xs.append(features.build(q.question, cands, titles, cands.context))
+        xs.append(features.build(q.question, cands, titles))
         ys.append(np.array([judge(q, r.text, r.doc_id, r.start, r.end) for r in cands.rows]))
         qids.append(np.full(len(cands), qi))
         groups.append(q.group)
@@ -80,8 +80,8 @@ def featurize(collected: list[tuple]) -> dict[str, np.ndarray]:
         keep = [i for i, r in enumerate(cands.rows) if not r.doc_id.startswith(q.group + "#")]
         if keep and qi % 2 == 0:
             sub = Candidates([cands.rows[i] for i in keep], cands.signals[keep],
-                             [cands.passage_ids[i] for i in keep], cands.context[keep])
-            negx.append(features.build(q.question, sub, titles, sub.context))
+                             [cands.passage_ids[i] for i in keep], cands.idf)
+            negx.append(features.build(q.question, sub, titles))
             negq.append(np.full(len(keep), qi))
     return {"x": np.vstack(xs), "y": np.concatenate(ys), "qid": np.concatenate(qids),
             "group": np.array(groups), "negx": np.vstack(negx), "negq": np.concatenate(negq)}
@@ -234,7 +234,6 @@ ABLATION_GROUPS = {
     "dense passage": ["z_p_dense", "p_dense"],
     "BM25 sentence": ["z_s_lex", "s_lex_rel"],
     "BM25 passage": ["z_p_lex", "p_lex_rel"],
-    "neighbours": ["z_context"],
     "word overlap": ["coverage", "coverage_idf", "phrases", "missing_names", "proximity"],
     "answer types": ["answer_type"],
     "shape": ["novelty", "log_len"],

@@ -161,7 +161,7 @@ class Answerer:
     def score(self, query: Query, candidates: Candidates, titles: dict[str, str]
               ) -> tuple[np.ndarray, np.ndarray]:
         """Rank candidates and estimate for each the probability that it is a right answer."""
-        matrix = features.build(query.text, candidates, titles, candidates.context, query.context)
+        matrix = features.build(query.text, candidates, titles, query.context)
         ranking = matrix @ self._weights
         comment = np.array([r.comment for r in candidates.rows], dtype=bool)
         if comment.any() and not comment.all() and self._confidence(

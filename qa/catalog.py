@@ -1,6 +1,6 @@
 """The catalog: what answering needs to know about sentences, passages and titles, in memory.
 
-A question touches a few hundred candidate sentences, their passages, neighbours and titles.
+A question touches a few hundred candidate sentences, their passages and titles.
 Reading those from SQLite took a dozen queries per question; the catalog answers them from
 dictionaries instead. Like the vector indexes it is derived from the store: loaded with them,
 updated with every write, and reloaded whenever another process writes.
@@ -74,19 +74,6 @@ class Catalog:
             passage, quotable = self._passages[key], self._quotable.get(key[0], {})
             out.extend(quotable[o] for o in range(passage.first_sentence, passage.last_sentence + 1)
                        if o in quotable)
-        return out
-
-    def neighbours(self, ids: Iterable[int]) -> dict[int, list[int]]:
-        """Map sentences to the quotable sentences just before and after them in their document."""
-        out: dict[int, list[int]] = {}
-        for i in ids:
-            row = self._sentences.get(i)
-            if row is None:
-                continue
-            quotable = self._quotable[row.doc_id]
-            found = [quotable[o] for o in (row.ord - 1, row.ord + 1) if o in quotable]
-            if found:
-                out[i] = found
         return out
 
     def texts(self, doc_ids: Iterable[str] | None = None) -> list[str]:

@@ -22,7 +22,6 @@ FEATURES = (
     "s_lex_rel", "p_lex_rel",                          # BM25 relative to the best candidate
     "coverage",                                        # share of question words present
     "coverage_idf",                                    # the same, rarer words counting more
-    "z_context",                                       # best neighbouring sentence, standardised
     "answer_type",  # holds the kind of answer asked for (a date, a person...), not in the question
     "novelty",                                         # words the question does not already say
     "log_len",                                         # longer sentences say more
@@ -258,7 +257,7 @@ class _Asked:
 
 
 def build(question: str, candidates: Candidates, titles: dict[str, str],
-          context_dense: np.ndarray, conversation: str = "") -> np.ndarray:
+          conversation: str = "") -> np.ndarray:
     """Compute the feature matrix (one row per candidate, columns in FEATURES order).
 
     `conversation` is earlier turns a follow-up leans on: its words count as asked-about too.
@@ -295,5 +294,5 @@ def build(question: str, candidates: Candidates, titles: dict[str, str],
         zscore(s_dense), zscore(p_dense), zscore(s_lex), zscore(p_lex),
         s_dense, p_dense,
         s_lex / max(float(s_lex.max()), 1e-6), p_lex / max(float(p_lex.max()), 1e-6),
-        extra[:, :2], zscore(context_dense), extra[:, 2:],
+        extra,
     ]).astype(np.float32)

@@ -35,7 +35,6 @@ class Candidates:
     rows: list[SentenceRow]
     signals: np.ndarray
     passage_ids: list[int]
-    context: np.ndarray  # best dense score of each candidate's neighbouring sentences
     idf: dict[str, float] = field(default_factory=dict)  # how rare each question word is
 
     def __len__(self) -> int:
@@ -105,22 +104,17 @@ class Retriever:
         ids.update(catalog.sentences_of_passages(set(dense_p) | set(top_p)))
         rows = catalog.sentences(ids)
         if not rows:
-            return Candidates([], np.zeros((0, len(SIGNALS)), np.float32), [],
-                              np.zeros(0, np.float32))
+            return Candidates([], np.zeros((0, len(SIGNALS)), np.float32), [])
         order = sorted(rows)
         sentence_rows = [rows[i] for i in order]
         homes = [catalog.passage(r.doc_id, r.passage_ord) for r in sentence_rows]
         pids = [p.id if p is not None else -1 for p in homes]
         known_pids = sorted({p for p in pids if p >= 0})
-        neighbours = catalog.neighbours(order)
-        neighbour_ids = sorted({n for ns in neighbours.values() for n in ns} | set(order))
-        s_dense = ix.sentence_index.similarity(q, neighbour_ids)
+        s_dense = ix.sentence_index.similarity(q, order)
         p_dense = ix.passage_index.similarity(q, known_pids)
         signals = np.array([[s_dense.get(i, 0.0), p_dense.get(p, 0.0), s_lex.get(i, 0.0),
                              p_lex.get(p, 0.0)] for i, p in zip(order, pids)], dtype=np.float32)
-        context = np.array([max((s_dense[n] for n in neighbours.get(i, ())), default=0.0)
-                            for i in order], dtype=np.float32)
-        return Candidates(sentence_rows, signals, pids, context, self.rarity(query))
+        return Candidates(sentence_rows, signals, pids, self.rarity(query))
 
     def rarity(self, query: Query) -> dict[str, float]:
         """Weigh each question word by how few sentences hold it (BM25's IDF): "torch" says

@@ -14,8 +14,8 @@ def _feature(name: str, question: str, texts: list[str], conversation: str = "",
     """One feature of each sentence, all retrieval signals equal."""
     rows = [SentenceRow(i, "doc", i, 0, 0, len(t), t) for i, t in enumerate(texts)]
     candidates = Candidates(rows, np.zeros((len(rows), 4), np.float32), [0] * len(rows),
-                            np.zeros(len(rows), np.float32), idf or {})
-    matrix = features.build(question, candidates, {"doc": ""}, candidates.context, conversation)
+                            idf or {})
+    matrix = features.build(question, candidates, {"doc": ""}, conversation)
     return [round(float(v), 3) for v in matrix[:, features.FEATURES.index(name)]]
 
 
