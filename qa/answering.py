@@ -18,7 +18,8 @@ from qa.retrieval import Candidates, Query, Retriever
 from qa.store import SentenceRow
 
 PARAMS_FILE = Path(__file__).with_name("ranking_params.json")
-CONFIDENCE_FEATURES = ("score", "margin", "s_dense", "p_dense", "coverage", "missing_names")
+CONFIDENCE_FEATURES = ("score", "margin", "margin_dense", "s_dense", "p_dense", "coverage",
+                       "missing_names")
 _NORM = re.compile(r"[^\w]+", re.UNICODE)
 NEAR_DUPLICATE = 0.85  # share of words two sentences must have in common to be one quote
 
@@ -102,9 +103,10 @@ def confidence_features(ranking: np.ndarray, matrix: np.ndarray) -> np.ndarray:
     ordered = np.sort(ranking)[::-1]
     runner_up = ordered[1] if len(ordered) > 1 else ordered[0] - 1.0
     best_other = np.where(ranking >= ordered[0], runner_up, ordered[0])
+    margin = np.clip(ranking - best_other, -5, 5)
     return np.column_stack([
-        ranking, np.clip(ranking - best_other, -5, 5),
-        *(matrix[:, _COLUMN[name]] for name in CONFIDENCE_FEATURES[2:])])
+        ranking, margin, margin * matrix[:, _COLUMN["s_dense"]],
+        *(matrix[:, _COLUMN[name]] for name in CONFIDENCE_FEATURES[3:])])
 
 
 @lru_cache(maxsize=20_000)

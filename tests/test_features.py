@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from qa import features
+from qa.answering import RankingParams, confidence_features
 from qa.retrieval import Candidates
 from qa.store import SentenceRow
 
@@ -75,3 +76,22 @@ def test_the_answer_type_needs_a_new_answer_of_the_asked_kind():
     hours, months = _feature("answer_type", "How long was the spacewalk?",
                              ["It took five hours.", "Nobody knows."])
     assert (hours, months) == (1.0, 0.0)
+
+
+def test_a_clear_lead_counts_for_more_when_the_sentence_also_means_what_was_asked():
+    # In a small corpus one sentence sharing a word with an off-topic question stands far
+    # above the rest, so its lead is trusted less when its cosine to the question is low.
+    params = RankingParams.load()
+    names = list(features.FEATURES)
+
+    def logit(lead: float, cosine: float) -> float:
+        matrix = np.zeros((2, len(names)), np.float32)
+        matrix[:, names.index("s_dense")] = cosine
+        matrix[:, names.index("coverage")] = 0.5
+        p = float(params.confidence_of(confidence_features(np.array([8.0 + lead, 8.0]),
+                                                           matrix))[0])
+        return float(np.log(p / (1 - p)))
+
+    strong = logit(5.0, 0.7) - logit(0.0, 0.7)
+    weak = logit(5.0, 0.25) - logit(0.0, 0.25)
+    assert strong > weak + 1.0
