@@ -27,7 +27,7 @@ _WORD = re.compile(r"[^\W\d_]{2,}", re.UNICODE)
 _TERMINAL = re.compile(r"[.!?…:;\"'”’)\]]$")
 # A reader comment opens with a bulleted line holding only its author's handle ("  • lidocaineus").
 _COMMENT_AUTHOR = re.compile(r"^(\s*)[•·▪‣◦]\s*[^\s.!?,;:][^.!?,;:]{0,38}$")
-CHUNKER_VERSION = "4"  # bump when chunking changes: stored indexes then ask for a rebuild
+CHUNKER_VERSION = "5"  # bump when chunking changes: stored indexes then ask for a rebuild
 MIN_WORDS = 4
 HEADING_MAX_WORDS = 12
 
@@ -97,6 +97,13 @@ def _mixed_scripts(text: str) -> bool:
     return total >= 10 and scripts.most_common(1)[0][1] < 0.7 * total
 
 
+def _reports_a_question(sentence: str) -> bool:
+    """Tell reported speech ('...giving directions: "Can you get higher?"') from a question the
+    page itself asks: the quoted question follows a statement of its own."""
+    opening = max(sentence.rfind('"', 0, len(sentence) - 2), sentence.rfind("“"))
+    return opening > 0 and len(_WORD.findall(sentence[:opening])) >= MIN_WORDS
+
+
 def is_quotable(sentence: str, alone_on_line: bool) -> bool:
     """Decide whether a sentence can stand as an answer, ruling out captions and furniture."""
     stripped = sentence.strip()
@@ -114,7 +121,7 @@ def is_quotable(sentence: str, alone_on_line: bool) -> bool:
         return False  # slideshow captions "(03 of19)" and parenthetical credits
     if _mixed_scripts(stripped):
         return False  # look-alike letters from several alphabets: spam written to evade filters
-    if stripped.rstrip("\"'”’)").endswith("?"):
+    if stripped.rstrip("\"'”’)").endswith("?") and not _reports_a_question(stripped):
         return False  # a question answers nothing
     # A short line without closing punctuation is a heading or a caption title, not a statement.
     if alone_on_line and len(words) < HEADING_MAX_WORDS and not _TERMINAL.search(stripped):

@@ -92,3 +92,11 @@ def test_the_seed_page_with_comments_keeps_its_article_uncommented():
     comments = [s for s in sentences if "reusable spacecraft made of three modules" in s.text]
     assert article and not article[0].comment
     assert comments and comments[0].comment
+
+
+def test_a_question_the_page_asks_is_not_quotable_but_a_reported_one_is():
+    assert not is_quotable("But why tell you all this when you can see it for yourself?", False)
+    assert not is_quotable('"Can you get a little bit higher?"', False)
+    reported = ('In this video you can hear the cosmonauts giving directions for picture-perfect '
+                'shots: "Can you get a little bit higher?')
+    assert is_quotable(reported, False)
