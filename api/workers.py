@@ -4,17 +4,29 @@ uvicorn's own `--workers` shares one socket: whichever process wakes first accep
 connection waiting, so 16 clients connecting at once often all landed on one worker while the
 other idled (385 answers/s instead of 570). With SO_REUSEPORT the kernel spreads connections
 over the workers' sockets instead.
+
+The supervisor replaces a worker that dies (a crash, the kernel's OOM killer) and gives up when
+workers keep dying right after they start. A worker whose supervisor is gone (`kill -9`) stops
+by itself instead of serving on as an orphan.
 """
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import signal
 import socket
+import threading
+import time
+from multiprocessing.connection import wait
 from typing import Any
 
 APP = "api.main:app_from_environment"
+QUICK_DEATH_S = 10.0  # a worker dying this soon after its start counts towards giving up
+QUICK_DEATHS = 3  # that many quick deaths in a row: something is wrong beyond one worker
+
+log = logging.getLogger(__name__)
 
 
 def can_share_port() -> bool:
@@ -49,26 +61,45 @@ def _listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _worker(options: dict[str, Any], log_format: str) -> None:
+def _stop_with(parent: int) -> None:
+    """Stop this worker cleanly once its supervisor is gone."""
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _worker(options: dict[str, Any], log_format: str, parent: int) -> None:
     """Serve the app (settings come from VERBATIM_* variables) on a socket of its own."""
     import uvicorn
 
     from api.logs import configure_logging
 
     configure_logging(log_format)
+    threading.Thread(target=_stop_with, args=(parent,), daemon=True, name="orphan-check").start()
     sock = _listen(options["host"], options["port"])
     config = uvicorn.Config(APP, factory=True, **options)
     uvicorn.Server(config).run(sockets=[sock])
 
 
 def serve(workers: int, options: dict[str, Any], log_format: str) -> int:
-    """Start the workers and stop them all on SIGTERM or Ctrl-C (each finishes its requests);
-    return the first non-zero exit status of a worker, or 0."""
+    """Start the workers, replace any that dies, and stop them all on SIGTERM or Ctrl-C (each
+    finishes its requests); return 0, or the status of the worker that made it give up."""
     check_port_free(options["host"], options["port"])
     context = multiprocessing.get_context("spawn")
-    processes = [context.Process(target=_worker, args=(options, log_format),
-                                 name=f"verbatim-worker-{i}") for i in range(workers)]
-    stopping = []
+    stopping: list[int] = []
+    processes: list[multiprocessing.process.BaseProcess] = []
+    started: list[float] = []
+
+    def start(slot: int) -> None:
+        """Start the worker of one slot (again)."""
+        process = context.Process(target=_worker, args=(options, log_format, os.getpid()),
+                                  name=f"verbatim-worker-{slot}")
+        process.start()
+        if slot < len(processes):
+            processes[slot], started[slot] = process, time.monotonic()
+        else:
+            processes.append(process)
+            started.append(time.monotonic())
 
     def stop(signum: int, _frame: object) -> None:
         """Pass the stop on to every worker still running."""
@@ -79,10 +110,30 @@ def serve(workers: int, options: dict[str, Any], log_format: str) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    for process in processes:
-        process.start()
+    for slot in range(workers):
+        start(slot)
+    failure, quick = 0, 0
+    while not stopping and not failure:
+        wait([p.sentinel for p in processes], timeout=1.0)
+        for slot, process in enumerate(processes):
+            if process.is_alive() or stopping:
+                continue
+            quick = quick + 1 if time.monotonic() - started[slot] < QUICK_DEATH_S else 0
+            if quick >= QUICK_DEATHS:
+                log.error("server processes keep stopping right after they start (last status "
+                          "%s); stopping", process.exitcode)
+                failure = process.exitcode or 1
+                stop(signal.SIGTERM, None)
+                break
+            log.warning("server process %s stopped with status %s; starting another",
+                        process.pid, process.exitcode)
+            start(slot)
+    if stopping:
+        stop(stopping[0], None)  # a worker started while the stop came in hears it too
     for process in processes:
         process.join()
+    if failure:
+        return failure
     # uvicorn re-raises the stop signal once it has shut down cleanly: that is no failure.
-    stopped = {0, -signal.SIGTERM, -signal.SIGINT} if stopping else {0}
-    return next((p.exitcode for p in processes if p.exitcode not in stopped), 0)
+    return next((p.exitcode for p in processes if p.exitcode not in
+                 {0, -signal.SIGTERM, -signal.SIGINT}), 0)

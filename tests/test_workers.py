@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
 
 import httpx
 
@@ -55,3 +58,64 @@ def test_a_second_server_on_a_taken_port_fails_with_a_message(tmp_path):
         assert second.returncode != 0
         assert "cannot listen" in second.stderr and "Traceback" not in second.stderr
         assert httpx.get(f"{url}/healthz").status_code == 200  # the first one still serves
+
+
+def _logged(data, message: str) -> list[dict]:
+    """Log records of the server in `data` whose message starts with `message`."""
+    text = (data / "server.log").read_text()
+    lines = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+    return [r for r in lines if r.get("message", "").startswith(message)]
+
+
+def _worker_pids(url: str, data) -> set[int]:
+    """Process ids of the workers, as their request logs show them."""
+    for _ in range(40):
+        with httpx.Client(base_url=url, timeout=60) as fresh:
+            assert fresh.get("/healthz").status_code == 200
+        pids = {r["process"] for r in _logged(data, "request")}
+        if len(pids) >= 2:
+            return pids
+    return {r["process"] for r in _logged(data, "request")}
+
+
+def test_a_worker_that_dies_is_replaced_and_orphans_stop_by_themselves(tmp_path):
+    data = tmp_path / "data"
+    with running_server(data, "--workers", "2") as (url, proc):
+        first = _worker_pids(url, data)
+        assert len(first) == 2
+        victim = min(first)
+        os.kill(victim, signal.SIGKILL)
+        deadline = time.monotonic() + 90
+        while not _logged(data, f"server process {victim} stopped"):
+            assert time.monotonic() < deadline, "the dead worker was not noticed"
+            time.sleep(0.2)
+        # The replacement loads its model and vectors, then answers like the others.
+        deadline = time.monotonic() + 120
+        while len(_worker_pids(url, data) - {victim}) < 2:
+            assert time.monotonic() < deadline, "no replacement worker answered"
+            time.sleep(0.5)
+        answer = httpx.post(f"{url}/v1/answer", json={"question": "Who carried the torch?"},
+                            timeout=60).json()
+        assert answer["answer"]
+        # Without its supervisor a worker stops instead of holding the port as an orphan.
+        workers = _worker_pids(url, data) - {victim}
+        proc.kill()
+        proc.wait()
+        try:
+            deadline = time.monotonic() + 30
+            while any(_alive(pid) for pid in workers):
+                assert time.monotonic() < deadline, "workers outlived their supervisor"
+                time.sleep(0.2)
+        finally:
+            for pid in workers:
+                if _alive(pid):
+                    os.kill(pid, signal.SIGKILL)
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process still runs (and is not a zombie waiting for its parent)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(") ", 1)[1][0] != "Z"
+    except FileNotFoundError:
+        return False
