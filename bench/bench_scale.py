@@ -40,8 +40,8 @@ from qa.documents import Document  # noqa: E402
 from qa.evaluation import load_squad  # noqa: E402
 from qa.service import Verbatim  # noqa: E402
 from qa.store import Store, query_terms  # noqa: E402
+from tests.couriers import make_doc  # noqa: E402
 from tests.live_server import running_server  # noqa: E402
-from tests.test_faults import make_doc  # noqa: E402
 
 CACHE = ROOT / "bench" / ".cache"
 

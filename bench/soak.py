@@ -23,8 +23,8 @@ sys.path.insert(0, str(ROOT))
 
 from bench.bench_core import markdown_table, rss_mb  # noqa: E402
 from qa.evaluation import load_jsonl  # noqa: E402
+from tests.couriers import make_doc  # noqa: E402
 from tests.live_server import running_server  # noqa: E402
-from tests.test_faults import make_doc  # noqa: E402
 
 
 def main() -> None:

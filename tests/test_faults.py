@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import random
 import signal
 import subprocess
 import sys
@@ -13,22 +12,10 @@ import time
 import httpx
 import pytest
 
+from tests.couriers import make_doc
 from tests.live_server import ROOT, start_server, stop_server
 
 pytestmark = pytest.mark.slow
-
-PLACES = ["harbour", "depot", "orchard", "quarry", "lighthouse", "mill", "ferry", "archive"]
-
-
-def make_doc(key: str, sentences: int = 30) -> dict:
-    """A document with a unique courier name, so a question can find exactly it."""
-    rng = random.Random(key)
-    lines = [f"Courier {key.upper()} carried parcels across the valley."]
-    for n in range(sentences - 1):
-        place, other = rng.sample(PLACES, 2)
-        lines.append(f"On day {n + 1} the courier took {rng.randint(2, 90)} parcels from the "
-                     f"{place} to the {other} before noon.")
-    return {"doc_id": key, "title": f"Courier {key}", "text": " ".join(lines)}
 
 
 def documents(url: str) -> dict[str, dict]:
