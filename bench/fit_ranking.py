@@ -87,7 +87,8 @@ def featurize(collected: list[tuple]) -> dict[str, np.ndarray]:
             keep = [i for i in keep if cands.rows[i].doc_id.split("#")[0] == nearest]
         if keep and qi % 2 == 0:
             sub = Candidates([cands.rows[i] for i in keep], cands.signals[keep],
-                             [cands.passage_ids[i] for i in keep], cands.idf)
+                             [cands.passage_ids[i] for i in keep], cands.idf,
+                             cands.meaning_terms, cands.meaning[keep])
             negx.append(features.build(q.question, sub, titles))
             negq.append(np.full(len(keep), qi))
     return {"x": np.vstack(xs), "y": np.concatenate(ys), "qid": np.concatenate(qids),
@@ -219,7 +220,7 @@ def main() -> None:
     answerable = np.arange(len(cal_x)) < len(pos_rows)
     print("calibration ECE on answerable (cross-validated): %.4f" % expected_calibration_error(
         probs[answerable], cal_y[answerable].astype(float)))
-    for t in (0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4):
+    for t in (0.1, 0.15, 0.2, 0.21, 0.22, 0.25, 0.3, 0.35, 0.4):
         print(f"  abstain below {t:.2f}: answerable abstain {np.mean(probs[answerable] < t):.3f}"
               f", off-corpus abstain {np.mean(probs[~answerable] < t):.3f}")
     model = LogisticRegression(C=1.0, max_iter=2000).fit(cal_x, cal_y, sample_weight=cal_w)
@@ -242,6 +243,7 @@ ABLATION_GROUPS = {
     "BM25 sentence": ["z_s_lex", "s_lex_rel"],
     "BM25 passage": ["z_p_lex", "p_lex_rel"],
     "word overlap": ["coverage", "coverage_idf", "phrases", "missing_names", "proximity"],
+    "words by meaning": ["meaning", "z_meaning"],
     "answer types": ["answer_type"],
     "shape": ["novelty", "log_len"],
 }

@@ -18,7 +18,7 @@ from qa.retrieval import Candidates, Query, Retriever
 from qa.store import SentenceRow
 
 PARAMS_FILE = Path(__file__).with_name("ranking_params.json")
-CONFIDENCE_FEATURES = ("score", "margin", "margin_dense", "s_dense", "p_dense", "coverage",
+CONFIDENCE_FEATURES = ("score", "margin", "margin_dense", "s_dense", "p_dense", "coverage", "meaning",
                        "missing_names")
 _NORM = re.compile(r"[^\w]+", re.UNICODE)
 NEAR_DUPLICATE = 0.85  # share of words two sentences must have in common to be one quote

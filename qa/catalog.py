@@ -1,6 +1,7 @@
-"""The catalog: what answering needs to know about sentences, passages and titles, in memory.
+"""The catalog: what answering needs to know about sentences, passages, titles and words, in
+memory.
 
-A question touches a few hundred candidate sentences, their passages and titles.
+A question touches a few hundred candidate sentences, their passages, titles and words.
 Reading those from SQLite took a dozen queries per question; the catalog answers them from
 dictionaries instead. Like the vector indexes it is derived from the store: loaded with them,
 updated with every write, and reloaded whenever another process writes.
@@ -10,7 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from qa.store import PassageRow, SentenceRow, Store
+import numpy as np
+
+from qa.store import PassageRow, SentenceRow, Store, vocabulary
+
+SENTENCE_WORDS_KEPT = 200_000  # sentences whose word positions are remembered
 
 
 class Catalog:
@@ -24,6 +29,10 @@ class Catalog:
         self._doc_passages: dict[str, list[int]] = {}
         self._quotable: dict[str, dict[int, int]] = {}  # doc -> sentence ord -> sentence id
         self._titles: dict[str, str] = {}
+        self._word_position: dict[str, int] = {}  # word -> row of `word_vectors`
+        self.word_vectors = np.zeros((0, 0), dtype=np.float32)
+        self._last_word = 0  # the store's row id of the last word read
+        self._sentence_words: dict[str, np.ndarray] = {}  # text -> its words' positions
 
     def __len__(self) -> int:
         """Count the quotable sentences held."""
@@ -49,6 +58,16 @@ class Catalog:
             self._passage_keys[passage.id] = key
             self._doc_passages.setdefault(passage.doc_id, []).append(passage.id)
         self._titles.update(store.titles(doc_ids))
+        self._take_words(store)
+
+    def _take_words(self, store: Store) -> None:
+        """Read the word vectors stored since the last read (words are never removed)."""
+        self._last_word, words, vectors = store.load_words(self._last_word)
+        if not words:
+            return
+        start = len(self._word_position)
+        self._word_position.update((w, start + i) for i, w in enumerate(words))
+        self.word_vectors = vectors if not start else np.vstack([self.word_vectors, vectors])
 
     def remove_document(self, doc_id: str) -> None:
         """Forget a deleted (or about to be rewritten) document."""
@@ -59,6 +78,22 @@ class Catalog:
         self._titles.pop(doc_id, None)
 
     # --- lookups --------------------------------------------------------------------------
+    def word_position(self, word: str) -> int | None:
+        """Where a word's vector is in `word_vectors`, if it has one."""
+        return self._word_position.get(word)
+
+    def sentence_words(self, text: str) -> np.ndarray:
+        """Where a sentence's words are in `word_vectors`, worked out once per sentence (a
+        sentence's words are stored with it, and positions never move until a reload)."""
+        found = self._sentence_words.get(text)
+        if found is None:
+            if len(self._sentence_words) >= SENTENCE_WORDS_KEPT:
+                self._sentence_words.clear()
+            get = self._word_position.get
+            found = self._sentence_words[text] = np.array(
+                [at for at in map(get, vocabulary(text)) if at is not None], dtype=np.int64)
+        return found
+
     def sentences(self, ids: Iterable[int]) -> dict[int, SentenceRow]:
         """Fetch quotable sentences by id (unknown ids are left out)."""
         rows = self._sentences

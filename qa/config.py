@@ -47,7 +47,7 @@ class Settings(BaseSettings):
         2000, ge=100, description="Most rows one BM25 search scores; past it the question's "
                                   "commonest words are left out of the search.")
     abstain_below: float = Field(
-        0.20, ge=0.0, le=1.0, description="Abstain when the best answer's confidence is lower."
+        0.21, ge=0.0, le=1.0, description="Abstain when the best answer's confidence is lower."
     )
 
     approximate_above: int = Field(

@@ -28,6 +28,7 @@ FEATURES = (
     "missing_names",                                   # names in the question the source lacks
     "phrases",                                         # question word pairs found as pairs
     "proximity",                                       # question words close together
+    "meaning", "z_meaning",  # question words met in meaning ("start" by "began"), raw and z
 )
 
 _MONTHS = (r"jan(uary)?|feb(ruary)?|mar(ch)?|apr(il)?|may|june?|july?|aug(ust)?|sep(t|tember)?|"
@@ -251,6 +252,15 @@ class _Asked:
                 break
         return best / self.total_weight
 
+    def meaning(self, candidates: Candidates) -> np.ndarray:
+        """Each candidate's closeness in meaning to the question's words, weighted by rarity
+        like `coverage_idf`: "When did the relay start?" meets "the relay began"."""
+        weights = np.array([self.idf_weight.get(t, 0.0) for t in candidates.meaning_terms],
+                           np.float32)
+        if not len(candidates.rows) or not weights.sum():
+            return np.zeros(len(candidates.rows), np.float32)
+        return candidates.meaning @ weights / float(weights.sum())
+
     def named(self, part: Traits) -> set[str]:
         """Question names a text mentions."""
         return {n for n in self.names if n in part.lowered}
@@ -290,9 +300,10 @@ def build(question: str, candidates: Candidates, titles: dict[str, str],
                 asked.window(own, inside))
         rows.append(row)
     extra = np.asarray(rows, dtype=np.float32).reshape(len(candidates.rows), 8)
+    meaning = asked.meaning(candidates)
     return np.column_stack([
         zscore(s_dense), zscore(p_dense), zscore(s_lex), zscore(p_lex),
         s_dense, p_dense,
         s_lex / max(float(s_lex.max()), 1e-6), p_lex / max(float(p_lex.max()), 1e-6),
-        extra,
+        extra, meaning, zscore(meaning),
     ]).astype(np.float32)

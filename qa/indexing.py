@@ -15,14 +15,16 @@ from filelock import FileLock, Timeout
 
 from embeddings.model import Embedder
 from embeddings.vector_index import VectorIndex
+from embeddings.words import project_words, projection_name
 from qa.catalog import Catalog
 from qa.chunking import CHUNKER_VERSION, Chunks, chunk_text
 from qa.config import Settings
 from qa.documents import Document
-from qa.store import Replaced, Store
+from qa.store import Replaced, Store, vocabulary
 
 log = logging.getLogger(__name__)
 
+Words = tuple[list[str], np.ndarray]  # words and their vectors, one row each
 Progress = Callable[[int, int], None]
 """Called with (sentences embedded so far, total sentences) while indexing."""
 
@@ -88,7 +90,7 @@ class Indexer:
         """Describe the embedding setup; vectors are only comparable under the same one."""
         return json.dumps({"model": self.embedder.name,
                            "input": "title: sentence" if self.settings.embed_titles else "sentence",
-                           "chunker": CHUNKER_VERSION})
+                           "chunker": CHUNKER_VERSION, "word_vectors": projection_name()})
 
     def model_mismatch(self) -> str | None:
         """Say which model built the index when it is not the configured one."""
@@ -100,7 +102,7 @@ class Indexer:
         except ValueError:
             built_name = built
         if built_name == self.embedder.name:
-            return ("the index was built by an older version of Verbatim's chunker; "
+            return ("the index was built by an older version of Verbatim's indexing; "
                     "run `qa rebuild` (or POST /v1/index/rebuild)")
         return (f"the index was built with {built_name!r} but the configured model is "
                 f"{self.embedder.name!r}; run `qa rebuild` (or POST /v1/index/rebuild)")
@@ -197,22 +199,31 @@ class Indexer:
                                passage_vectors)
 
     # --- writes ---------------------------------------------------------------------------
-    def _embed(self, docs: list[Document], progress: Progress | None
-               ) -> list[tuple[Document, Chunks, np.ndarray, np.ndarray]]:
-        """Chunk and embed documents, in batches across documents for the model's best pace."""
+    def _embed(self, docs: list[Document], progress: Progress | None, all_words: bool = False
+               ) -> tuple[list[tuple[Document, Chunks, np.ndarray, np.ndarray]], Words]:
+        """Chunk and embed documents, in batches across documents for the model's best pace,
+        and the words of their sentences that have no vector yet (all of them for a rebuild)."""
         s = self.settings
         chunked = [(doc, chunk_text(doc.text, s.passage_sentences, s.passage_overlap,
                                     s.passage_max_chars)) for doc in docs]
         texts: list[str] = []
         bounds: list[tuple[int, int, int]] = []
+        words: set[str] = set()
         for doc, chunks in chunked:
             first = len(texts)
             title = doc.title if s.embed_titles else ""
             texts.extend(sentence_input(title, x.text) for x in chunks.sentences if x.candidate)
+            words.update(w for x in chunks.sentences if x.candidate for w in vocabulary(x.text))
             middle = len(texts)
             texts.extend(sentence_input(doc.title, chunks.passage_text(p, doc.text))
                          for p in chunks.passages)
             bounds.append((first, middle, len(texts)))
+        if not all_words:
+            words = {w for w in words if self.catalog.word_position(w) is None}
+            words -= self.store.known_words(words)  # another process may have added them
+        new_words = sorted(words)
+        documents_end = len(texts)
+        texts.extend(new_words)
         vectors = np.zeros((0, 0), dtype=np.float32)
         if texts:
             if progress:
@@ -224,8 +235,9 @@ class Indexer:
                 if progress:
                     progress(min(i + step, len(texts)), len(texts))
             vectors = np.vstack(parts)
-        return [(doc, chunks, vectors[a:b], vectors[b:c])
-                for (doc, chunks), (a, b, c) in zip(chunked, bounds)]
+        return ([(doc, chunks, vectors[a:b], vectors[b:c])
+                 for (doc, chunks), (a, b, c) in zip(chunked, bounds)],
+                (new_words, project_words(vectors[documents_end:])))
 
     def add(self, docs: Iterable[Document], progress: Progress | None = None) -> AddReport:
         """Index new or changed documents; unchanged ones (same content hash) cost nothing.
@@ -250,11 +262,12 @@ class Indexer:
                     todo.append(doc)
             if not todo:
                 return report
-            embedded = self._embed(todo, progress)
+            embedded, (words, word_vectors) = self._embed(todo, progress)
             with self.lock:
                 changes = []
                 with self.store.transaction() as conn:
                     self.store.set_meta("model", self.model_fingerprint, conn)
+                    self.store.write_words(conn, words, word_vectors)
                     for doc, chunks, svec, pvec in embedded:
                         changes.append((self.store.write_document(conn, doc, chunks, svec, pvec),
                                         svec, pvec))
@@ -277,11 +290,13 @@ class Indexer:
         """Re-chunk and re-embed every document, e.g. after a model change; one atomic swap."""
         with self.writing():
             docs = list(self.store.iter_documents())
-            embedded = self._embed(docs, progress)  # questions are still answered meanwhile
+            # Questions are still answered meanwhile.
+            embedded, (words, word_vectors) = self._embed(docs, progress, all_words=True)
             with self.lock:
                 with self.store.transaction() as conn:
                     self.store.clear(conn)
                     self.store.set_meta("model", self.model_fingerprint, conn)
+                    self.store.write_words(conn, words, word_vectors)
                     for doc, chunks, svec, pvec in embedded:
                         self.store.write_document(conn, doc, chunks, svec, pvec)
                 self.load()

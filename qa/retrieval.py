@@ -13,11 +13,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from embeddings.words import project_words
 from qa.indexing import Indexer
 from qa.store import SentenceRow, query_terms
 
 SIGNALS = ("s_dense", "p_dense", "s_lex", "p_lex")
 Lexical = tuple[dict[int, float], dict[int, float]]  # BM25 by sentence id, by passage id
+NEW_WORDS_KEPT = 50_000  # question words without a document vector, remembered between questions
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,11 @@ class Candidates:
     signals: np.ndarray
     passage_ids: list[int]
     idf: dict[str, float] = field(default_factory=dict)  # how rare each question word is
+    # How close in meaning each candidate comes to each question word: the best cosine of the
+    # word's vector to any of the sentence's words (1 for the word itself). One row per
+    # candidate, one column per word of `meaning_terms`.
+    meaning_terms: tuple[str, ...] = ()
+    meaning: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
 
     def __len__(self) -> int:
         """Count candidates."""
@@ -54,15 +61,56 @@ class Retriever:
         self.lexical_budget = lexical_budget
         # BM25 runs in SQLite, which releases the GIL: it overlaps with embedding the question.
         self._lexical_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="bm25")
+        # Vectors of question words no document holds, embedded along with their question.
+        self._new_words: dict[str, np.ndarray] = {}
 
     def embed_query(self, query: Query) -> np.ndarray:
-        """Embed a question; a follow-up leans on the earlier turn for what it refers to."""
+        """Embed a question; a follow-up leans on the earlier turn for what it refers to.
+
+        Question words without a vector yet go into the same model call.
+        """
+        catalog = self.indexer.catalog
+        new = [t for t in dict.fromkeys(query_terms(f"{query.text} {query.context}"))
+               if catalog.word_position(t) is None and t not in self._new_words]
+        texts = [query.text] + ([f"{query.context} {query.text}"] if query.context else [])
+        vectors = self.indexer.embedder.encode_queries(texts + new)
+        if len(self._new_words) > NEW_WORDS_KEPT:
+            self._new_words.clear()
+        self._new_words.update(zip(new, project_words(vectors[len(texts):])))
         if not query.context:
-            return self.indexer.embedder.encode_queries([query.text])[0]
-        own, joined = self.indexer.embedder.encode_queries(
-            [query.text, f"{query.context} {query.text}"])
-        vector = own + joined
+            return vectors[0]
+        vector = vectors[0] + vectors[1]
         return vector / max(float(np.linalg.norm(vector)), 1e-9)
+
+    def meaning(self, query: Query, rows: list[SentenceRow]) -> tuple[tuple[str, ...], np.ndarray]:
+        """Measure how close each sentence comes to each question word in meaning (see
+        `Candidates.meaning`), from the words' vectors. Call it holding `indexer.lock`."""
+        catalog = self.indexer.catalog
+        terms, term_vectors = [], []
+        for t in dict.fromkeys(query_terms(f"{query.text} {query.context}")):
+            at = catalog.word_position(t)
+            vector = catalog.word_vectors[at] if at is not None else self._new_words.get(t)
+            if vector is not None:
+                terms.append(t)
+                term_vectors.append(vector)
+        if not terms or not rows:
+            return (), np.zeros((len(rows), 0), np.float32)
+        # Every distinct word of the candidates once, then each sentence's best per term; a
+        # column of zeros heads each sentence's words, so one without known words gets 0.
+        parts = [catalog.sentence_words(r.text) for r in rows]
+        sizes = np.fromiter((len(p) + 1 for p in parts), dtype=np.int64, count=len(parts))
+        starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+        unique, inverse = np.unique(np.concatenate(parts), return_inverse=True)
+        if not len(unique):
+            return tuple(terms), np.zeros((len(rows), len(terms)), np.float32)
+        matrix = np.zeros((len(terms), len(unique) + 1), np.float32)
+        matrix[:, 1:] = np.asarray(term_vectors, np.float32) @ catalog.word_vectors[unique].T
+        gather = np.zeros(int(sizes.sum()), dtype=np.int64)
+        words = np.ones(len(gather), dtype=bool)
+        words[starts] = False
+        gather[words] = inverse + 1
+        best = np.maximum.reduceat(matrix[:, gather], starts, axis=1)
+        return tuple(terms), np.clip(best.T, 0.0, 1.0)
 
     def retrieve(self, query: Query) -> Candidates:
         """Gather candidate sentences and score each on every signal."""
@@ -114,7 +162,8 @@ class Retriever:
         p_dense = ix.passage_index.similarity(q, known_pids)
         signals = np.array([[s_dense.get(i, 0.0), p_dense.get(p, 0.0), s_lex.get(i, 0.0),
                              p_lex.get(p, 0.0)] for i, p in zip(order, pids)], dtype=np.float32)
-        return Candidates(sentence_rows, signals, pids, self.rarity(query))
+        terms, meaning = self.meaning(query, sentence_rows)
+        return Candidates(sentence_rows, signals, pids, self.rarity(query), terms, meaning)
 
     def rarity(self, query: Query) -> dict[str, float]:
         """Weigh each question word by how few sentences hold it (BM25's IDF): "torch" says

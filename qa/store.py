@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +45,8 @@ CREATE TABLE IF NOT EXISTS sentences (
     comment INTEGER NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS passages_doc ON passages(doc_id, ord);
 CREATE INDEX IF NOT EXISTS sentences_doc ON sentences(doc_id, ord);
+CREATE TABLE IF NOT EXISTS words (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, word TEXT NOT NULL UNIQUE, vector BLOB NOT NULL);
 CREATE VIRTUAL TABLE IF NOT EXISTS sentence_fts USING fts5(
     title, body, tokenize='porter unicode61 remove_diacritics 2');
 CREATE VIRTUAL TABLE IF NOT EXISTS passage_fts USING fts5(
@@ -73,6 +76,13 @@ def query_terms(text: str) -> list[str]:
         if token not in STOPWORDS and (len(token) > 1 or token.isdigit()):
             seen.setdefault(token, None)
     return list(seen)
+
+
+@lru_cache(maxsize=100_000)
+def vocabulary(text: str) -> tuple[str, ...]:
+    """The words of a sentence that get a vector of their own, for matching a question's words
+    by meaning ("start" and "began"): its content words of three letters or more."""
+    return tuple(t for t in query_terms(text) if len(t) > 2)
 
 
 def fts_query(terms: Sequence[str]) -> str:
@@ -317,6 +327,7 @@ class Store:
         conn.execute("DELETE FROM sentences")
         conn.execute("DELETE FROM passages")
         conn.execute("DELETE FROM documents")
+        conn.execute("DELETE FROM words")
 
     # --- vectors --------------------------------------------------------------------------
     def load_vectors(self, kind: str) -> tuple[np.ndarray, np.ndarray]:
@@ -329,6 +340,29 @@ class Store:
         ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
         matrix = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32)
         return ids, matrix.reshape(len(rows), -1).copy()
+
+    def known_words(self, words: Iterable[str]) -> set[str]:
+        """Which of these words already have a vector."""
+        conn, found = self._conn(), set()
+        for chunk in _chunks(sorted(set(words))):
+            found.update(r[0] for r in conn.execute(
+                f"SELECT word FROM words WHERE word IN ({','.join('?' * len(chunk))})", chunk))
+        return found
+
+    def write_words(self, conn: sqlite3.Connection, words: Sequence[str],
+                    vectors: np.ndarray) -> None:
+        """Store word vectors inside the caller's transaction (a word written twice is kept once)."""
+        conn.executemany("INSERT OR IGNORE INTO words (word, vector) VALUES (?, ?)",
+                         ((w, _blob(v)) for w, v in zip(words, vectors)))
+
+    def load_words(self, after: int = 0) -> tuple[int, list[str], np.ndarray]:
+        """Read the word vectors stored after row `after`: (last row id, words, vectors)."""
+        rows = self._conn().execute("SELECT id, word, vector FROM words WHERE id > ? ORDER BY id",
+                                    (after,)).fetchall()
+        if not rows:
+            return after, [], np.zeros((0, 0), dtype=np.float32)
+        matrix = np.frombuffer(b"".join(r[2] for r in rows), dtype=np.float32)
+        return rows[-1][0], [r[1] for r in rows], matrix.reshape(len(rows), -1).copy()
 
     # --- reads for the in-memory catalog ---------------------------------------------------
     def _of_documents(self, sql: str, doc_ids: Sequence[str] | None) -> Iterator[tuple]:
