@@ -259,7 +259,8 @@ class _Asked:
                            np.float32)
         if not len(candidates.rows) or not weights.sum():
             return np.zeros(len(candidates.rows), np.float32)
-        return candidates.meaning @ weights / float(weights.sum())
+        # A question word no document holds has no vector: no sentence meets it.
+        return candidates.meaning @ weights / self.total_idf
 
     def named(self, part: Traits) -> set[str]:
         """Question names a text mentions."""

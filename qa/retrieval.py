@@ -13,13 +13,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from embeddings.words import project_words
 from qa.indexing import Indexer
 from qa.store import SentenceRow, query_terms
 
 SIGNALS = ("s_dense", "p_dense", "s_lex", "p_lex")
 Lexical = tuple[dict[int, float], dict[int, float]]  # BM25 by sentence id, by passage id
-NEW_WORDS_KEPT = 50_000  # question words without a document vector, remembered between questions
 
 
 @dataclass(frozen=True)
@@ -61,38 +59,30 @@ class Retriever:
         self.lexical_budget = lexical_budget
         # BM25 runs in SQLite, which releases the GIL: it overlaps with embedding the question.
         self._lexical_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="bm25")
-        # Vectors of question words no document holds, embedded along with their question.
-        self._new_words: dict[str, np.ndarray] = {}
 
     def embed_query(self, query: Query) -> np.ndarray:
-        """Embed a question; a follow-up leans on the earlier turn for what it refers to.
-
-        Question words without a vector yet go into the same model call.
-        """
-        catalog = self.indexer.catalog
-        new = [t for t in dict.fromkeys(query_terms(f"{query.text} {query.context}"))
-               if catalog.word_position(t) is None and t not in self._new_words]
-        texts = [query.text] + ([f"{query.context} {query.text}"] if query.context else [])
-        vectors = self.indexer.embedder.encode_queries(texts + new)
-        if len(self._new_words) > NEW_WORDS_KEPT:
-            self._new_words.clear()
-        self._new_words.update(zip(new, project_words(vectors[len(texts):])))
+        """Embed a question; a follow-up leans on the earlier turn for what it refers to."""
         if not query.context:
-            return vectors[0]
-        vector = vectors[0] + vectors[1]
+            return self.indexer.embedder.encode_queries([query.text])[0]
+        own, joined = self.indexer.embedder.encode_queries(
+            [query.text, f"{query.context} {query.text}"])
+        vector = own + joined
         return vector / max(float(np.linalg.norm(vector)), 1e-9)
 
     def meaning(self, query: Query, rows: list[SentenceRow]) -> tuple[tuple[str, ...], np.ndarray]:
         """Measure how close each sentence comes to each question word in meaning (see
-        `Candidates.meaning`), from the words' vectors. Call it holding `indexer.lock`."""
+        `Candidates.meaning`), from the words' vectors. Call it holding `indexer.lock`.
+
+        Only question words that some document holds have a vector: embedding the others
+        would cost 0.4 ms each, as much as half the question.
+        """
         catalog = self.indexer.catalog
-        terms, term_vectors = [], []
+        terms, positions = [], []
         for t in dict.fromkeys(query_terms(f"{query.text} {query.context}")):
             at = catalog.word_position(t)
-            vector = catalog.word_vectors[at] if at is not None else self._new_words.get(t)
-            if vector is not None:
+            if at is not None:
                 terms.append(t)
-                term_vectors.append(vector)
+                positions.append(at)
         if not terms or not rows:
             return (), np.zeros((len(rows), 0), np.float32)
         # Every distinct word of the candidates once, then each sentence's best per term; a
@@ -104,7 +94,7 @@ class Retriever:
         if not len(unique):
             return tuple(terms), np.zeros((len(rows), len(terms)), np.float32)
         matrix = np.zeros((len(terms), len(unique) + 1), np.float32)
-        matrix[:, 1:] = np.asarray(term_vectors, np.float32) @ catalog.word_vectors[unique].T
+        matrix[:, 1:] = catalog.word_vectors[positions] @ catalog.word_vectors[unique].T
         gather = np.zeros(int(sizes.sum()), dtype=np.int64)
         words = np.ones(len(gather), dtype=bool)
         words[starts] = False
