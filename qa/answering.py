@@ -146,9 +146,11 @@ class Answerer:
         """
         done = 0
         try:
+            catalog = self.retriever.indexer.catalog
             for done, text in enumerate(texts, 1):
                 features.analyse(text)
                 near_duplicate_key(text)
+                catalog.sentence_words(text)
                 if done >= features.TRAITS_CACHE:
                     break
                 if background:

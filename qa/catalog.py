@@ -85,12 +85,13 @@ class Catalog:
     def sentence_words(self, text: str) -> np.ndarray:
         """Where a sentence's words are in `word_vectors`, worked out once per sentence (a
         sentence's words are stored with it, and positions never move until a reload)."""
-        found = self._sentence_words.get(text)
+        # Both dicts taken together: a reload replaces them, never mixes old and new.
+        cache, get = self._sentence_words, self._word_position.get
+        found = cache.get(text)
         if found is None:
-            if len(self._sentence_words) >= SENTENCE_WORDS_KEPT:
-                self._sentence_words.clear()
-            get = self._word_position.get
-            found = self._sentence_words[text] = np.array(
+            if len(cache) >= SENTENCE_WORDS_KEPT:
+                cache.clear()
+            found = cache[text] = np.array(
                 [at for at in map(get, vocabulary(text)) if at is not None], dtype=np.int64)
         return found
 
