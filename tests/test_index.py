@@ -250,3 +250,32 @@ def test_the_in_memory_catalog_follows_adds_updates_and_deletes(service):
         {"bread": "Rye bread"}
     assert followed.sentences_of_passages(everything) == fresh.sentences_of_passages(everything)
     assert followed.passage("torch", 0) is None and followed.passage("bread", 0) is not None
+
+
+def test_question_words_meet_sentence_words_by_meaning_and_keep_their_vectors(service, settings,
+                                                                              embedder):
+    from qa.retrieval import Query
+
+    docs = [make_document("The torch relay began in Moscow on a cold Monday.", doc_id="relay",
+                          title="Relay"),
+            make_document("The winter games start in February.", doc_id="games", title="Games"),
+            make_document("Rye bread is baked with caraway seeds.", doc_id="bread", title="Bread")]
+    service.add_documents(docs)
+
+    def closeness() -> dict[str, float]:
+        found = service.retriever.retrieve(Query("When did the relay start?"))
+        column = found.meaning_terms.index("start")
+        return {r.doc_id: float(found.meaning[i, column]) for i, r in enumerate(found.rows)}
+
+    close = closeness()
+    assert close["games"] == pytest.approx(1.0)  # the word itself
+    assert close["relay"] > close["bread"] + 0.2  # "began" means what "start" asks about
+    # Stored with their sentences: a restart reads them back, a rebuild embeds them again.
+    service.close()
+    before = embedder.texts
+    service = Verbatim(settings, embedder=embedder)
+    service.warm_up()
+    assert embedder.texts - before == 1  # the warm-up string only: no word embedded again
+    assert closeness() == pytest.approx(close)
+    service.rebuild()
+    assert closeness() == pytest.approx(close, abs=1e-4)
