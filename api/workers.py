@@ -87,24 +87,20 @@ def serve(workers: int, options: dict[str, Any], log_format: str) -> int:
     check_port_free(options["host"], options["port"])
     context = multiprocessing.get_context("spawn")
     stopping: list[int] = []
-    processes: list[multiprocessing.process.BaseProcess] = []
-    started: list[float] = []
+    processes: dict[int, multiprocessing.process.BaseProcess] = {}  # by slot
+    started: dict[int, float] = {}
 
     def start(slot: int) -> None:
         """Start the worker of one slot (again)."""
-        process = context.Process(target=_worker, args=(options, log_format, os.getpid()),
-                                  name=f"verbatim-worker-{slot}")
-        process.start()
-        if slot < len(processes):
-            processes[slot], started[slot] = process, time.monotonic()
-        else:
-            processes.append(process)
-            started.append(time.monotonic())
+        processes[slot] = context.Process(target=_worker, args=(options, log_format, os.getpid()),
+                                          name=f"verbatim-worker-{slot}")
+        processes[slot].start()
+        started[slot] = time.monotonic()
 
     def stop(signum: int, _frame: object) -> None:
         """Pass the stop on to every worker still running."""
         stopping.append(signum)
-        for process in processes:
+        for process in processes.values():
             if process.is_alive() and process.pid is not None:
                 os.kill(process.pid, signal.SIGTERM)
 
@@ -114,8 +110,8 @@ def serve(workers: int, options: dict[str, Any], log_format: str) -> int:
         start(slot)
     failure, quick = 0, 0
     while not stopping and not failure:
-        wait([p.sentinel for p in processes], timeout=1.0)
-        for slot, process in enumerate(processes):
+        wait([p.sentinel for p in processes.values()], timeout=1.0)
+        for slot, process in list(processes.items()):
             if process.is_alive() or stopping:
                 continue
             quick = quick + 1 if time.monotonic() - started[slot] < QUICK_DEATH_S else 0
@@ -130,10 +126,10 @@ def serve(workers: int, options: dict[str, Any], log_format: str) -> int:
             start(slot)
     if stopping:
         stop(stopping[0], None)  # a worker started while the stop came in hears it too
-    for process in processes:
+    for process in processes.values():
         process.join()
     if failure:
         return failure
     # uvicorn re-raises the stop signal once it has shut down cleanly: that is no failure.
-    return next((p.exitcode for p in processes if p.exitcode not in
+    return next((p.exitcode for p in processes.values() if p.exitcode not in
                  {0, -signal.SIGTERM, -signal.SIGINT}), 0)

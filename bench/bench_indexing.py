@@ -2,8 +2,8 @@
 
 Usage: python bench/bench_indexing.py [--docs 150]
 The model alone encodes exactly the texts the indexer embeds (sentences as "title: sentence",
-passages, and each word of the sentences), in one batch call, with the same runtime; indexing adds chunking, SQLite, FTS5 and
-FAISS on top. Writes bench/results/indexing.md. Target: >= 0.8x.
+passages, and each word of the sentences), in one batch call, with the same runtime; indexing
+adds chunking, SQLite, FTS5 and FAISS on top. Writes bench/results/indexing.md. Target: >= 0.8x.
 """
 
 from __future__ import annotations
@@ -19,26 +19,17 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.bench_core import DEFAULT_SQUAD, markdown_table  # noqa: E402
-from qa.chunking import chunk_text  # noqa: E402
 from qa.config import Settings  # noqa: E402
 from qa.evaluation import load_squad  # noqa: E402
-from qa.indexing import sentence_input  # noqa: E402
+from qa.indexing import model_inputs  # noqa: E402
 from qa.service import Verbatim  # noqa: E402
-from qa.store import vocabulary  # noqa: E402
 
 
 def texts_to_embed(docs: list, settings: Settings) -> list[str]:
     """The exact inputs indexing sends to the model: sentences, passages, and the words of
     the sentences (each once, into an empty index)."""
-    out, words = [], set()
-    for doc in docs:
-        chunks = chunk_text(doc.text, settings.passage_sentences, settings.passage_overlap,
-                            settings.passage_max_chars)
-        out += [sentence_input(doc.title, s.text) for s in chunks.sentences if s.candidate]
-        words.update(w for s in chunks.sentences if s.candidate for w in vocabulary(s.text))
-        out += [sentence_input(doc.title, chunks.passage_text(p, doc.text))
-                for p in chunks.passages]
-    return out + sorted(words)
+    inputs = model_inputs(docs, settings)
+    return inputs.texts + sorted(inputs.words)
 
 
 def main() -> None:

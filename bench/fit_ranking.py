@@ -220,7 +220,7 @@ def main() -> None:
     answerable = np.arange(len(cal_x)) < len(pos_rows)
     print("calibration ECE on answerable (cross-validated): %.4f" % expected_calibration_error(
         probs[answerable], cal_y[answerable].astype(float)))
-    for t in (0.1, 0.15, 0.2, 0.21, 0.22, 0.25, 0.3, 0.35, 0.4):
+    for t in sorted({0.1, 0.15, 0.2, Settings().abstain_below, 0.25, 0.3, 0.35, 0.4}):
         print(f"  abstain below {t:.2f}: answerable abstain {np.mean(probs[answerable] < t):.3f}"
               f", off-corpus abstain {np.mean(probs[~answerable] < t):.3f}")
     model = LogisticRegression(C=1.0, max_iter=2000).fit(cal_x, cal_y, sample_weight=cal_w)

@@ -18,8 +18,10 @@ from qa.retrieval import Candidates, Query, Retriever
 from qa.store import SentenceRow
 
 PARAMS_FILE = Path(__file__).with_name("ranking_params.json")
-CONFIDENCE_FEATURES = ("score", "margin", "margin_dense", "s_dense", "p_dense", "coverage", "meaning",
-                       "missing_names")
+# The ranking score, its lead over the best other candidate, that lead times the sentence's
+# cosine, then ranking features by name.
+CONFIDENCE_FEATURES = ("score", "margin", "margin_dense", "s_dense", "p_dense", "coverage",
+                       "meaning", "missing_names")
 _NORM = re.compile(r"[^\w]+", re.UNICODE)
 NEAR_DUPLICATE = 0.85  # share of words two sentences must have in common to be one quote
 
@@ -104,9 +106,10 @@ def confidence_features(ranking: np.ndarray, matrix: np.ndarray) -> np.ndarray:
     runner_up = ordered[1] if len(ordered) > 1 else ordered[0] - 1.0
     best_other = np.where(ranking >= ordered[0], runner_up, ordered[0])
     margin = np.clip(ranking - best_other, -5, 5)
-    return np.column_stack([
-        ranking, margin, margin * matrix[:, _COLUMN["s_dense"]],
-        *(matrix[:, _COLUMN[name]] for name in CONFIDENCE_FEATURES[3:])])
+    derived = {"score": ranking, "margin": margin,
+               "margin_dense": margin * matrix[:, _COLUMN["s_dense"]]}
+    return np.column_stack([derived[name] if name in derived else matrix[:, _COLUMN[name]]
+                            for name in CONFIDENCE_FEATURES])
 
 
 @lru_cache(maxsize=20_000)

@@ -128,15 +128,15 @@ class Traits:
     lowered: str
     words: frozenset[str]
     content: frozenset[str]  # words longer than two letters
-    prefixes: frozenset[str]
-    lemmas: frozenset[str]
     pairs: frozenset[tuple[str, str]]
     log_len: float
-    places: dict[str, tuple[int, ...]]  # word positions by word, "^" prefix and "=" lemma
+    # Word positions filed under each key a question word can meet them by: the word itself,
+    # "^" and its first five letters, "=" and each dictionary form of a noun or verb.
+    places: dict[str, tuple[int, ...]]
 
 
 def _places(word_list: list[str]) -> dict[str, tuple[int, ...]]:
-    """Index a text's word positions by the keys `_Asked.matched` compares on."""
+    """Index a text's word positions by the keys a question word meets them by (`_keys`)."""
     found: dict[str, list[int]] = {}
     for pos, w in enumerate(word_list):
         keys = {w, *("=" + form for form in lemmas(w))} if len(w) > 2 and \
@@ -154,12 +154,16 @@ def traits(text: str) -> Traits:
     lowered = text.lower()
     word_list = _WORDS.findall(lowered)
     words = frozenset(word_list)
-    content = frozenset(w for w in words if len(w) > 2)
-    return Traits(lowered, words, content,
-                  frozenset(w[:5] for w in words if len(w) >= 5),
-                  frozenset(form for w in content - STOPWORDS for form in lemmas(w)),
+    return Traits(lowered, words, frozenset(w for w in words if len(w) > 2),
                   frozenset(_pairs(word_list)),
                   float(np.log1p(len(text)) / 6.0), _places(word_list))
+
+
+def _keys(term: str) -> tuple[str, ...]:
+    """The keys of `Traits.places` a question word meets a text's words by: as written,
+    sharing its first five letters, or as another form of the same noun or verb."""
+    prefix = ("^" + term[:5],) if len(term) >= 5 else ()
+    return (term, *prefix, *("=" + form for form in lemmas(term)))
 
 
 @lru_cache(maxsize=TRAITS_CACHE)
@@ -190,18 +194,11 @@ class _Asked:
         self.total_weight = sum(self.term_weight.values())
         self.idf_weight = {t: w * idf.get(t, 1.0) for t, w in self.term_weight.items()}
         self.total_idf = sum(self.idf_weight.values())
-        self.by_prefix: dict[str, set[str]] = {}
-        for t in self.terms:
-            if len(t) >= 5:
-                self.by_prefix.setdefault(t[:5], set()).add(t)
-        self.prefixes = frozenset(self.by_prefix)
-        self.by_lemma: dict[str, set[str]] = {}
-        for t in self.terms:
-            for form in lemmas(t):
-                self.by_lemma.setdefault(form, set()).add(t)
-        self.lemmas = frozenset(self.by_lemma)
-        # Where `_places` files the words each term matches: as such, by prefix, by lemma.
-        self.keys = {t: (t, "^" + t[:5], *("=" + form for form in lemmas(t))) for t in self.terms}
+        self.keys = {t: _keys(t) for t in self.terms}
+        self.by_key: dict[str, set[str]] = {}  # the other way round: key -> question words
+        for t, keys in self.keys.items():
+            for k in keys:
+                self.by_key.setdefault(k, set()).add(t)
         self.words = frozenset(_WORDS.findall(f"{question} {conversation}".lower()))
         self.wanted = [name for name, on in question_types(question).items() if on]
         self.shapes = {name: {m.group(0).lower() for m in _ANSWER_SHAPES[name].finditer(question)}
@@ -210,13 +207,10 @@ class _Asked:
         self.pairs = _pairs(_WORDS.findall(question.lower()))
 
     def matched(self, part: Traits) -> set[str]:
-        """Question words a text holds, as such, sharing their first five letters, or as
-        another form of the same word."""
-        hits = set(self.terms & part.words)
-        for prefix in self.prefixes & part.prefixes:
-            hits |= self.by_prefix[prefix]
-        for form in self.lemmas & part.lemmas:
-            hits |= self.by_lemma[form]
+        """Question words a text holds (see `_keys` for what counts)."""
+        hits: set[str] = set()
+        for k in self.by_key.keys() & part.places.keys():
+            hits |= self.by_key[k]
         return hits
 
     def share(self, hits: set[str], rare: bool = False) -> float:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +36,35 @@ class ModelMismatch(RuntimeError):
 def sentence_input(title: str, sentence: str) -> str:
     """Embed a sentence with its document title, which often names what 'it' refers to."""
     return f"{title}: {sentence}" if title else sentence
+
+
+@dataclass
+class ModelInputs:
+    """What indexing documents asks of the model, before any word is left out as known."""
+
+    chunked: list[tuple[Document, Chunks]]
+    texts: list[str]  # sentences then passages, document after document
+    bounds: list[tuple[int, int, int]]  # a document's sentences are texts[a:b], passages [b:c]
+    words: set[str]  # the words of the quotable sentences, each to get a vector of its own
+
+
+def model_inputs(docs: Sequence[Document], settings: Settings) -> ModelInputs:
+    """Chunk documents and list the texts to embed (the indexing benchmark times the same)."""
+    s = settings
+    inputs = ModelInputs([(doc, chunk_text(doc.text, s.passage_sentences, s.passage_overlap,
+                                           s.passage_max_chars)) for doc in docs], [], [], set())
+    texts = inputs.texts
+    for doc, chunks in inputs.chunked:
+        first = len(texts)
+        title = doc.title if s.embed_titles else ""
+        quotable = [x.text for x in chunks.sentences if x.candidate]
+        texts.extend(sentence_input(title, x) for x in quotable)
+        inputs.words.update(w for x in quotable for w in vocabulary(x))
+        middle = len(texts)
+        texts.extend(sentence_input(doc.title, chunks.passage_text(p, doc.text))
+                     for p in chunks.passages)
+        inputs.bounds.append((first, middle, len(texts)))
+    return inputs
 
 
 @dataclass
@@ -203,27 +232,11 @@ class Indexer:
                ) -> tuple[list[tuple[Document, Chunks, np.ndarray, np.ndarray]], Words]:
         """Chunk and embed documents, in batches across documents for the model's best pace,
         and the words of their sentences that have no vector yet (all of them for a rebuild)."""
-        s = self.settings
-        chunked = [(doc, chunk_text(doc.text, s.passage_sentences, s.passage_overlap,
-                                    s.passage_max_chars)) for doc in docs]
-        texts: list[str] = []
-        bounds: list[tuple[int, int, int]] = []
-        words: set[str] = set()
-        for doc, chunks in chunked:
-            first = len(texts)
-            title = doc.title if s.embed_titles else ""
-            texts.extend(sentence_input(title, x.text) for x in chunks.sentences if x.candidate)
-            words.update(w for x in chunks.sentences if x.candidate for w in vocabulary(x.text))
-            middle = len(texts)
-            texts.extend(sentence_input(doc.title, chunks.passage_text(p, doc.text))
-                         for p in chunks.passages)
-            bounds.append((first, middle, len(texts)))
-        if not all_words:
-            words = {w for w in words if self.catalog.word_position(w) is None}
-            words -= self.store.known_words(words)  # another process may have added them
+        inputs = model_inputs(docs, self.settings)
+        words = inputs.words if all_words else inputs.words - self.store.known_words(inputs.words)
         new_words = sorted(words)
-        documents_end = len(texts)
-        texts.extend(new_words)
+        documents_end = len(inputs.texts)
+        texts = inputs.texts + new_words
         vectors = np.zeros((0, 0), dtype=np.float32)
         if texts:
             if progress:
@@ -236,7 +249,7 @@ class Indexer:
                     progress(min(i + step, len(texts)), len(texts))
             vectors = np.vstack(parts)
         return ([(doc, chunks, vectors[a:b], vectors[b:c])
-                 for (doc, chunks), (a, b, c) in zip(chunked, bounds)],
+                 for (doc, chunks), (a, b, c) in zip(inputs.chunked, inputs.bounds)],
                 (new_words, project_words(vectors[documents_end:])))
 
     def add(self, docs: Iterable[Document], progress: Progress | None = None) -> AddReport:

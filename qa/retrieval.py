@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -25,6 +26,11 @@ class Query:
 
     text: str
     context: str = ""
+
+    @cached_property
+    def terms(self) -> list[str]:
+        """The words to match, the question's own first: BM25, rarity and meaning share them."""
+        return query_terms(f"{self.text} {self.context}")
 
 
 @dataclass
@@ -87,7 +93,7 @@ class Retriever:
         """
         catalog = self.indexer.catalog
         terms, positions = [], []
-        for t in dict.fromkeys(query_terms(f"{query.text} {query.context}")):
+        for t in query.terms:
             at = catalog.word_position(t)
             if at is not None:
                 terms.append(t)
@@ -107,10 +113,10 @@ class Retriever:
         # slowed the whole answer by a millisecond on 2 cores.
         matrix[:, 1:] = np.einsum("td,wd->tw", catalog.word_vectors[positions],
                                   catalog.word_vectors[unique])
-        gather = np.zeros(int(sizes.sum()), dtype=np.int64)
-        words = np.ones(len(gather), dtype=bool)
-        words[starts] = False
-        gather[words] = inverse + 1
+        gather = np.zeros(int(sizes.sum()), dtype=np.int64)  # 0: the column of zeros
+        is_word = np.ones(len(gather), dtype=bool)
+        is_word[starts] = False
+        gather[is_word] = inverse + 1
         best = np.maximum.reduceat(matrix[:, gather], starts, axis=1)
         return tuple(terms), np.clip(best.T, 0.0, 1.0)
 
@@ -129,11 +135,9 @@ class Retriever:
 
     def lexical(self, query: Query) -> Lexical:
         """BM25 scores of the sentences and passages matching the question's words."""
-        terms = query_terms(query.text)
-        terms += [t for t in query_terms(query.context) if t not in terms]
         store = self.indexer.store
-        return (store.lexical_search("sentences", terms, self.lexical_budget),
-                store.lexical_search("passages", terms, self.lexical_budget))
+        return (store.lexical_search("sentences", query.terms, self.lexical_budget),
+                store.lexical_search("passages", query.terms, self.lexical_budget))
 
     def search(self, query: Query, q: np.ndarray, lexical: Future[Lexical]) -> Candidates:
         """Join the dense searches for an embedded query with the lexical ones under way, and
@@ -170,7 +174,6 @@ class Retriever:
     def rarity(self, query: Query) -> dict[str, float]:
         """Weigh each question word by how few sentences hold it (BM25's IDF): "torch" says
         little in a corpus about the torch. The counts are cached from the BM25 search."""
-        terms = query_terms(f"{query.text} {query.context}")
-        counts = self.indexer.store.row_counts("sentences", terms)
+        counts = self.indexer.store.row_counts("sentences", query.terms)
         n = max(len(self.indexer.catalog), *counts.values(), 0) if counts else 0
         return {t: math.log((n + 1.0) / (c + 0.5)) for t, c in counts.items()}

@@ -15,7 +15,6 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -78,7 +77,6 @@ def query_terms(text: str) -> list[str]:
     return list(seen)
 
 
-@lru_cache(maxsize=100_000)
 def vocabulary(text: str) -> tuple[str, ...]:
     """The words of a sentence that get a vector of their own, for matching a question's words
     by meaning ("start" and "began"): its content words of three letters or more."""
