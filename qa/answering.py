@@ -13,9 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
-from qa import features
+from qa import features, verification
 from qa.retrieval import Candidates, Query, Retriever
 from qa.store import SentenceRow
+from qa.verification import Evidence, Verifier
 
 PARAMS_FILE = Path(__file__).with_name("ranking_params.json")
 # The ranking score, its lead over the best other candidate, that lead times the sentence's
@@ -96,6 +97,14 @@ class Result:
 _COLUMN = {name: i for i, name in enumerate(features.FEATURES)}
 
 
+def verification_inputs(ranking: np.ndarray, matrix: np.ndarray, best: int) -> dict[str, float]:
+    """The ranking's view of one candidate, by name, for the verifier."""
+    values = dict(zip(CONFIDENCE_FEATURES, confidence_features(ranking, matrix)[best].tolist()))
+    for name in ("coverage_idf", "phrases", "proximity", "answer_type"):
+        values[name] = float(matrix[best, _COLUMN[name]])
+    return values
+
+
 def confidence_features(ranking: np.ndarray, matrix: np.ndarray) -> np.ndarray:
     """Give each candidate its confidence row (CONFIDENCE_FEATURES order).
 
@@ -129,10 +138,12 @@ class Answerer:
     """Turns retrieved candidates into a cited answer, or abstains."""
 
     def __init__(self, retriever: Retriever, params: RankingParams | None = None,
-                 abstain_below: float = 0.25) -> None:
-        """Use learned ranking parameters unless others are given."""
+                 abstain_below: float = 0.25, verifier: Verifier | None = None) -> None:
+        """Use learned ranking parameters unless others are given; without a verifier,
+        confidence comes from the ranking's calibration alone."""
         self.retriever = retriever
         self.params = params or RankingParams.load()
+        self.verifier = verifier
         self._weights = self.params.weight_vector()
         self.abstain_below = abstain_below
         self._asking = 0  # questions being answered right now
@@ -168,6 +179,12 @@ class Answerer:
     def score(self, query: Query, candidates: Candidates, titles: dict[str, str]
               ) -> tuple[np.ndarray, np.ndarray]:
         """Rank candidates and estimate for each the probability that it is a right answer."""
+        ranking, matrix = self.rank(query, candidates, titles)
+        return ranking, self._confidence(ranking, matrix)
+
+    def rank(self, query: Query, candidates: Candidates, titles: dict[str, str]
+             ) -> tuple[np.ndarray, np.ndarray]:
+        """Score every candidate for ranking; the feature matrix comes back for confidence."""
         matrix = features.build(query.text, candidates, titles, query.context)
         ranking = matrix @ self._weights
         comment = np.array([r.comment for r in candidates.rows], dtype=bool)
@@ -176,7 +193,18 @@ class Answerer:
             # Readers' comments are opinions, not the article's reporting: when the articles
             # answer with confidence, every comment ranks below them. Otherwise they compete.
             ranking[comment] -= float(ranking.max() - ranking.min()) + 1.0
-        return ranking, self._confidence(ranking, matrix)
+        return ranking, matrix
+
+    def verify(self, query: Query, best: int, ranking: np.ndarray, matrix: np.ndarray,
+               evidence: Evidence, idf: dict[str, float]) -> float | None:
+        """The verifier's probability that the best-ranked sentence answers (None without a
+        verifier): ranking finds what matches, this asks whether it answers."""
+        if self.verifier is None:
+            return None
+        row = verification.row(query.text, evidence,
+                               verification_inputs(ranking, matrix, best), idf,
+                               self.verifier.pair_logit(query.text, evidence.sentence))
+        return float(self.verifier.probability(row)[0])
 
     def _confidence(self, ranking: np.ndarray, matrix: np.ndarray) -> np.ndarray:
         """Turn candidates' scores and features into calibrated probabilities."""
@@ -194,7 +222,11 @@ class Answerer:
                 self._asking -= 1
 
     def _answer(self, question: str, top_k: int, context: str, abstain: bool) -> Result:
-        """Retrieve, rank, group and cite (see `answer`)."""
+        """Retrieve, rank, group, cite and verify (see `answer`).
+
+        An abstention still carries the closest sentences: they are related, not an answer,
+        and a script or a reader may want to see what the documents do say.
+        """
         query = Query(question, context)
         self.retriever.indexer.refresh()
         lexical = self.retriever.lexical_soon(query)
@@ -204,13 +236,19 @@ class Answerer:
             if not len(candidates):
                 return Result(question, None, 0.0, True, [])
             titles = self.retriever.indexer.catalog.titles({r.doc_id for r in candidates.rows})
-            ranking, probs = self.score(query, candidates, titles)
+            ranking, matrix = self.rank(query, candidates, titles)
+            probs = self._confidence(ranking, matrix)
             ranked = np.argsort(-ranking, kind="stable")
-            best = round(float(probs[ranked[0]]), 4)
-            if abstain and best < self.abstain_below:
-                return Result(question, None, best, True, [])
             answers = self._group(candidates.rows, ranked, probs, titles, top_k)
-        return Result(question, answers[0].text, best, best < self.abstain_below, answers)
+        top = answers[0].citation
+        verified = self.verify(query, int(ranked[0]), ranking, matrix,
+                               Evidence(answers[0].text, top.passage, top.title), candidates.idf)
+        best = round(float(probs[ranked[0]] if verified is None else verified), 4)
+        for a in answers:  # a lower-ranked answer never shows a higher score than the first
+            a.score = min(a.score, best)
+        abstained = best < self.abstain_below
+        return Result(question, None if abstained and abstain else answers[0].text, best,
+                      abstained, answers)
 
     def _group(self, rows: list[SentenceRow], ranked: np.ndarray, probs: np.ndarray,
                titles: dict[str, str], top_k: int) -> list[Answer]:

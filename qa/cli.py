@@ -159,6 +159,11 @@ def ask(question: Annotated[str, typer.Argument(help="The question to answer.")]
         return
     if result.abstained:
         typer.echo(f"The documents don't answer this (confidence {result.confidence:.2f}).")
+        if result.answers:
+            typer.echo("Related, not an answer:")
+        for i, a in enumerate(result.answers, 1):
+            c = a.citation
+            typer.echo(f"[{i}] {a.text}\n    {c.title} ({c.doc_id}, chars {c.start}-{c.end})")
         return
     typer.echo(f"{result.answer}\n  confidence {result.confidence:.2f}")
     for i, a in enumerate(result.answers, 1):
@@ -219,7 +224,7 @@ def rebuild(data_dir: DataDir = None) -> None:
 
 
 @app.command("eval")
-def evaluate(path: Annotated[Path, typer.Argument(help="JSONL question set or SQuAD v1.1 JSON.")],
+def evaluate(path: Annotated[Path, typer.Argument(help="JSONL question set or SQuAD v1.1/v2.0 JSON.")],
              as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
              data_dir: DataDir = None,
              index_dir: Annotated[Optional[Path], typer.Option(

@@ -1,7 +1,8 @@
 """Evaluation: how often the first quoted sentence is right, and whether confidence can be trusted.
 
 Two inputs: a JSONL question set judged by expected substrings against the current index, and a
-SQuAD v1.1 file judged ReQA-style (sentence retrieval) in a temporary index of its own.
+SQuAD v1.1 or v2.0 file judged ReQA-style (sentence retrieval, and for v2.0 answer-or-abstain) in
+a temporary index of its own.
 """
 
 from __future__ import annotations
@@ -63,7 +64,8 @@ def load_jsonl(path: Path) -> list[EvalQuestion]:
 
 
 def load_squad(path: Path) -> tuple[list[Document], list[EvalQuestion]]:
-    """Read a SQuAD v1.1 file: every paragraph a document `<title>#<index>`."""
+    """Read a SQuAD v1.1 or v2.0 file: every paragraph a document `<title>#<index>`; v2.0's
+    `is_impossible` questions are the ones the right answer to is an abstention."""
     data = json.loads(Path(path).read_text())
     docs, questions = [], []
     for article in data["data"]:
@@ -76,6 +78,7 @@ def load_squad(path: Path) -> tuple[list[Document], list[EvalQuestion]]:
                 answers = [a["text"] for a in qa["answers"]]
                 starts = [a["answer_start"] for a in qa["answers"] if "answer_start" in a]
                 questions.append(EvalQuestion(qa["question"], answers, doc_id, starts,
+                                              unanswerable=bool(qa.get("is_impossible")),
                                               group=title))
     return docs, questions
 
@@ -127,7 +130,54 @@ def expected_calibration_error(confidence: np.ndarray, correct: np.ndarray, bins
     return float(total)
 
 
-def summarize(outcomes: list[Outcome]) -> dict[str, float | int | None]:
+def auroc(positive: np.ndarray, negative: np.ndarray) -> float | None:
+    """Chance that a random positive outscores a random negative (ties count half): how well a
+    score separates them at every threshold at once."""
+    if not len(positive) or not len(negative):
+        return None
+    scores = np.concatenate([positive, negative])
+    order = np.argsort(scores, kind="stable")
+    ranks = np.empty(len(scores))
+    ranks[order] = np.arange(1, len(scores) + 1)
+    for value in np.unique(scores):  # ties share their mean rank
+        tied = scores == value
+        if tied.sum() > 1:
+            ranks[tied] = ranks[tied].mean()
+    n_pos, n_neg = len(positive), len(negative)
+    return float((ranks[:n_pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def answer_or_abstain(outcomes: list[Outcome], threshold: float) -> dict[str, float | None]:
+    """SQuAD 2.0's judgement: an answerable question is right when answered with a right first
+    sentence, an unanswerable one when abstained; plus the best accuracy any threshold gives."""
+    conf = np.array([o.confidence for o in outcomes])
+    unanswerable = np.array([o.unanswerable for o in outcomes])
+    first_right = np.array([o.correct_rank == 1 for o in outcomes]) & ~unanswerable
+
+    def judged(t: float) -> tuple[float, float]:
+        answered = conf >= t
+        right = (answered & first_right) | (~answered & unanswerable)
+        return float(right.mean()), float((answered & ~first_right).mean())
+
+    accuracy, wrong = judged(threshold)
+    candidates = np.unique(np.concatenate([conf, [1.01]]))
+    scores = [judged(float(t))[0] for t in candidates]
+    best = int(np.argmax(scores))
+    n_un, n_an = max(int(unanswerable.sum()), 1), max(int((~unanswerable).sum()), 1)
+    return {
+        "accuracy": round(accuracy, 4),
+        "wrong_answer_rate": round(wrong, 4),
+        "unanswerable_abstained": round(float((conf[unanswerable] < threshold).sum()) / n_un, 4),
+        "answerable_right": round(float((first_right & (conf >= threshold)).sum()) / n_an, 4),
+        "auroc": None if (a := auroc(conf[first_right], conf[unanswerable])) is None
+        else round(a, 4),
+        "best_accuracy": round(scores[best], 4),
+        "best_threshold": round(float(min(candidates[best], 1.0)), 4),
+    }
+
+
+def summarize(outcomes: list[Outcome], threshold: float | None = None
+              ) -> dict[str, float | int | None]:
     """Turn per-question outcomes into the reported metrics."""
     answerable = [o for o in outcomes if not o.unanswerable]
     unanswerable = [o for o in outcomes if o.unanswerable]
@@ -157,6 +207,8 @@ def summarize(outcomes: list[Outcome]) -> dict[str, float | int | None]:
             sum(o.abstained for o in unanswerable) / len(unanswerable), 4)
         metrics["abstention_precision"] = round(
             sum(o.unanswerable for o in abstained) / len(abstained), 4) if abstained else None
+        if threshold is not None:
+            metrics.update(answer_or_abstain(outcomes, threshold))
     return metrics
 
 
@@ -206,4 +258,5 @@ def asker(service: "Verbatim", top_k: int = 10) -> Asker:
 def evaluate(service: "Verbatim", questions: list[EvalQuestion],
              progress: Callable[[], None] | None = None) -> dict[str, float | int | None]:
     """Ask every question against the service's index and report the metrics."""
-    return summarize(run(questions, asker(service), service.settings.abstain_below, progress))
+    threshold = service.settings.abstain_below
+    return summarize(run(questions, asker(service), threshold, progress), threshold)

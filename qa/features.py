@@ -136,7 +136,7 @@ class Traits:
 
 
 def _places(word_list: list[str]) -> dict[str, tuple[int, ...]]:
-    """Index a text's word positions by the keys a question word meets them by (`_keys`)."""
+    """Index a text's word positions by the keys a question word meets them by (`question_keys`)."""
     found: dict[str, list[int]] = {}
     for pos, w in enumerate(word_list):
         keys = {w, *("=" + form for form in lemmas(w))} if len(w) > 2 and \
@@ -159,7 +159,7 @@ def traits(text: str) -> Traits:
                   float(np.log1p(len(text)) / 6.0), _places(word_list))
 
 
-def _keys(term: str) -> tuple[str, ...]:
+def question_keys(term: str) -> tuple[str, ...]:
     """The keys of `Traits.places` a question word meets a text's words by: as written,
     sharing its first five letters, or as another form of the same noun or verb."""
     prefix = ("^" + term[:5],) if len(term) >= 5 else ()
@@ -194,7 +194,7 @@ class _Asked:
         self.total_weight = sum(self.term_weight.values())
         self.idf_weight = {t: w * idf.get(t, 1.0) for t, w in self.term_weight.items()}
         self.total_idf = sum(self.idf_weight.values())
-        self.keys = {t: _keys(t) for t in self.terms}
+        self.keys = {t: question_keys(t) for t in self.terms}
         self.by_key: dict[str, set[str]] = {}  # the other way round: key -> question words
         for t, keys in self.keys.items():
             for k in keys:
@@ -207,7 +207,7 @@ class _Asked:
         self.pairs = _pairs(_WORDS.findall(question.lower()))
 
     def matched(self, part: Traits) -> set[str]:
-        """Question words a text holds (see `_keys` for what counts)."""
+        """Question words a text holds (see `question_keys` for what counts)."""
         hits: set[str] = set()
         for k in self.by_key.keys() & part.places.keys():
             hits |= self.by_key[k]

@@ -19,6 +19,7 @@ from qa.documents import Document, iter_document_files, load_file
 from qa.indexing import AddReport, Indexer, ModelMismatch, Progress
 from qa.retrieval import Retriever
 from qa.store import Store
+from qa.verification import Verifier
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,9 @@ class Verbatim:
         self.indexer = Indexer(settings, self.embedder)
         self.retriever = Retriever(self.indexer, sentences=settings.candidates,
                                    lexical_budget=settings.lexical_budget)
-        self.answerer = Answerer(self.retriever, abstain_below=settings.abstain_below)
+        verifier = Verifier.load(settings.cache_dir) if settings.verify else None
+        self.answerer = Answerer(self.retriever, abstain_below=settings.abstain_below,
+                                 verifier=verifier)
 
     @property
     def store(self) -> Store:
@@ -51,6 +54,8 @@ class Verbatim:
     def warm_up(self) -> None:
         """Load the model and the vector indexes, the slow part of starting."""
         self.embedder.warm_up()
+        if self.answerer.verifier is not None:
+            self.answerer.verifier.warm_up()
         self.indexer.load()
         self._prepare(None)
 

@@ -117,6 +117,18 @@ function renderAnswer(result) {
                         text: "The documents don't answer this question."}));
     box.append(el("p", {class: "confidence",
                         text: `Best match confidence: ${Math.round(result.confidence * 100)}%`}));
+    const related = result.answers || [];
+    if (related.length) {
+      // What the documents say nearest to the question: shown, but never as the answer.
+      let number = 1;
+      const items = el("ol", {class: "related"});
+      for (const near of related) {
+        items.append(el("li", {}, el("q", {text: near.text}), citationList(near, number)));
+        number += 1 + (near.also_in || []).length;
+      }
+      box.append(el("details", {class: "related-passages"},
+                    el("summary", {text: `Related, not an answer (${related.length})`}), items));
+    }
     return box;
   }
   const [best, ...others] = result.answers;

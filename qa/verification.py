@@ -1,0 +1,175 @@
+"""Verification: does the best sentence answer the question, or only look like it does?
+
+Ranking picks the sentence that best matches a question; matching is not answering. A question
+about the documents' subject that they do not answer ("What was the name of the polar bear
+mascot?") still meets a sentence sharing most of its words. The verifier looks at the ranked
+first sentence the way a careful reader would: which of the question's words, names and numbers
+the sentence and its passage leave unsupported, whether it holds the kind of thing asked for
+(a name for "what was the name", a person for "who", a number for "how many") that the question
+does not already say, whether one of them negates what the other does not, and how the
+ranking's own signals stand. A small network trained on SQuAD 2.0's public questions
+(`training/fit_abstention.py`) turns that into the probability that the sentence is a right
+answer: the confidence users see and abstention is decided on.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from embeddings.pair_model import PAIR_MODEL_FILE, PairScorer
+from qa import features
+from qa.store import query_terms
+
+PARAMS_FILE = Path(__file__).with_name("verifier_params.json")
+
+_WORDS = re.compile(r"\w+")
+_NEGATION = re.compile(r"\b(not|never|no|none|nothing|nobody|neither|nor|without|cannot|"
+                       r"unable|fail(ed|s)?|\w+n't)\b", re.I)
+_NAME_ASKED = re.compile(r"\b(name[sd]?|called|titled?|known as)\b", re.I)
+_PROPER = re.compile(r"\b[A-Z][\w\-]*(?:\s+(?:of|the|de|von|van)?\s*[A-Z][\w\-]*)*")
+_NUMBER = re.compile(r"\d[\d,.]*")
+_EXTREME = re.compile(r"\b(first|last|only|most|least|largest|smallest|biggest|highest|lowest|"
+                      r"earliest|latest|longest|shortest|oldest|newest|best|worst|main|"
+                      r"primary|major|minor)\b", re.I)
+
+# The question kinds of `features.question_types`, then what the verifier adds.
+KINDS = tuple(features.question_types("").keys())
+FEATURES = (
+    # The ranking's own view: the confidence inputs (see `qa.answering.CONFIDENCE_FEATURES`).
+    "score", "margin", "margin_dense", "s_dense", "p_dense", "coverage", "meaning",
+    "missing_names", "coverage_idf", "phrases", "proximity", "answer_type",
+    # Question words the sentence, and then its whole passage, leave unsupported.
+    "unmet_sentence", "unmet_sentence_idf", "rarest_unmet_sentence",
+    "unmet_passage", "unmet_passage_idf", "rarest_unmet_passage",
+    "names_unmet_passage", "numbers_unmet_passage",
+    # The kind of answer asked for and whether the sentence holds a new one.
+    *KINDS, "asks_name", "new_proper", "new_number", "kind_missing",
+    # Negation or a superlative on one side only.
+    "negation_question", "negation_mismatch", "extreme_mismatch",
+    "question_words", "sentence_words",
+    # The sentence-pair model's logit (`embeddings.pair_model`): question and sentence read
+    # together by a transformer trained for this judgement.
+    "pair_logit",
+)
+
+
+def _idf(term: str, idf: dict[str, float], default: float) -> float:
+    """How rare a question word is (words the corpus lacks count as the rarest)."""
+    return idf.get(term, default)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What the verifier reads about the best sentence: its text, its passage and title."""
+
+    sentence: str
+    passage: str
+    title: str
+
+
+def unmet(terms: list[str], weights: list[float], text: str) -> tuple[float, float, float]:
+    """Share of question words (plain, rarity-weighted) a text lacks, and the rarest one's
+    weight: one unsupported rare word ("Helsinki") is often the whole difference."""
+    if not terms:
+        return 0.0, 0.0, 0.0
+    places = features.traits(text).places
+    missing = [not any(k in places for k in features.question_keys(t)) for t in terms]
+    total = sum(weights) or 1.0
+    lost = [w for w, m in zip(weights, missing) if m]
+    return sum(missing) / len(terms), sum(lost) / total, max(lost, default=0.0)
+
+
+def row(question: str, evidence: Evidence, confidence_row: dict[str, float],
+        idf: dict[str, float], pair_logit: float) -> np.ndarray:
+    """Compute the verifier's features (FEATURES order) for one question and its best sentence.
+
+    Training calls this too, so the network is fitted on exactly what serving computes.
+    """
+    terms = query_terms(question)
+    top_idf = max(idf.values(), default=1.0) or 1.0
+    weights = [_idf(t, idf, top_idf) / top_idf for t in terms]
+    sentence, context = evidence.sentence, f"{evidence.title}\n{evidence.passage}"
+    s_share, s_idf, s_rare = unmet(terms, weights, sentence)
+    p_share, p_idf, p_rare = unmet(terms, weights, context)
+    lowered_context = context.lower()
+    names = features.question_names(question)
+    numbers = set(_NUMBER.findall(question))
+    kinds = features.question_types(question)
+    asked_words = set(_WORDS.findall(question.lower()))
+    new_proper = any(not set(_WORDS.findall(m.group(0).lower())) <= asked_words
+                     for m in _PROPER.finditer(sentence) if m.start() > 0)
+    new_number = any(n not in numbers for n in _NUMBER.findall(sentence))
+    asks_name = bool(_NAME_ASKED.search(question))
+    wants_name = asks_name or kinds["type_person"] or kinds["type_place"]
+    wants_number = kinds["type_quantity"] or kinds["type_date"] or kinds["type_duration"]
+    kind_missing = float((wants_name and not new_proper) or
+                         (wants_number and not new_number and
+                          not confidence_row.get("answer_type", 0.0)))
+    q_neg, s_neg = bool(_NEGATION.search(question)), bool(_NEGATION.search(sentence))
+    q_ext = {m.lower() for m in _EXTREME.findall(question)}
+    s_ext = {m.lower() for m in _EXTREME.findall(sentence)}
+    values = {
+        **confidence_row,
+        "unmet_sentence": s_share, "unmet_sentence_idf": s_idf, "rarest_unmet_sentence": s_rare,
+        "unmet_passage": p_share, "unmet_passage_idf": p_idf, "rarest_unmet_passage": p_rare,
+        "names_unmet_passage": (sum(n not in lowered_context for n in names) / len(names))
+        if names else 0.0,
+        "numbers_unmet_passage": float(any(n not in context for n in numbers)),
+        **kinds, "asks_name": float(asks_name), "new_proper": float(new_proper),
+        "new_number": float(new_number), "kind_missing": kind_missing,
+        "negation_question": float(q_neg), "negation_mismatch": float(q_neg != s_neg),
+        "extreme_mismatch": float(bool(q_ext - s_ext)),
+        "question_words": np.log1p(len(terms)) / 3.0,
+        "sentence_words": np.log1p(len(_WORDS.findall(sentence))) / 4.0,
+        "pair_logit": pair_logit,
+    }
+    return np.array([float(values.get(name, 0.0)) for name in FEATURES], dtype=np.float32)
+
+
+class Verifier:
+    """The trained judge: a small network over `FEATURES`, loaded from JSON, with the
+    sentence-pair model that gives it `pair_logit`."""
+
+    def __init__(self, params: dict, pair: PairScorer | None = None) -> None:
+        """Keep the standardisation and the layers as arrays, ready for one row at a time."""
+        self.pair = pair
+        names = list(params["features"])
+        if names != list(FEATURES):
+            raise ValueError("verifier parameters were fitted on other features; "
+                             "run training/fit_abstention.py --write")
+        self.mean = np.array(params["mean"], np.float32)
+        self.scale = np.array(params["scale"], np.float32)
+        self.layers = [(np.array(w, np.float32), np.array(b, np.float32))
+                       for w, b in params["layers"]]
+
+    @classmethod
+    def load(cls, cache_dir: Path, path: Path = PARAMS_FILE,
+             pair_file: Path = PAIR_MODEL_FILE) -> "Verifier | None":
+        """Read the shipped verifier; None when it is not there (confidence then comes from
+        the ranking's calibration alone). Its pair model is exported into `cache_dir`."""
+        if not path.exists() or not pair_file.exists():
+            return None
+        return cls(json.loads(path.read_text()), PairScorer(cache_dir, pair_file))
+
+    def warm_up(self) -> None:
+        """Build (first start only) and load the pair model before the first question."""
+        if self.pair is not None:
+            self.pair.load()
+
+    def pair_logit(self, question: str, sentence: str) -> float:
+        """What the sentence-pair model says of one question and sentence."""
+        return self.pair.score(question, sentence) if self.pair is not None else 0.0
+
+    def probability(self, rows: np.ndarray) -> np.ndarray:
+        """Chance that each best sentence is a right answer."""
+        h = (np.atleast_2d(rows) - self.mean) / self.scale
+        for i, (w, b) in enumerate(self.layers):
+            h = np.einsum("nd,dk->nk", h, w) + b  # einsum: no BLAS threads woken for a row
+            if i < len(self.layers) - 1:
+                h = np.maximum(h, 0.0)
+        return 1.0 / (1.0 + np.exp(-np.clip(h[:, 0], -30, 30)))

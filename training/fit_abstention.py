@@ -1,0 +1,206 @@
+"""Learn the verifier: the probability that the best-ranked sentence answers its question.
+
+Usage: python training/fit_abstention.py [../shared/data/squad2-dev-public.json] [--write]
+
+Data: the public SQuAD 2.0 development articles (`../shared/data/squad2-dev-public.json`), every
+paragraph indexed as one document, every question asked against the whole corpus. A question's
+example is its best-ranked sentence with the verifier's features (`qa.verification.row`),
+labelled 1 when the question is answerable and that sentence is right by the ReQA judge, else 0
+(unanswerable questions, and wrong first sentences). Every other question is also asked of the
+corpus without its own article (off-corpus, label 0), as the ranking's calibration is, so
+off-topic questions keep abstaining. Everything is cross-validated by article: no article is
+scored by a network that saw it. `--write` saves qa/verifier_params.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pickle
+import sys
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from qa import verification  # noqa: E402
+from qa.answering import verification_inputs  # noqa: E402
+from qa.config import Settings  # noqa: E402
+from qa.evaluation import auroc, judge, load_squad  # noqa: E402
+from qa.retrieval import Candidates, Query  # noqa: E402
+from qa.service import Verbatim  # noqa: E402
+
+DEFAULT_SQUAD2 = ROOT.parent / "shared" / "data" / "squad2-dev-public.json"
+CACHE = ROOT / "bench" / ".cache"
+
+
+def subset(cands: Candidates, keep: list[int]) -> Candidates:
+    """The candidates a corpus without some documents would have given."""
+    return Candidates([cands.rows[i] for i in keep], cands.signals[keep],
+                      [cands.passage_ids[i] for i in keep], cands.idf, cands.meaning_terms,
+                      cands.meaning[keep])
+
+
+def collect(squad: Path, refresh: bool) -> list[dict]:
+    """Ask every question once and keep its best sentence's ranking view and evidence."""
+    cache = CACHE / f"verifier-{squad.stem}.pkl"
+    if cache.exists() and not refresh:
+        return pickle.loads(cache.read_bytes())
+    docs, questions = load_squad(squad)
+    service = Verbatim(Settings(data_dir=CACHE / f"index-{squad.stem}", seeds_dir=CACHE / "none"))
+    service.warm_up()
+    if service.indexer.model_mismatch():
+        service.rebuild()
+    with tqdm(desc="indexing", unit="text", mininterval=10) as bar:
+        service.add_documents(docs, lambda done, total: (setattr(bar, "total", total),
+                                                         bar.update(done - bar.n)))
+    answerer, indexer = service.answerer, service.indexer
+    out = []
+
+    def example(q, query: Query, cands: Candidates, titles: dict, kind: str) -> dict:
+        ranking, matrix = answerer.rank(query, cands, titles)
+        best = int(np.argmax(ranking))
+        r = cands.rows[best]
+        p = indexer.catalog.passage(r.doc_id, r.passage_ord)
+        passage = indexer.store.text_slices([(p.doc_id, p.start, p.end)])[
+            (p.doc_id, p.start, p.end)]
+        right = kind == "own" and not q.unanswerable and judge(q, r.text, r.doc_id, r.start,
+                                                               r.end)
+        order = np.argsort(-ranking, kind="stable")
+        labels = [kind == "own" and not q.unanswerable and
+                  judge(q, cands.rows[i].text, cands.rows[i].doc_id, cands.rows[i].start,
+                        cands.rows[i].end) for i in order]
+        # What the sentence-pair model trains on: the three best-ranked sentences, and the
+        # best-ranked right one when none of those is right.
+        pairs = [(cands.rows[i].text, bool(y)) for i, y in zip(order[:3], labels[:3])]
+        first_right = next((i for i, y in zip(order, labels) if y), None)
+        if first_right is not None and not any(labels[:3]):
+            pairs.append((cands.rows[first_right].text, True))
+        return {"question": q.question, "group": q.group, "kind": kind, "pairs": pairs,
+                "unanswerable": q.unanswerable, "right": bool(right),
+                "inputs": verification_inputs(ranking, matrix, best), "idf": cands.idf,
+                "evidence": verification.Evidence(r.text, passage, titles.get(r.doc_id, "")),
+                "calibrated": float(answerer._confidence(ranking, matrix)[best])}
+
+    for qi, q in enumerate(tqdm(questions, desc="asking", unit="q", mininterval=10)):
+        query = Query(q.question)
+        cands = service.retriever.retrieve(query)
+        if not len(cands):
+            continue
+        titles = indexer.catalog.titles({r.doc_id for r in cands.rows})
+        out.append(example(q, query, cands, titles, "own"))
+        if qi % 2:
+            continue
+        # Off-corpus: half meet every other article, half only the nearest other one, where
+        # one sentence sharing a word stands out far more.
+        keep = [i for i, r in enumerate(cands.rows) if not r.doc_id.startswith(q.group + "#")]
+        if keep and qi % 4 == 2:
+            nearest = Counter(cands.rows[i].doc_id.split("#")[0] for i in keep).most_common(1)
+            keep = [i for i in keep if cands.rows[i].doc_id.split("#")[0] == nearest[0][0]]
+        if keep:
+            out.append(example(q, query, subset(cands, keep), titles, "off"))
+    CACHE.mkdir(parents=True, exist_ok=True)
+    cache.write_bytes(pickle.dumps(out))
+    return out
+
+
+def matrix(examples: list[dict], pair_logits: np.ndarray) -> np.ndarray:
+    """The verifier's feature rows, computed by the serving code."""
+    return np.vstack([verification.row(e["question"], e["evidence"], e["inputs"], e["idf"],
+                                       float(logit))
+                      for e, logit in zip(tqdm(examples, desc="features", mininterval=10),
+                                          pair_logits)])
+
+
+def pair_scores(squad: Path, examples: list[dict]) -> np.ndarray:
+    """Out-of-article sentence-pair logits (`training/train_pair_model.py` writes them)."""
+    path = CACHE / f"pair-scores-{squad.stem}.npy"
+    if not path.exists():
+        raise SystemExit(f"{path} is missing: run training/train_pair_model.py first")
+    scores = np.load(path)
+    if len(scores) != len(examples):
+        raise SystemExit(f"{path} belongs to another collection: run train_pair_model.py again")
+    return scores
+
+
+def fit(x: np.ndarray, y: np.ndarray, hidden: int, alpha: float, seed: int = 0):  # noqa: ANN201
+    """A small network (or a logistic regression with hidden=0) on standardised features."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.neural_network import MLPClassifier
+
+    mean, scale = x.mean(0), np.maximum(x.std(0), 1e-6)
+    z = (x - mean) / scale
+    if hidden:
+        model = MLPClassifier((hidden,), alpha=alpha, max_iter=600, early_stopping=False,
+                              random_state=seed).fit(z, y)
+        layers = list(zip(model.coefs_, model.intercepts_))
+    else:
+        model = LogisticRegression(C=1.0 / max(alpha, 1e-6), max_iter=3000).fit(z, y)
+        layers = [(model.coef_.T, model.intercept_)]
+    return {"features": list(verification.FEATURES), "mean": mean.tolist(),
+            "scale": scale.tolist(), "layers": [(w.tolist(), b.tolist()) for w, b in layers]}
+
+
+def report(name: str, examples: list[dict], prob: np.ndarray, threshold: float) -> dict:
+    """SQuAD 2.0 answer-or-abstain figures of a confidence over the questions' own examples."""
+    own = np.array([e["kind"] == "own" for e in examples])
+    un = np.array([e["unanswerable"] for e in examples])[own]
+    right = np.array([e["right"] for e in examples])[own]
+    p = prob[own]
+
+    def acc(t: float) -> tuple[float, float]:
+        answered = p >= t
+        return float(((answered & right) | (~answered & un)).mean()), \
+            float((answered & ~right).mean())
+
+    a, w = acc(threshold)
+    grid = np.linspace(0.02, 0.98, 49)
+    best = max(grid, key=lambda t: acc(t)[0])
+    off = p_off = prob[~own]
+    out = {"accuracy": a, "wrong": w, "auroc": auroc(p[right], p[un]),
+           "unanswerable_abstain": float((p[un] < threshold).mean()),
+           "answerable_abstain": float((p[~un] < threshold).mean()),
+           "best_accuracy": acc(best)[0], "best_threshold": float(best),
+           "off_corpus_abstain": float((off < threshold).mean()) if len(p_off) else None}
+    print(f"{name:28} " + "  ".join(f"{k} {v:.3f}" for k, v in out.items() if v is not None))
+    return out
+
+
+def main() -> None:
+    """Collect, cross-validate, report and optionally save."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("squad", nargs="?", type=Path, default=DEFAULT_SQUAD2)
+    parser.add_argument("--write", action="store_true", help="save qa/verifier_params.json")
+    parser.add_argument("--refresh", action="store_true", help="ask every question again")
+    parser.add_argument("--hidden", type=int, default=16, help="hidden units (0: logistic)")
+    parser.add_argument("--alpha", type=float, default=1e-2, help="L2 regularisation")
+    parser.add_argument("--threshold", type=float, default=Settings().abstain_below)
+    args = parser.parse_args()
+    examples = collect(args.squad, args.refresh)
+    x = matrix(examples, pair_scores(args.squad, examples))
+    y = np.array([e["right"] for e in examples])
+    groups = np.array([e["group"] for e in examples])
+    articles = sorted(set(groups))
+    folds = [set(articles[i::6]) for i in range(6)]
+    print(f"{len(examples)} examples ({int(y.sum())} right) from {len(articles)} articles")
+    report("ranking calibration", examples, np.array([e["calibrated"] for e in examples]),
+           args.threshold)
+    cv = np.zeros(len(x))
+    for fold in folds:
+        test = np.array([g in fold for g in groups])
+        params = fit(x[~test], y[~test], args.hidden, args.alpha)
+        cv[test] = verification.Verifier(params).probability(x[test])
+    report(f"verifier h={args.hidden} a={args.alpha} CV", examples, cv, args.threshold)
+    params = fit(x, y, args.hidden, args.alpha)
+    params["trained_on"] = args.squad.name
+    if args.write:
+        verification.PARAMS_FILE.write_text(json.dumps(params) + "\n")
+        print(f"wrote {verification.PARAMS_FILE}")
+
+
+if __name__ == "__main__":
+    main()
