@@ -7,12 +7,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from qa.documents import DOC_ID_PATTERN
+from qa.documents import DOC_ID_PATTERN, MAX_DOCUMENT_CHARS
 
 MAX_QUESTION_CHARS = 2000
 MAX_MESSAGES = 50
 MAX_TOP_K = 20
-MAX_DOCUMENT_CHARS = 10_000_000
 MAX_DOCUMENTS_PER_REQUEST = 100
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf")
 MAX_TITLE_CHARS = 200
+MAX_DOCUMENT_CHARS = 10_000_000  # of text, however small the file it was extracted from
 # Ids are never used as paths; still, no slashes, controls, or leading dots or spaces.
 DOC_ID_PATTERN = r"^[^\s./\\\x00-\x1f\x7f][^/\\\x00-\x1f\x7f]{0,199}$"
 _DOC_ID_RE = re.compile(DOC_ID_PATTERN)
@@ -106,6 +107,8 @@ def make_document(text: str, doc_id: str | None = None, title: str | None = None
     text = normalize_text(text)
     if not text.strip():
         raise DocumentError("document text is empty")
+    if len(text) > MAX_DOCUMENT_CHARS:
+        raise DocumentError(f"document text is longer than {MAX_DOCUMENT_CHARS:,} characters")
     doc_id = validate_doc_id(doc_id) if doc_id else doc_id_from_text(text)
     title = (title or "").strip()[:MAX_TITLE_CHARS] or title_from_text(text) or doc_id
     return Document(doc_id=doc_id, title=title, text=text, source=source)
@@ -145,16 +148,30 @@ def _html_to_text(data: bytes, name: str) -> tuple[str, str]:
 def _pdf_to_text(data: bytes, name: str) -> tuple[str, str]:
     """Extract page text and the metadata title from a PDF."""
     from pypdf import PdfReader
-    from pypdf.errors import PyPdfError
 
     if not data.startswith(b"%PDF"):
         raise DocumentError(f"{name}: not a PDF file")
+    pages: list[str] = []
+    total = 0
     try:
         reader = PdfReader(io.BytesIO(data))
-        pages = [page.extract_text() or "" for page in reader.pages]
+        for page in reader.pages:
+            # A few KB of PDF can point every page at one huge compressed stream: stop as soon
+            # as the text passes the document limit instead of extracting all of it.
+            text = page.extract_text() or ""
+            total += len(text)
+            if total > MAX_DOCUMENT_CHARS:
+                raise DocumentError(f"{name}: the PDF's text is longer than "
+                                    f"{MAX_DOCUMENT_CHARS:,} characters")
+            pages.append(text)
         meta_title = (reader.metadata.title if reader.metadata else None) or ""
-    except (PyPdfError, ValueError, KeyError, TypeError, OSError) as exc:
-        raise DocumentError(f"{name}: cannot read the PDF ({exc})") from exc
+    except DocumentError:
+        raise
+    except RecursionError as exc:
+        raise DocumentError(f"{name}: cannot read the PDF (nested too deeply)") from exc
+    except Exception as exc:  # noqa: BLE001 - pypdf raises many kinds on crafted files
+        raise DocumentError(f"{name}: cannot read the PDF ({type(exc).__name__}: "
+                            f"{str(exc)[:200]})") from exc
     return "\n\n".join(p.strip() for p in pages if p.strip()), str(meta_title)
 
 

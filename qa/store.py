@@ -12,6 +12,7 @@ import re
 import sqlite3
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -66,6 +67,7 @@ yours yourself yourselves also did does s t don whose many much one ever
 come comes came go goes went get gets got make makes made take takes took
 """.split())
 _TOKEN = re.compile(r"\w+", re.UNICODE)
+TERM_CACHE = 50_000  # words whose row counts are remembered (a few MB)
 
 
 def query_terms(text: str) -> list[str]:
@@ -154,7 +156,9 @@ class Store:
         self.path = self.data_dir / DB_NAME
         self._local = threading.local()
         self._write_lock = threading.RLock()
-        self._term_rows: dict[tuple[str, str], int] = {}  # rows matching each term, per table
+        # Rows matching each term, per table, least recently asked first.
+        self._term_rows: OrderedDict[tuple[str, str], int] = OrderedDict()
+        self._counts_lock = threading.Lock()
         self._counts_generation = -1
         with self._write_lock:
             conn = self._conn()
@@ -439,19 +443,36 @@ class Store:
         return [t for t in terms if t in kept]
 
     def row_counts(self, kind: str, terms: Sequence[str]) -> dict[str, int]:
-        """Count the rows each term matches, remembered until the index next changes."""
+        """Count the rows each term matches, remembered until the index next changes.
+
+        Reads are open to anyone, so the memory is bounded: words that match nothing (made-up
+        words cost nothing to send) are never kept, and past TERM_CACHE words the least
+        recently asked go first.
+        """
         fts = _fts(kind)
         generation = self.generation
-        if self._counts_generation != generation:
-            self._term_rows = {}
-            self._counts_generation = generation
+        with self._counts_lock:
+            if self._counts_generation != generation:
+                self._term_rows.clear()
+                self._counts_generation = generation
         cache = self._term_rows
+        out = {}
         for term in terms:
-            if (fts, term) not in cache:
-                cache[(fts, term)] = self._conn().execute(
-                    f"SELECT count(*) FROM {fts} WHERE {fts} MATCH ?",
-                    (fts_query([term]),)).fetchone()[0]
-        return {t: cache[(fts, t)] for t in terms}
+            key = (fts, term)
+            with self._counts_lock:
+                count = cache.get(key)
+                if count is not None:
+                    cache.move_to_end(key)
+            if count is None:
+                count = self._conn().execute(f"SELECT count(*) FROM {fts} WHERE {fts} MATCH ?",
+                                             (fts_query([term]),)).fetchone()[0]
+                if count:
+                    with self._counts_lock:
+                        cache[key] = count
+                        while len(cache) > TERM_CACHE:
+                            cache.popitem(last=False)
+            out[term] = count
+        return out
 
 
 def _table(kind: str) -> str:

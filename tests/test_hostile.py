@@ -179,3 +179,95 @@ def test_an_upload_over_the_size_limit_is_refused_before_it_is_read(service):
 def test_path_like_ids_in_urls_are_just_missing_documents(client, doc_id):
     assert client.get(f"/v1/documents/{doc_id}").status_code == 404
     assert client.delete(f"/v1/documents/{doc_id}").status_code == 404
+
+
+def _pdf_bomb(pages: int, chars_per_page: int) -> bytes:
+    """A small PDF whose pages all draw one compressed content stream: tiny on disk, huge
+    once its text is extracted."""
+    import zlib
+
+    line = b"(" + b"x" * 99 + b") Tj T* "
+    stream = zlib.compress(b"BT /F1 12 Tf 14 TL " + line * (chars_per_page // 100) + b"ET", 9)
+    kids = " ".join(f"{5 + i} 0 R" for i in range(pages)).encode()
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>",
+               b"<< /Type /Pages /Kids [" + kids + b"] /Count %d >>" % pages,
+               b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(stream) + stream +
+               b"\nendstream",
+               b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
+    objects += [b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 3 0 R "
+                b"/Resources << /Font << /F1 4 0 R >> >> >>"] * pages
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for i, obj in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % i + obj + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1, xref)
+    return bytes(out)
+
+
+def test_a_pdf_whose_text_passes_the_limit_is_refused_without_extracting_it_all(
+        client, monkeypatch):
+    import qa.documents
+
+    monkeypatch.setattr(qa.documents, "MAX_DOCUMENT_CHARS", 50_000)
+    bomb = _pdf_bomb(pages=400, chars_per_page=10_000)  # 4,000,000 characters of text
+    assert len(bomb) < 100_000  # 60 times smaller than its text
+    extracted = []
+    from pypdf import PageObject
+
+    real = PageObject.extract_text
+    monkeypatch.setattr(PageObject, "extract_text",
+                        lambda self, *a, **k: extracted.append(1) or real(self, *a, **k))
+    r = client.post("/v1/documents", files=[("files", ("bomb.pdf", bomb, "application/pdf"))])
+    assert r.status_code == 422 and "bomb.pdf" in r.json()["detail"], r.text
+    assert "50,000 characters" in r.json()["detail"]
+    assert len(extracted) <= 10  # stopped once past the limit, not after all 400 pages
+    assert client.get("/v1/documents").json()["documents"] == []
+
+
+def test_text_past_the_limit_is_refused_in_every_format(monkeypatch):
+    import qa.documents
+    from qa.documents import DocumentError, parse_document
+
+    monkeypatch.setattr(qa.documents, "MAX_DOCUMENT_CHARS", 1_000)
+    for name, data in (("a.txt", b"word " * 300), ("a.html", b"<p>word</p>" * 300),
+                       ("a.md", b"# T\n\n" + b"word " * 300)):
+        with pytest.raises(DocumentError, match="1,000 characters"):
+            parse_document(data, name)
+    assert parse_document(b"word " * 150, "ok.txt").text.startswith("word")
+
+
+@pytest.mark.parametrize("error", [NotImplementedError, AssertionError, AttributeError,
+                                   RecursionError])
+def test_any_pdf_reader_failure_is_a_422_with_a_reason(client, monkeypatch, error):
+    from pypdf import PageObject
+
+    from tests.test_documents import _pdf
+
+    def broken(self, *args, **kwargs):
+        raise error("crafted")
+
+    monkeypatch.setattr(PageObject, "extract_text", broken)
+    r = client.post("/v1/documents", files=[("files", ("odd.pdf", _pdf("Some text."),
+                                                       "application/pdf"))])
+    assert r.status_code == 422 and "odd.pdf" in r.json()["detail"], r.text
+
+
+def test_made_up_words_in_questions_are_not_remembered(client, monkeypatch):
+    import qa.store
+
+    client.post("/v1/documents", json=KEEP)
+    store = client.app.state.verbatim.store
+    monkeypatch.setattr(qa.store, "TERM_CACHE", 3)
+    for n in range(20):
+        junk = " ".join(f"zq{n}x{i}" for i in range(30))
+        assert client.post("/v1/answer", json={"question": junk}).status_code == 200
+    assert not any(term.startswith("zq") for _, term in store._term_rows)
+    counts = store.row_counts("sentences", ["lamp", "keeper", "lighthouse", "dusk", "zzz"])
+    assert counts == {"lamp": 1, "keeper": 1, "lighthouse": 1, "dusk": 1, "zzz": 0}
+    # words that match are kept, the least recently asked dropped past the bound
+    assert {t for _, t in store._term_rows} == {"keeper", "lighthouse", "dusk"}

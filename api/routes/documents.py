@@ -14,7 +14,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from api.access import Writer
 from api.deps import Service
 from api.schemas import (
-    MAX_DOCUMENT_CHARS,
     MAX_DOCUMENTS_PER_REQUEST,
     AddResult,
     DocumentList,
@@ -22,7 +21,13 @@ from api.schemas import (
     DocumentsIn,
     DocumentSummaryOut,
 )
-from qa.documents import Document, DocumentError, make_document, parse_document
+from qa.documents import (
+    MAX_DOCUMENT_CHARS,
+    Document,
+    DocumentError,
+    make_document,
+    parse_document,
+)
 
 router = APIRouter(prefix="/v1", tags=["documents"])
 
