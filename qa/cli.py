@@ -223,6 +223,17 @@ def rebuild(data_dir: DataDir = None) -> None:
     typer.echo(f"rebuilt {count} documents")
 
 
+@app.command()
+def vacuum(data_dir: DataDir = None) -> None:
+    """Give the disk space of deleted documents back (also done by itself when over half the
+    database is free)."""
+    with _service(data_dir) as service:
+        before = service.store.disk_bytes()
+        freed = service.reclaim()
+    typer.echo(f"freed {freed / 1e6:.1f} MB ({before / 1e6:.1f} MB -> "
+               f"{(before - freed) / 1e6:.1f} MB)")
+
+
 @app.command("eval")
 def evaluate(path: Annotated[Path, typer.Argument(help="JSONL question set or SQuAD v1.1/v2.0 JSON.")],
              as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,

@@ -292,12 +292,21 @@ class Indexer:
 
     def remove(self, doc_id: str) -> bool:
         """Delete a document and its vectors; False when it was not indexed."""
-        with self.writing(), self.lock:
-            replaced = self.store.delete_document(doc_id)
-            if replaced is None:
-                return False
-            self._follow([(replaced, np.zeros((0, 1), np.float32), np.zeros((0, 1), np.float32))])
-            return True
+        with self.writing():
+            with self.lock:
+                replaced = self.store.delete_document(doc_id)
+                if replaced is None:
+                    return False
+                self._follow([(replaced, np.zeros((0, 1), np.float32),
+                               np.zeros((0, 1), np.float32))])
+            # Questions go on meanwhile; only when much of the file is free (`Store.reclaim`).
+            self.store.reclaim()
+        return True
+
+    def reclaim(self) -> int:
+        """Give the space of deleted documents back to the disk now; bytes freed."""
+        with self.writing():
+            return self.store.reclaim(force=True)
 
     def rebuild(self, progress: Progress | None = None) -> int:
         """Re-chunk and re-embed every document, e.g. after a model change; one atomic swap."""

@@ -107,6 +107,11 @@ class Verbatim:
         self._ready()
         return self.indexer.remove(doc_id)
 
+    def reclaim(self) -> int:
+        """Shrink the database to what it holds (deleted documents' space); bytes freed."""
+        self._ready()
+        return self.indexer.reclaim()
+
     def rebuild(self, progress: Progress | None = None) -> int:
         """Re-embed every document with the configured model."""
         self._ready()

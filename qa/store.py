@@ -146,6 +146,13 @@ def _blob(vector: np.ndarray) -> bytes:
     return np.ascontiguousarray(vector, dtype=np.float32).tobytes()
 
 
+class _NothingWritten(Exception):
+    """Raised inside a transaction that turned out to have nothing to write (rolled back)."""
+
+
+RECLAIM_MIN_BYTES = 32 * 1024 * 1024  # free space worth rewriting the database for
+
+
 class Store:
     """SQLite access for one data directory; safe to share across threads."""
 
@@ -283,12 +290,42 @@ class Store:
         return sids, pids
 
     def delete_document(self, doc_id: str) -> Replaced | None:
-        """Remove a document with its chunks and vectors; None when it was not there."""
-        with self.transaction() as conn:
-            if conn.execute("SELECT 1 FROM documents WHERE doc_id = ?", (doc_id,)).fetchone() is None:
-                return None
-            sids, pids = self._delete(conn, doc_id)
+        """Remove a document with its chunks and vectors; None when it was not there (then
+        nothing is written: a new generation would make every replica reload)."""
+        try:
+            with self.transaction() as conn:
+                if conn.execute("SELECT 1 FROM documents WHERE doc_id = ?",
+                                (doc_id,)).fetchone() is None:
+                    raise _NothingWritten
+                sids, pids = self._delete(conn, doc_id)
+        except _NothingWritten:
+            return None
         return Replaced(doc_id, sids, pids, [], [])
+
+    def reclaim(self, force: bool = False) -> int:
+        """Give the space of deleted documents back to the disk; bytes freed.
+
+        SQLite keeps freed pages for reuse, so a deleted 500 MB document would hold its space
+        for ever. Without `force` this runs only when over half the file (and at least
+        RECLAIM_MIN_BYTES) is free, so the cost of rewriting stays below what it frees.
+        """
+        with self._write_lock:
+            conn = self._conn()
+            page = conn.execute("PRAGMA page_size").fetchone()[0]
+            pages = conn.execute("PRAGMA page_count").fetchone()[0]
+            free = conn.execute("PRAGMA freelist_count").fetchone()[0]
+            if not force and (free * page < RECLAIM_MIN_BYTES or free * 2 < pages):
+                return 0
+            before = self.disk_bytes()
+            conn.execute("VACUUM")
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            return max(before - self.disk_bytes(), 0)
+
+    def disk_bytes(self) -> int:
+        """Size of the database on disk, its write-ahead log included."""
+        return sum(f.stat().st_size for f in (self.path, self.path.with_name(self.path.name +
+                                                                             "-wal"))
+                   if f.exists())
 
     def write_document(self, conn: sqlite3.Connection, doc: Document, chunks: Chunks,
                        sentence_vectors: np.ndarray, passage_vectors: np.ndarray) -> Replaced:

@@ -271,3 +271,26 @@ def test_made_up_words_in_questions_are_not_remembered(client, monkeypatch):
     assert counts == {"lamp": 1, "keeper": 1, "lighthouse": 1, "dusk": 1, "zzz": 0}
     # words that match are kept, the least recently asked dropped past the bound
     assert {t for _, t in store._term_rows} == {"keeper", "lighthouse", "dusk"}
+
+
+def test_deleting_a_large_document_gives_its_disk_space_back(service, monkeypatch):
+    import qa.store
+    from qa.documents import make_document
+
+    monkeypatch.setattr(qa.store, "RECLAIM_MIN_BYTES", 200_000)
+    service.add_documents([make_document("Keep this short note about the lamp.", "small")])
+    service.add_documents([make_document("tide " * 200_000, "large")])  # 1 MB, few vectors
+    full = service.store.disk_bytes()
+    assert service.remove("large")
+    assert service.store.disk_bytes() < full / 3
+    assert service.ask("What note is kept?").answers[0].citation.doc_id == "small"
+
+
+def test_deleting_a_missing_document_writes_nothing(client):
+    client.post("/v1/documents", json=KEEP)
+    store = client.app.state.verbatim.store
+    generation = store.generation
+    assert client.delete("/v1/documents/nothing-here").status_code == 404
+    assert store.generation == generation
+    assert client.delete("/v1/documents/keep").status_code == 200
+    assert store.generation == generation + 1
