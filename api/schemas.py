@@ -102,10 +102,18 @@ class ChatRequest(BaseModel):
         return messages
 
 
+class Reply(BaseModel):
+    """The assistant's turn: the quoted sentence, as long as the document's sentence is (a
+    PDF or a scraped page can hold one line of 20,000 characters and more)."""
+
+    role: Literal["assistant"] = "assistant"
+    content: str
+
+
 class ChatResponse(BaseModel):
     """The assistant's reply and the full answer behind it."""
 
-    message: Message
+    message: Reply
     answer: AnswerResponse
 
 

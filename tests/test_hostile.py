@@ -294,3 +294,18 @@ def test_deleting_a_missing_document_writes_nothing(client):
     assert store.generation == generation
     assert client.delete("/v1/documents/keep").status_code == 200
     assert store.generation == generation + 1
+
+
+def test_chat_quotes_a_sentence_longer_than_a_message_may_be(client):
+    filler = " ".join(f"harbour{i % 50} wall" for i in range(2_400))  # ~25,000 characters
+    text = f"The lighthouse keeper lit the amber lamp at dusk beside the {filler} gate"
+    client.post("/v1/documents", json={"documents": [{"doc_id": "long", "text": text}]})
+    question = "Who lit the amber lamp at dusk?"
+    answer = client.post("/v1/answer", json={"question": question}).json()
+    chat = client.post("/v1/chat", json={"messages": [{"role": "user", "content": question}]})
+    assert chat.status_code == 200, chat.text[:300]
+    assert len(answer["answers"][0]["text"]) > 20_000
+    body = chat.json()
+    assert body["answer"]["answers"][0]["text"] == answer["answers"][0]["text"]
+    if not body["answer"]["abstained"]:
+        assert body["message"]["content"] == answer["answers"][0]["text"]

@@ -12,7 +12,7 @@ from api.schemas import (
     AnswerResponse,
     ChatRequest,
     ChatResponse,
-    Message,
+    Reply,
 )
 from qa.answering import Result
 from qa.conversation import ABSTAIN_MESSAGE, Turn
@@ -42,5 +42,4 @@ def chat(body: ChatRequest, service: Service) -> Response:
     turns = [Turn(m.role, m.content) for m in body.messages]
     result = service.chat(turns, top_k=body.top_k)
     content = result.answer if result.answer is not None else ABSTAIN_MESSAGE
-    return as_json(ChatResponse(message=Message(role="assistant", content=content),
-                                answer=to_response(result)))
+    return as_json(ChatResponse(message=Reply(content=content), answer=to_response(result)))
