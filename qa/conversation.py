@@ -15,6 +15,8 @@ _ANAPHORA = re.compile(
     re.IGNORECASE,
 )
 _FEW_TERMS = 2
+MAX_CONTEXT_CHARS = 2000  # of the earlier turn a follow-up reads, as many as a question has
+MAX_CONTEXT_WORDS = 60
 ABSTAIN_MESSAGE = "I couldn't find an answer to that in the documents."
 
 
@@ -39,4 +41,8 @@ def conversation_context(turns: Sequence[Turn]) -> str:
     if not turns or not is_follow_up(turns[-1].content):
         return ""
     earlier = [t.content for t in turns[:-1] if t.role == "user"]
-    return earlier[-1] if earlier else ""
+    if not earlier:
+        return ""
+    # Bounded like a question: a 20,000-character earlier turn would otherwise make every
+    # follow-up as costly as a hundred questions.
+    return " ".join(earlier[-1][:MAX_CONTEXT_CHARS].split()[:MAX_CONTEXT_WORDS])

@@ -309,3 +309,14 @@ def test_chat_quotes_a_sentence_longer_than_a_message_may_be(client):
     assert body["answer"]["answers"][0]["text"] == answer["answers"][0]["text"]
     if not body["answer"]["abstained"]:
         assert body["message"]["content"] == answer["answers"][0]["text"]
+
+
+def test_a_long_earlier_turn_adds_a_bounded_context_to_a_follow_up():
+    from qa.conversation import Turn, conversation_context
+
+    long_turn = " ".join(f"word{i}" for i in range(4_000))  # ~36,000 characters
+    context = conversation_context([Turn("user", f"Who lit the lamp {long_turn}?"),
+                                    Turn("assistant", "The keeper."),
+                                    Turn("user", "When did he do it?")])
+    assert context.startswith("Who lit the lamp word0")
+    assert len(context) <= 2000 and len(context.split()) <= 60
