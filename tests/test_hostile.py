@@ -320,3 +320,11 @@ def test_a_long_earlier_turn_adds_a_bounded_context_to_a_follow_up():
                                     Turn("user", "When did he do it?")])
     assert context.startswith("Who lit the lamp word0")
     assert len(context) <= 2000 and len(context.split()) <= 60
+
+
+@pytest.mark.parametrize("body", [b"[" * 100_000 + b"]" * 100_000,
+                                  b'{"documents": [{"text": "x", "title": ' + b"9" * 5000 +
+                                  b"}]}"], ids=["deeply nested", "5000-digit integer"])
+def test_unreadable_json_documents_are_a_400_with_a_reason(client, body):
+    r = client.post("/v1/documents", content=body, headers=JSON)
+    assert r.status_code == 400 and "JSON" in r.json()["detail"], r.text[:200]

@@ -60,6 +60,10 @@ async def _json_documents(request: Request) -> list[Document]:
         payload = json.loads(await request.body())
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise HTTPException(400, f"the body is not valid JSON: {exc}") from exc
+    except RecursionError:
+        raise HTTPException(400, "the body's JSON is nested too deeply") from None
+    except ValueError as exc:  # e.g. an integer of more digits than Python will convert
+        raise HTTPException(400, f"the body's JSON cannot be read: {exc}") from None
     try:
         body = DocumentsIn.model_validate(payload)
     except ValidationError as exc:  # answered like any other invalid body, by the app's handler
