@@ -182,6 +182,8 @@ def add(paths: Annotated[list[Path], typer.Argument(help="Files or folders to in
             report = service.add_paths(paths, progress)
     typer.echo(f"added {len(report.added)}, updated {len(report.updated)}, "
                f"unchanged {len(report.unchanged)} ({report.sentences} sentences embedded)")
+    for skipped in report.skipped:
+        typer.echo(f"skipped {skipped}", err=True)
 
 
 @app.command()

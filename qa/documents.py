@@ -196,21 +196,67 @@ def parse_document(data: bytes, name: str, doc_id: str | None = None) -> Documen
                          source=name)
 
 
-def iter_document_files(paths: list[Path]) -> list[Path]:
-    """Expand files and folders into the supported files under them, in a stable order."""
-    found: list[Path] = []
+@dataclass
+class FoundFiles:
+    """Files to index, each with its name relative to the folder it was found in, and what
+    was left out (links pointing outside the folder given)."""
+
+    files: list[tuple[Path, str]]
+    skipped: list[str]
+
+
+def find_document_files(paths: list[Path]) -> FoundFiles:
+    """Expand files and folders into the supported files under them, in a stable order.
+
+    A link inside a folder is followed only while it stays inside that folder: a link to a
+    credentials file elsewhere must not become a readable document.
+    """
+    found = FoundFiles([], [])
     for path in paths:
         if path.is_dir():
-            found.extend(sorted(p for p in path.rglob("*")
-                                if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES
-                                and not any(part.startswith(".") for part in p.parts)))
+            root = path.resolve()
+            for p in sorted(path.rglob("*")):
+                rel = p.relative_to(path)
+                if any(part.startswith(".") for part in rel.parts) or \
+                        p.suffix.lower() not in SUPPORTED_SUFFIXES or not p.is_file():
+                    continue
+                if not p.resolve().is_relative_to(root):
+                    found.skipped.append(f"{p} (a link leaving {path})")
+                    continue
+                found.files.append((p, rel.as_posix()))
         elif path.is_file():
-            found.append(path)
+            found.files.append((path, path.name))
         else:
             raise DocumentError(f"{path}: no such file or folder")
     return found
 
 
-def load_file(path: Path) -> Document:
-    """Read one document from disk."""
-    return parse_document(path.read_bytes(), path.name)
+def iter_document_files(paths: list[Path]) -> list[Path]:
+    """The files `find_document_files` would index, without their names."""
+    return [p for p, _ in find_document_files(paths).files]
+
+
+def doc_id_from_path(relative: str) -> str:
+    """Derive an id from a file's path inside the folder added, so `2023/summary.md` and
+    `2024/summary.md` stay two documents; a file at the top keeps its plain name's id."""
+    parts = [part for part in Path(relative).parts[:-1] if part not in ("", ".", "..")]
+    name = "-".join([*parts, Path(relative).stem]) + Path(relative).suffix
+    return doc_id_from_name(name)
+
+
+def load_file(path: Path, relative: str | None = None) -> Document:
+    """Read one document from disk; `relative` is its path inside the folder added."""
+    return parse_document(path.read_bytes(), path.name,
+                          doc_id=doc_id_from_path(relative) if relative else None)
+
+
+def check_distinct_ids(docs: list[Document]) -> None:
+    """Refuse a batch in which two documents would take the same id: one would silently
+    replace the other."""
+    seen: dict[str, Document] = {}
+    for doc in docs:
+        first = seen.setdefault(doc.doc_id, doc)
+        if first is not doc:
+            raise DocumentError(f"{first.source or 'a document'} and {doc.source or 'another'} "
+                                f"would both be stored as doc_id {doc.doc_id!r}; rename one or "
+                                f"add them separately")

@@ -75,6 +75,7 @@ class AddReport:
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     sentences: int = 0
+    skipped: list[str] = field(default_factory=list)  # files left out, and why
 
     def as_dict(self) -> dict[str, object]:
         """Serialise for the API and the CLI."""

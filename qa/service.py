@@ -15,7 +15,7 @@ from embeddings.onnx_model import OnnxEmbedder
 from qa.answering import Answerer, Result
 from qa.config import Settings
 from qa.conversation import Turn, conversation_context
-from qa.documents import Document, iter_document_files, load_file
+from qa.documents import Document, check_distinct_ids, find_document_files, load_file
 from qa.indexing import AddReport, Indexer, ModelMismatch, Progress
 from qa.retrieval import Retriever
 from qa.store import Store
@@ -92,15 +92,23 @@ class Verbatim:
     def add_documents(self, docs: Iterable[Document], progress: Progress | None = None
                       ) -> AddReport:
         """Index documents; the index is updated when this returns."""
+        docs = list(docs)
+        check_distinct_ids(docs)
         self._ready()
         report = self.indexer.add(docs, progress)
         self._prepare(report.added + report.updated)
         return report
 
     def add_paths(self, paths: Sequence[Path], progress: Progress | None = None) -> AddReport:
-        """Index files and folders from disk."""
-        files = iter_document_files(list(paths))
-        return self.add_documents([load_file(f) for f in files], progress)
+        """Index files and folders from disk; the report names what was skipped."""
+        found = find_document_files(list(paths))
+        docs = []
+        for path, relative in found.files:
+            doc = load_file(path, relative)
+            docs.append(Document(doc.doc_id, doc.title, doc.text, relative))
+        report = self.add_documents(docs, progress)
+        report.skipped.extend(found.skipped)
+        return report
 
     def remove(self, doc_id: str) -> bool:
         """Delete a document; False when there was none with that id."""

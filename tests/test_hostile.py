@@ -328,3 +328,14 @@ def test_a_long_earlier_turn_adds_a_bounded_context_to_a_follow_up():
 def test_unreadable_json_documents_are_a_400_with_a_reason(client, body):
     r = client.post("/v1/documents", content=body, headers=JSON)
     assert r.status_code == 400 and "JSON" in r.json()["detail"], r.text[:200]
+
+
+def test_one_request_never_silently_keeps_one_of_two_documents_sharing_an_id(client):
+    r = client.post("/v1/documents", files=[
+        ("files", ("notes.txt", b"Plain notes about the launch.", "text/plain")),
+        ("files", ("notes'.txt", b"Other notes about the relay.", "text/plain"))])
+    assert r.status_code == 422 and "'notes'" in r.json()["detail"], r.text
+    r = client.post("/v1/documents", json={"documents": [
+        {"doc_id": "same", "text": "One text."}, {"doc_id": "same", "text": "Another text."}]})
+    assert r.status_code == 422 and "'same'" in r.json()["detail"], r.text
+    assert client.get("/v1/documents").json()["documents"] == []
