@@ -16,7 +16,7 @@ from fastapi.staticfiles import StaticFiles
 
 from api.access import WritePolicy
 from api.metrics import Metrics
-from api.middleware import BodyLimit, ObserveRequests
+from api.middleware import BodyLimit, ObserveRequests, SecurityHeaders
 from api.routes import answer, documents, health, metrics
 from api.schemas import describe_errors
 from qa.config import Settings
@@ -62,7 +62,10 @@ def create_app(settings: Settings | None = None, service: Verbatim | None = None
         verbatim.close()  # waits for a write in progress, then saves the vector indexes
         log.info("shut down cleanly")
 
-    app = FastAPI(title="Verbatim", version="0.1.0", lifespan=lifespan,
+    # No /docs or /redoc: both load their scripts from a CDN, and Verbatim fetches nothing
+    # from outside. The schema itself is at /openapi.json.
+    app = FastAPI(title="Verbatim", version="0.1.0", lifespan=lifespan, docs_url=None,
+                  redoc_url=None,
                   description="Extractive question answering: every answer is a verbatim "
                               "sentence from your documents, with its citation.")
 
@@ -102,6 +105,7 @@ def create_app(settings: Settings | None = None, service: Verbatim | None = None
                            allow_methods=["GET", "POST", "DELETE"],
                            allow_headers=["Authorization", "Content-Type", "X-Request-ID"])
     app.add_middleware(BodyLimit, upload_bytes=int(settings.max_request_mb * 1_000_000))
+    app.add_middleware(SecurityHeaders)
     app.add_middleware(ObserveRequests, metrics=app.state.metrics)  # outermost: sees every status
 
     @app.get("/", include_in_schema=False)

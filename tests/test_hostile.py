@@ -339,3 +339,20 @@ def test_one_request_never_silently_keeps_one_of_two_documents_sharing_an_id(cli
         {"doc_id": "same", "text": "One text."}, {"doc_id": "same", "text": "Another text."}]})
     assert r.status_code == 422 and "'same'" in r.json()["detail"], r.text
     assert client.get("/v1/documents").json()["documents"] == []
+
+
+def test_every_response_carries_the_browser_security_headers(client):
+    for r in (client.get("/"), client.get("/v1/documents"),
+              client.post("/v1/answer", json={"question": ""})):
+        csp = r.headers["content-security-policy"]
+        assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp
+        assert r.headers["x-content-type-options"] == "nosniff"
+        assert r.headers["referrer-policy"] == "no-referrer"
+
+
+def test_no_page_loads_scripts_from_outside(client):
+    assert client.get("/docs").status_code == 404  # Swagger UI would come from a CDN
+    assert client.get("/redoc").status_code == 404
+    assert client.get("/openapi.json").status_code == 200
+    page = client.get("/").text
+    assert "http://" not in page and "https://" not in page
