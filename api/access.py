@@ -34,13 +34,16 @@ class WritePolicy:
     api_key: str | None = field(repr=False)  # never in a log line or a traceback
     open: bool
     reason: str = ""
+    loopback_only: bool = False  # open because only this machine can connect
 
     @classmethod
     def from_settings(cls, settings: Settings) -> WritePolicy:
         """Decide from the key, the listening address and the explicit opt-in."""
         if settings.api_key is not None:
             return cls(settings.api_key.get_secret_value(), open=False)
-        if is_loopback(settings.host) or settings.allow_open_writes:
+        if is_loopback(settings.host):
+            return cls(None, open=True, loopback_only=True)
+        if settings.allow_open_writes:
             return cls(None, open=True)
         return cls(None, open=False, reason=(
             f"writes are disabled: the server listens on {settings.host} without an API key; "
@@ -69,6 +72,38 @@ def require_writer(request: Request, credentials: Annotated[
         return
     if not policy.open:
         raise HTTPException(403, policy.reason)
+    refused = cross_site(request, policy)
+    if refused:
+        raise HTTPException(403, f"writes without an API key must come from this server's own "
+                                 f"page or a script, not from another site: {refused}")
+
+
+def _host_name(value: str) -> str:
+    """The host of a Host header or an origin, without scheme and port."""
+    value = value.split("://", 1)[-1].split("/", 1)[0].lower()
+    if value.startswith("["):
+        return value[1:value.index("]")] if "]" in value else value
+    return value.rsplit(":", 1)[0] if value.count(":") == 1 else value
+
+
+def cross_site(request: Request, policy: WritePolicy) -> str:
+    """Why a keyless write looks like another web page's doing ('' when it does not).
+
+    Any page a user visits can send requests to loopback. Browsers say where a request comes
+    from (Origin, Sec-Fetch-Site); scripts and curl send neither and are let through. A Host
+    that is not loopback reached a loopback server through a rebound DNS name.
+    """
+    headers = request.headers
+    host = headers.get("host", "")
+    if policy.loopback_only and not is_loopback(_host_name(host)):
+        return f"Host {host!r} is not this server's loopback address"
+    site = headers.get("sec-fetch-site", "").lower()
+    if site and site not in ("same-origin", "none"):
+        return f"Sec-Fetch-Site is {site!r}"
+    origin = headers.get("origin")
+    if origin is not None and origin.split("://", 1)[-1].lower() != host.lower():
+        return f"Origin {origin!r} is not {host!r}"
+    return ""
 
 
 Writer = [Depends(require_writer)]

@@ -15,6 +15,7 @@ from qa.config import DEFAULT_SEEDS_DIR, Settings
 from qa.service import Verbatim
 
 DATA = Path(__file__).with_name("data")
+LOCAL = "http://127.0.0.1:8000"  # the address `qa serve` answers on by default
 
 
 class CountingEmbedder(Embedder):
@@ -66,14 +67,16 @@ def seeded(tmp_path_factory: pytest.TempPathFactory, embedder: CountingEmbedder)
 @pytest.fixture
 def client(service: Verbatim) -> Iterator[TestClient]:
     """An HTTP client on an app over an empty index."""
-    with TestClient(create_app(service.settings, service=service, seed=False)) as c:
+    with TestClient(create_app(service.settings, service=service, seed=False),
+                    base_url=LOCAL) as c:
         yield c
 
 
 @pytest.fixture(scope="session")
 def seeded_client(seeded: Verbatim) -> Iterator[TestClient]:
     """An HTTP client on an app serving the seeds."""
-    with TestClient(create_app(seeded.settings, service=seeded, seed=False)) as c:
+    with TestClient(create_app(seeded.settings, service=seeded, seed=False),
+                    base_url=LOCAL) as c:
         yield c
 
 

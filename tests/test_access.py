@@ -12,6 +12,7 @@ from pydantic import SecretStr
 
 from api.access import is_loopback
 from api.main import create_app
+from tests.conftest import LOCAL
 
 DOC = {"documents": [{"doc_id": "d1", "text": "The rover landed in a crater near the pole."}]}
 
@@ -19,7 +20,7 @@ DOC = {"documents": [{"doc_id": "d1", "text": "The rover landed in a crater near
 def _client(service, **overrides) -> TestClient:
     """An app over `service` with some settings changed."""
     settings = service.settings.model_copy(update=overrides)
-    return TestClient(create_app(settings, service=service, seed=False))
+    return TestClient(create_app(settings, service=service, seed=False), base_url=LOCAL)
 
 
 @pytest.fixture
@@ -134,3 +135,33 @@ def test_every_request_is_logged_with_its_id_status_and_duration(client, caplog)
         ("/v1/answer", 200), ("/v1/documents/{doc_id}", 404)]
     assert records[0].request_id == "abc-123" and records[0].duration_ms >= 0
     assert records[1].request_id and records[1].request_id != "abc-123"
+
+
+CROSS_SITE = {
+    "another localhost port": {"origin": "http://127.0.0.1:9999",
+                               "sec-fetch-site": "same-site"},
+    "a file:// page": {"origin": "null", "sec-fetch-site": "cross-site"},
+    "a text/plain form post": {"origin": "https://evil.example", "content-type": "text/plain"},
+    "fetch metadata only": {"sec-fetch-site": "cross-site"},
+    "DNS rebinding": {"host": "evil.attacker.example:8000"},
+}
+
+
+@pytest.mark.parametrize("headers", CROSS_SITE.values(), ids=CROSS_SITE.keys())
+def test_keyless_writes_from_other_sites_are_refused(client, headers):
+    doc = {"documents": [{"doc_id": "planted", "text": "Planted by another page."}]}
+    r = client.post("/v1/documents", json=doc, headers=headers)
+    assert r.status_code in (403, 415) and "detail" in r.json(), r.text
+    r = client.post("/v1/index/rebuild", headers=headers)
+    assert r.status_code == 403 and "another site" in r.json()["detail"], r.text
+    assert client.get("/v1/documents").json()["documents"] == []
+
+
+def test_the_page_itself_and_scripts_can_still_write_without_a_key(client):
+    page = {"origin": LOCAL, "sec-fetch-site": "same-origin"}
+    doc = {"documents": [{"doc_id": "mine", "text": "Added from the page."}]}
+    assert client.post("/v1/documents", json=doc, headers=page).status_code == 200
+    assert client.delete("/v1/documents/mine").status_code == 200  # curl: no browser headers
+    reads = client.post("/v1/answer", json={"question": "Who added it?"},
+                        headers={"origin": "https://elsewhere.example"})
+    assert reads.status_code == 200  # reads stay open

@@ -7,6 +7,7 @@ import os
 import pytest
 
 from api.schemas import MAX_DOCUMENTS_PER_REQUEST
+from tests.conftest import LOCAL
 
 JSON = {"content-type": "application/json"}
 KEEP = {"documents": [{"doc_id": "keep", "title": "Keeper",
@@ -168,7 +169,7 @@ def test_an_upload_over_the_size_limit_is_refused_before_it_is_read(service):
     from api.main import create_app
 
     settings = service.settings.model_copy(update={"max_request_mb": 0.01})
-    with TestClient(create_app(settings, service=service, seed=False)) as c:
+    with TestClient(create_app(settings, service=service, seed=False), base_url=LOCAL) as c:
         r = _upload(c, ("big.txt", b"word " * 5000, "text/plain"))
         assert r.status_code == 413 and "larger than" in r.json()["detail"]
         assert c.get("/v1/documents").json() == {"documents": []}
