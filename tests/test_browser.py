@@ -100,10 +100,50 @@ def test_follow_up_sends_the_conversation(page):
     assert "representatives of Sochi 2014" in text or "hand it over" in text
 
 
-def test_abstention_is_said_plainly(page):
+def test_abstention_is_said_plainly_with_related_passages_that_are_not_answers(page):
     answer = ask(page, "Who painted the Mona Lisa?")
     assert "don't answer" in answer.locator(".abstain").inner_text()
     assert answer.locator("blockquote").count() == 0
+    related = answer.locator("details.related-passages")
+    assert "Related, not an answer" in related.locator("summary").inner_text()
+    related.locator("summary").click()
+    first = related.locator("li").first
+    quote = first.locator("q").inner_text()
+    first.locator("button.citation").first.click()
+    page.locator("#source").wait_for(state="visible")
+    assert page.locator("#source-text mark").inner_text() == quote
+
+
+def test_the_highlight_is_right_after_emoji_and_other_astral_characters(page, server):
+    text = ("🚀🔥 Launch notes 𝒜𝒷𝒸 and more 🧑‍🚀 symbols. "
+            "The quartermaster stored seventeen crates of lanterns in the hold.")
+    r = httpx.post(f"{server}/v1/documents",
+                   json={"documents": [{"doc_id": "astral", "title": "Astral 🚀", "text": text}]})
+    assert r.status_code == 200, r.text
+    answer = ask(page, "How many crates of lanterns did the quartermaster store?")
+    quote = answer.locator("blockquote").inner_text()
+    assert "seventeen crates" in quote
+    answer.locator("button.citation").first.click()
+    page.locator("#source").wait_for(state="visible")
+    assert page.locator("#source-text mark").inner_text() == quote
+    assert page.locator("#source-passage mark").inner_text() == quote
+
+
+def test_a_damaged_saved_conversation_keeps_its_good_turns(page):
+    ask(page, "How many cities will the relay stop in?")
+    page.evaluate("""() => {
+        const saved = JSON.parse(localStorage.getItem("verbatim.conversation.v1"));
+        saved.turns.push({question: 5, reply: null, answer: {answers: "x"}}, null,
+                         {question: "q", reply: "r", answer: {confidence: 1, abstained: false,
+                          answer: "a", answers: [{text: "a", score: 1, citation: {}}]}});
+        localStorage.setItem("verbatim.conversation.v1", JSON.stringify(saved));
+    }""")
+    page.reload()
+    page.locator(".turn-answer").first.wait_for()
+    assert page.locator(".turn-answer").count() == 1
+    assert "130 different cities" in page.locator(".turn-answer blockquote").first.inner_text()
+    answer = ask(page, "How many miles will the torch relay cover?")  # still usable
+    assert "39,000 miles" in answer.locator("blockquote").inner_text()
 
 
 def test_hostile_document_renders_literally_and_runs_nothing(page, server):

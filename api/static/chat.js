@@ -11,12 +11,26 @@ const input = $("question");
 const statusLine = $("status");
 const documentCache = new Map();
 
+const isCitation = (c) => c && typeof c === "object" && typeof c.doc_id === "string" &&
+  typeof c.title === "string" && typeof c.passage === "string" &&
+  ["start", "end", "passage_start"].every((k) => Number.isInteger(c[k]));
+const isAnswer = (a) => a && typeof a === "object" && typeof a.text === "string" &&
+  typeof a.score === "number" && isCitation(a.citation) &&
+  (a.also_in === undefined || (Array.isArray(a.also_in) && a.also_in.every(isCitation)));
+const isTurn = (t) => t && typeof t === "object" && typeof t.question === "string" &&
+  typeof t.reply === "string" && t.answer && typeof t.answer === "object" &&
+  typeof t.answer.confidence === "number" && typeof t.answer.abstained === "boolean" &&
+  (t.answer.answer === null || typeof t.answer.answer === "string") &&
+  Array.isArray(t.answer.answers) && t.answer.answers.every(isAnswer);
+
 let state = loadState();
 
 function loadState() {
+  // A saved conversation is only data: whatever damaged or hand-edited turns it holds are
+  // dropped, and the rest is shown.
   try {
     const saved = JSON.parse(localStorage.getItem(STORE_KEY));
-    if (saved && Array.isArray(saved.turns)) return saved;
+    if (saved && Array.isArray(saved.turns)) return {turns: saved.turns.filter(isTurn)};
   } catch (err) { /* a damaged entry starts a fresh conversation */ }
   return {turns: []};
 }
@@ -53,9 +67,24 @@ async function fetchDocument(docId) {
   return documentCache.get(docId);
 }
 
+// The API's offsets count code points (Python's str); JavaScript strings index UTF-16 units,
+// where an emoji or any character past U+FFFF takes two. Convert before slicing.
+function utf16Index(text, codePoints) {
+  let units = 0;
+  let seen = 0;
+  for (const ch of text) {
+    if (seen === codePoints) break;
+    units += ch.length;
+    seen += 1;
+  }
+  return units;
+}
+
 function highlighted(text, start, end) {
+  const a = utf16Index(text, start);
+  const b = a + utf16Index(text.slice(a), end - start);
   const frag = document.createDocumentFragment();
-  frag.append(text.slice(0, start), el("mark", {text: text.slice(start, end)}), text.slice(end));
+  frag.append(text.slice(0, a), el("mark", {text: text.slice(a, b)}), text.slice(b));
   return frag;
 }
 
