@@ -35,8 +35,11 @@ def app_from_environment() -> FastAPI:
     """Build one worker's app from VERBATIM_* variables (`qa serve --workers N` sets them)."""
     from api.logs import configure_logging
 
+    from api.guard import GuardedHttpToolsProtocol
+
     settings = Settings()
     configure_logging(settings.log_format)  # a fresh process: the parent's set-up is not inherited
+    GuardedHttpToolsProtocol.configure(settings)
     return create_app(settings, seed=os.environ.get(SEED_VARIABLE, "true") == "true")
 
 

@@ -93,6 +93,7 @@ def serve(data_dir: DataDir = None,
     import uvicorn
     from pydantic import ValidationError
 
+    from api.guard import GuardedHttpToolsProtocol
     from api.logs import configure_logging
     from api.main import create_app
     from api.schemas import describe_errors
@@ -106,8 +107,9 @@ def serve(data_dir: DataDir = None,
         _fail(describe_errors(exc.errors()))
     configure_logging(settings.log_format)
     # Stop accepting on SIGTERM/Ctrl-C, let in-flight requests and writes finish, then save.
+    GuardedHttpToolsProtocol.configure(settings)
     options = dict(host=settings.host, port=settings.port, log_config=None, access_log=False,
-                   timeout_graceful_shutdown=60)
+                   timeout_graceful_shutdown=60, http=GuardedHttpToolsProtocol)
     if settings.workers == 1:
         uvicorn.run(create_app(settings, seed=not no_seeds), **options)
     else:

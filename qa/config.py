@@ -73,6 +73,13 @@ class Settings(BaseSettings):
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="Origins allowed to call the API from a browser "
                                           "(comma-separated; '*' for any). Off by default.")
+    header_timeout: float = Field(
+        10.0, gt=0, description="Seconds a request's headers may take to arrive, from its "
+                                "first byte; slower connections are closed.")
+    body_timeout: float = Field(
+        120.0, gt=0, description="Seconds a request's body may take to arrive.")
+    max_connections: int = Field(
+        1000, ge=1, description="Open connections per server process; more are closed at once.")
     max_request_mb: float = Field(
         50.0, gt=0, description="Largest request body for document uploads, in MB.")
     log_format: Literal["json", "text"] = Field("json", description="Server log lines.")
