@@ -27,6 +27,10 @@ _WORD = re.compile(r"[^\W\d_]{2,}", re.UNICODE)
 _TERMINAL = re.compile(r"[.!?…:;\"'”’)\]]$")
 # A reader comment opens with a bulleted line holding only its author's handle ("  • lidocaineus").
 _COMMENT_AUTHOR = re.compile(r"^(\s*)[•·▪‣◦]\s*[^\s.!?,;:][^.!?,;:]{0,38}$")
+_SUBSTANCE = re.compile(r"[^\W\d_]{2,}|\d", re.UNICODE)
+# Passages one document may make per character of text: prose makes one per ~400 characters;
+# past one per 40 (lines of a word or two) the document is refused, not embedded at great cost.
+MIN_CHARS_PER_PASSAGE = 40
 CHUNKER_VERSION = "5"  # bump when chunking changes: stored indexes then ask for a rebuild
 MIN_WORDS = 4
 HEADING_MAX_WORDS = 12
@@ -156,7 +160,9 @@ def split_sentences(text: str) -> list[Sentence]:
     offset = 0
     comments = _CommentTracker()
     for block, line in enumerate(text.split("\n")):
-        if line.strip():
+        # A line without a word of two letters or a digit ("x", "|", "—") is furniture, never
+        # a sentence: thousands of them must not become thousands of passages to embed.
+        if _SUBSTANCE.search(line):
             comment = comments.is_comment(line)
             _, spans = blingfire.text_to_sentences_and_offsets(line)
             spans = [(a, b) for a, b in spans if line[a:b].strip()] or [(0, len(line))]
@@ -197,4 +203,12 @@ def chunk_text(text: str, size: int = 4, overlap: int = 1, max_chars: int = 1200
     """Chunk one document's text for indexing."""
     sentences = split_sentences(text)
     passages, home = group_passages(sentences, size, overlap, max_chars)
+    allowed = 100 + len(text) // MIN_CHARS_PER_PASSAGE
+    if len(passages) > allowed:
+        raise TooManyPassages(f"{len(text):,} characters make {len(passages):,} passages (at "
+                              f"most {allowed:,}): the text is mostly very short lines")
     return Chunks(sentences, passages, home)
+
+
+class TooManyPassages(ValueError):
+    """A document whose text would cost far more to index than its size suggests."""

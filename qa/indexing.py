@@ -17,9 +17,9 @@ from embeddings.model import Embedder
 from embeddings.vector_index import VectorIndex
 from embeddings.words import project_words, projection_name
 from qa.catalog import Catalog
-from qa.chunking import CHUNKER_VERSION, Chunks, chunk_text
+from qa.chunking import CHUNKER_VERSION, Chunks, TooManyPassages, chunk_text
 from qa.config import Settings
-from qa.documents import Document
+from qa.documents import Document, DocumentError
 from qa.store import Replaced, Store, vocabulary
 
 log = logging.getLogger(__name__)
@@ -51,8 +51,14 @@ class ModelInputs:
 def model_inputs(docs: Sequence[Document], settings: Settings) -> ModelInputs:
     """Chunk documents and list the texts to embed (the indexing benchmark times the same)."""
     s = settings
-    inputs = ModelInputs([(doc, chunk_text(doc.text, s.passage_sentences, s.passage_overlap,
-                                           s.passage_max_chars)) for doc in docs], [], [], set())
+    inputs = ModelInputs([], [], [], set())
+    for doc in docs:
+        try:
+            chunks = chunk_text(doc.text, s.passage_sentences, s.passage_overlap,
+                                s.passage_max_chars)
+        except TooManyPassages as exc:
+            raise DocumentError(f"{doc.source or doc.doc_id}: {exc}") from None
+        inputs.chunked.append((doc, chunks))
     texts = inputs.texts
     for doc, chunks in inputs.chunked:
         first = len(texts)

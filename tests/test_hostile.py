@@ -357,3 +357,20 @@ def test_no_page_loads_scripts_from_outside(client):
     assert client.get("/openapi.json").status_code == 200
     page = client.get("/").text
     assert "http://" not in page and "https://" not in page
+
+
+def test_lines_of_one_character_cost_nothing_to_index(client):
+    r = client.post("/v1/documents", files=[("files", ("lines.txt", b"x\n" * 20_000 +
+                                                       b"The keeper lit the lamp at dusk.\n",
+                                                       "text/plain"))])
+    assert r.status_code == 200, r.text
+    health = client.get("/healthz").json()
+    assert health["sentences"] == 1 and health["passages"] == 1  # 1, not 6,667 passages
+
+
+def test_text_of_very_short_lines_is_refused_before_any_embedding(client):
+    r = client.post("/v1/documents", files=[("files", ("words.txt", b"ab\n" * 20_000,
+                                                       "text/plain"))])
+    assert r.status_code == 422 and "words.txt" in r.json()["detail"], r.text
+    assert "very short lines" in r.json()["detail"]
+    assert client.get("/v1/documents").json()["documents"] == []
