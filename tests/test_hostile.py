@@ -374,3 +374,21 @@ def test_text_of_very_short_lines_is_refused_before_any_embedding(client):
     assert r.status_code == 422 and "words.txt" in r.json()["detail"], r.text
     assert "very short lines" in r.json()["detail"]
     assert client.get("/v1/documents").json()["documents"] == []
+
+
+def test_html_is_read_in_memory_that_follows_its_text_not_its_markup():
+    import tracemalloc
+
+    from qa.documents import parse_document
+
+    tags = b"<div><p><b>ok</b><i></i><span></span></p></div>" * 40_000  # 2 MB, little text
+    tracemalloc.start()
+    try:
+        doc = parse_document(tags, "tags.html")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert doc.text.count("ok") == 40_000
+    assert peak < 30_000_000, f"{peak / 1e6:.0f} MB to read 2 MB of HTML"
+    deep = b"<div>" * 200_000 + b"deep text" + b"</div>" * 200_000
+    assert parse_document(deep, "deep.html").text == "deep text"
