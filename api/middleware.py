@@ -110,11 +110,13 @@ class ObserveRequests:
             endpoint = getattr(route, "path", None) or "unmatched"
             self.metrics.observe(scope["method"], endpoint, status, seconds)
             client = scope.get("client")
-            access_log.info("request", extra={
-                "request_id": request_id, "method": scope["method"], "path": scope["path"],
-                "endpoint": endpoint, "status": status,
-                "duration_ms": round(seconds * 1000, 2),
-                "client": client[0] if client else None})
+            # The message reads on its own in text logs; JSON logs also get every field.
+            access_log.info("%s %s %s %.1f ms", scope["method"], scope["path"], status,
+                            seconds * 1000, extra={
+                                "request_id": request_id, "method": scope["method"],
+                                "path": scope["path"], "endpoint": endpoint, "status": status,
+                                "duration_ms": round(seconds * 1000, 2),
+                                "client": client[0] if client else None})
 
 
 SECURITY_HEADERS = [

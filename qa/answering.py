@@ -105,6 +105,14 @@ def verification_inputs(ranking: np.ndarray, matrix: np.ndarray, best: int) -> d
     return values
 
 
+def meaning_of(candidates: Candidates, i: int) -> dict[str, float]:
+    """How close in meaning one candidate comes to each question word (see
+    `Candidates.meaning`)."""
+    if not candidates.meaning_terms:
+        return {}
+    return dict(zip(candidates.meaning_terms, candidates.meaning[i].tolist()))
+
+
 def confidence_features(ranking: np.ndarray, matrix: np.ndarray) -> np.ndarray:
     """Give each candidate its confidence row (CONFIDENCE_FEATURES order).
 
@@ -196,14 +204,13 @@ class Answerer:
         return ranking, matrix
 
     def verify(self, query: Query, best: int, ranking: np.ndarray, matrix: np.ndarray,
-               evidence: Evidence, idf: dict[str, float]) -> float | None:
+               evidence: Evidence, candidates: Candidates) -> float | None:
         """The verifier's probability that the best-ranked sentence answers (None without a
         verifier): ranking finds what matches, this asks whether it answers."""
         if self.verifier is None:
             return None
-        row = verification.row(query.text, evidence,
-                               verification_inputs(ranking, matrix, best), idf,
-                               self.verifier.pair_logit(query.text, evidence.sentence))
+        row = verification.row(query.text, evidence, verification_inputs(ranking, matrix, best),
+                               candidates.idf, meaning_of(candidates, best))
         return float(self.verifier.probability(row)[0])
 
     def _confidence(self, ranking: np.ndarray, matrix: np.ndarray) -> np.ndarray:
@@ -242,7 +249,7 @@ class Answerer:
             answers = self._group(candidates.rows, ranked, probs, titles, top_k)
         top = answers[0].citation
         verified = self.verify(query, int(ranked[0]), ranking, matrix,
-                               Evidence(answers[0].text, top.passage, top.title), candidates.idf)
+                               Evidence(answers[0].text, top.passage, top.title), candidates)
         best = round(float(probs[ranked[0]] if verified is None else verified), 4)
         for a in answers:  # a lower-ranked answer never shows a higher score than the first
             a.score = min(a.score, best)

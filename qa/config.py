@@ -50,9 +50,9 @@ class Settings(BaseSettings):
         0.21, ge=0.0, le=1.0, description="Abstain when the best answer's confidence is lower."
     )
     verify: bool = Field(
-        True, description="Judge whether the best sentence answers (the trained verifier and "
-                          "its sentence-pair model) before quoting it; off: confidence from "
-                          "the ranking's calibration alone.")
+        True, description="Judge whether the best sentence answers (the trained verifier) "
+                          "before quoting it; off: confidence from the ranking's calibration "
+                          "alone.")
 
     approximate_above: int = Field(
         20_000, ge=1, description="Vectors above which search uses an approximate (IVF) index; "

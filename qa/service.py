@@ -42,7 +42,7 @@ class Verbatim:
         self.indexer = Indexer(settings, self.embedder)
         self.retriever = Retriever(self.indexer, sentences=settings.candidates,
                                    lexical_budget=settings.lexical_budget)
-        verifier = Verifier.load(settings.cache_dir) if settings.verify else None
+        verifier = Verifier.load() if settings.verify else None
         self.answerer = Answerer(self.retriever, abstain_below=settings.abstain_below,
                                  verifier=verifier)
 
@@ -54,8 +54,6 @@ class Verbatim:
     def warm_up(self) -> None:
         """Load the model and the vector indexes, the slow part of starting."""
         self.embedder.warm_up()
-        if self.answerer.verifier is not None:
-            self.answerer.verifier.warm_up()
         self.indexer.load()
         self._prepare(None)
 

@@ -21,7 +21,6 @@ from pathlib import Path
 
 import numpy as np
 
-from embeddings.pair_model import PAIR_MODEL_FILE, PairScorer
 from qa import features
 from qa.store import query_terms
 
@@ -37,6 +36,25 @@ _EXTREME = re.compile(r"\b(first|last|only|most|least|largest|smallest|biggest|h
                       r"earliest|latest|longest|shortest|oldest|newest|best|worst|main|"
                       r"primary|major|minor)\b", re.I)
 
+_OPPOSITES = """before after; high low; higher lower; highest lowest; first last; most least;
+largest smallest; biggest smallest; larger smaller; more less; more fewer; increase decrease;
+increased decreased; earliest latest; early late; earlier later; north south; east west;
+northern southern; eastern western; maximum minimum; major minor; open closed; win lose;
+won lost; start end; began ended; rise fall; rose fell; positive negative; ancient modern;
+old new; oldest newest; older newer; above below; upper lower; inside outside; male female;
+longest shortest; longer shorter; long short; wide narrow; heavy light; hot cold; warm cool;
+wet dry; success failure; successful unsuccessful; legal illegal; public private;
+internal external; import export; imports exports; accept reject; accepted rejected;
+allow forbid; allowed banned; true false; same different; common rare; strong weak;
+stronger weaker; fast slow; faster slower; top bottom; entry exit; inner outer; official
+unofficial; direct indirect; possible impossible; permanent temporary; majority minority;
+left right; western eastern""".replace("\n", " ")
+ANTONYMS: dict[str, set[str]] = {}
+for _pair in _OPPOSITES.split(";"):
+    _a, _b = _pair.split()
+    ANTONYMS.setdefault(_a, set()).add(_b)
+    ANTONYMS.setdefault(_b, set()).add(_a)
+
 # The question kinds of `features.question_types`, then what the verifier adds.
 KINDS = tuple(features.question_types("").keys())
 FEATURES = (
@@ -51,10 +69,10 @@ FEATURES = (
     *KINDS, "asks_name", "new_proper", "new_number", "kind_missing",
     # Negation or a superlative on one side only.
     "negation_question", "negation_mismatch", "extreme_mismatch",
+    "antonym_swap",
+    # Question words the sentence meets neither as written nor in meaning (word vectors).
+    "unmet_meaning_idf", "weakest_meaning",
     "question_words", "sentence_words",
-    # The sentence-pair model's logit (`embeddings.pair_model`): question and sentence read
-    # together by a transformer trained for this judgement.
-    "pair_logit",
 )
 
 
@@ -72,20 +90,25 @@ class Evidence:
     title: str
 
 
+def _missing(terms: list[str], text: str) -> list[bool]:
+    """For each question word, whether a text lacks it (in any form `features` accepts)."""
+    places = features.traits(text).places
+    return [not any(k in places for k in features.question_keys(t)) for t in terms]
+
+
 def unmet(terms: list[str], weights: list[float], text: str) -> tuple[float, float, float]:
     """Share of question words (plain, rarity-weighted) a text lacks, and the rarest one's
     weight: one unsupported rare word ("Helsinki") is often the whole difference."""
     if not terms:
         return 0.0, 0.0, 0.0
-    places = features.traits(text).places
-    missing = [not any(k in places for k in features.question_keys(t)) for t in terms]
+    missing = _missing(terms, text)
     total = sum(weights) or 1.0
     lost = [w for w, m in zip(weights, missing) if m]
     return sum(missing) / len(terms), sum(lost) / total, max(lost, default=0.0)
 
 
 def row(question: str, evidence: Evidence, confidence_row: dict[str, float],
-        idf: dict[str, float], pair_logit: float) -> np.ndarray:
+        idf: dict[str, float], meaning: dict[str, float]) -> np.ndarray:
     """Compute the verifier's features (FEATURES order) for one question and its best sentence.
 
     Training calls this too, so the network is fitted on exactly what serving computes.
@@ -113,6 +136,12 @@ def row(question: str, evidence: Evidence, confidence_row: dict[str, float],
     q_neg, s_neg = bool(_NEGATION.search(question)), bool(_NEGATION.search(sentence))
     q_ext = {m.lower() for m in _EXTREME.findall(question)}
     s_ext = {m.lower() for m in _EXTREME.findall(sentence)}
+    q_words, s_words = asked_words, set(_WORDS.findall(sentence.lower()))
+    swapped = any(w not in s_words and ANTONYMS[w] & s_words for w in q_words & ANTONYMS.keys())
+    # Meaning: each question word's best cosine to the sentence's words (1 when it is there).
+    met = [(max(meaning.get(t, 0.0), 0.0 if m else 1.0), w)
+           for t, w, m in zip(terms, weights, _missing(terms, sentence))]
+    total = sum(weights) or 1.0
     values = {
         **confidence_row,
         "unmet_sentence": s_share, "unmet_sentence_idf": s_idf, "rarest_unmet_sentence": s_rare,
@@ -124,20 +153,21 @@ def row(question: str, evidence: Evidence, confidence_row: dict[str, float],
         "new_number": float(new_number), "kind_missing": kind_missing,
         "negation_question": float(q_neg), "negation_mismatch": float(q_neg != s_neg),
         "extreme_mismatch": float(bool(q_ext - s_ext)),
+        "antonym_swap": float(swapped),
+        "unmet_meaning_idf": sum(w * (1.0 - c) for c, w in met) / total,
+        "weakest_meaning": min((c for c, _ in met), default=1.0),
         "question_words": np.log1p(len(terms)) / 3.0,
         "sentence_words": np.log1p(len(_WORDS.findall(sentence))) / 4.0,
-        "pair_logit": pair_logit,
     }
     return np.array([float(values.get(name, 0.0)) for name in FEATURES], dtype=np.float32)
 
 
 class Verifier:
-    """The trained judge: a small network over `FEATURES`, loaded from JSON, with the
-    sentence-pair model that gives it `pair_logit`."""
+    """The trained judge: a small network (or a logistic regression) over `FEATURES`, loaded
+    from JSON."""
 
-    def __init__(self, params: dict, pair: PairScorer | None = None) -> None:
+    def __init__(self, params: dict) -> None:
         """Keep the standardisation and the layers as arrays, ready for one row at a time."""
-        self.pair = pair
         names = list(params["features"])
         if names != list(FEATURES):
             raise ValueError("verifier parameters were fitted on other features; "
@@ -148,22 +178,12 @@ class Verifier:
                        for w, b in params["layers"]]
 
     @classmethod
-    def load(cls, cache_dir: Path, path: Path = PARAMS_FILE,
-             pair_file: Path = PAIR_MODEL_FILE) -> "Verifier | None":
+    def load(cls, path: Path = PARAMS_FILE) -> "Verifier | None":
         """Read the shipped verifier; None when it is not there (confidence then comes from
-        the ranking's calibration alone). Its pair model is exported into `cache_dir`."""
-        if not path.exists() or not pair_file.exists():
+        the ranking's calibration alone)."""
+        if not path.exists():
             return None
-        return cls(json.loads(path.read_text()), PairScorer(cache_dir, pair_file))
-
-    def warm_up(self) -> None:
-        """Build (first start only) and load the pair model before the first question."""
-        if self.pair is not None:
-            self.pair.load()
-
-    def pair_logit(self, question: str, sentence: str) -> float:
-        """What the sentence-pair model says of one question and sentence."""
-        return self.pair.score(question, sentence) if self.pair is not None else 0.0
+        return cls(json.loads(path.read_text()))
 
     def probability(self, rows: np.ndarray) -> np.ndarray:
         """Chance that each best sentence is a right answer."""

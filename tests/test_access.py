@@ -135,6 +135,9 @@ def test_every_request_is_logged_with_its_id_status_and_duration(client, caplog)
         ("/v1/answer", 200), ("/v1/documents/{doc_id}", 404)]
     assert records[0].request_id == "abc-123" and records[0].duration_ms >= 0
     assert records[1].request_id and records[1].request_id != "abc-123"
+    # read on its own, as text logs show it: method, path, status and time
+    assert re.fullmatch(r"POST /v1/answer 200 \d+\.\d ms", records[0].getMessage())
+    assert records[1].getMessage().startswith("GET /v1/documents/missing 404 ")
 
 
 CROSS_SITE = {

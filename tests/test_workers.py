@@ -17,7 +17,7 @@ from tests.live_server import ROOT, running_server
 def _answering_processes(log_text: str, after_path: str) -> set[int]:
     """Processes that logged a /v1/answer request after the first request to `after_path`."""
     lines = [json.loads(line) for line in log_text.splitlines() if line.startswith("{")]
-    requests = [r for r in lines if r.get("message") == "request"]
+    requests = [r for r in lines if r.get("logger") == "verbatim.access"]
     start = next(i for i, r in enumerate(requests) if r["path"] == after_path)
     return {r["process"] for r in requests[start:] if r["path"] == "/v1/answer"}
 
@@ -67,15 +67,22 @@ def _logged(data, message: str) -> list[dict]:
     return [r for r in lines if r.get("message", "").startswith(message)]
 
 
+def _requests(data) -> list[dict]:
+    """Request log records of the server in `data`."""
+    text = (data / "server.log").read_text()
+    lines = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+    return [r for r in lines if r.get("logger") == "verbatim.access"]
+
+
 def _worker_pids(url: str, data) -> set[int]:
     """Process ids of the workers, as their request logs show them."""
     for _ in range(40):
         with httpx.Client(base_url=url, timeout=60) as fresh:
             assert fresh.get("/healthz").status_code == 200
-        pids = {r["process"] for r in _logged(data, "request")}
+        pids = {r["process"] for r in _requests(data)}
         if len(pids) >= 2:
             return pids
-    return {r["process"] for r in _logged(data, "request")}
+    return {r["process"] for r in _requests(data)}
 
 
 def test_a_worker_that_dies_is_replaced_and_orphans_stop_by_themselves(tmp_path):

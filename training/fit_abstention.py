@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from qa import verification  # noqa: E402
-from qa.answering import verification_inputs  # noqa: E402
+from qa.answering import meaning_of, verification_inputs  # noqa: E402
 from qa.config import Settings  # noqa: E402
 from qa.evaluation import auroc, judge, load_squad  # noqa: E402
 from qa.retrieval import Candidates, Query  # noqa: E402
@@ -70,17 +70,8 @@ def collect(squad: Path, refresh: bool) -> list[dict]:
             (p.doc_id, p.start, p.end)]
         right = kind == "own" and not q.unanswerable and judge(q, r.text, r.doc_id, r.start,
                                                                r.end)
-        order = np.argsort(-ranking, kind="stable")
-        labels = [kind == "own" and not q.unanswerable and
-                  judge(q, cands.rows[i].text, cands.rows[i].doc_id, cands.rows[i].start,
-                        cands.rows[i].end) for i in order]
-        # What the sentence-pair model trains on: the three best-ranked sentences, and the
-        # best-ranked right one when none of those is right.
-        pairs = [(cands.rows[i].text, bool(y)) for i, y in zip(order[:3], labels[:3])]
-        first_right = next((i for i, y in zip(order, labels) if y), None)
-        if first_right is not None and not any(labels[:3]):
-            pairs.append((cands.rows[first_right].text, True))
-        return {"question": q.question, "group": q.group, "kind": kind, "pairs": pairs,
+        return {"question": q.question, "group": q.group, "kind": kind,
+                "meaning": meaning_of(cands, best),
                 "unanswerable": q.unanswerable, "right": bool(right),
                 "inputs": verification_inputs(ranking, matrix, best), "idf": cands.idf,
                 "evidence": verification.Evidence(r.text, passage, titles.get(r.doc_id, "")),
@@ -108,23 +99,11 @@ def collect(squad: Path, refresh: bool) -> list[dict]:
     return out
 
 
-def matrix(examples: list[dict], pair_logits: np.ndarray) -> np.ndarray:
+def matrix(examples: list[dict]) -> np.ndarray:
     """The verifier's feature rows, computed by the serving code."""
     return np.vstack([verification.row(e["question"], e["evidence"], e["inputs"], e["idf"],
-                                       float(logit))
-                      for e, logit in zip(tqdm(examples, desc="features", mininterval=10),
-                                          pair_logits)])
-
-
-def pair_scores(squad: Path, examples: list[dict]) -> np.ndarray:
-    """Out-of-article sentence-pair logits (`training/train_pair_model.py` writes them)."""
-    path = CACHE / f"pair-scores-{squad.stem}.npy"
-    if not path.exists():
-        raise SystemExit(f"{path} is missing: run training/train_pair_model.py first")
-    scores = np.load(path)
-    if len(scores) != len(examples):
-        raise SystemExit(f"{path} belongs to another collection: run train_pair_model.py again")
-    return scores
+                                       e["meaning"])
+                      for e in tqdm(examples, desc="features", mininterval=10)])
 
 
 def fit(x: np.ndarray, y: np.ndarray, hidden: int, alpha: float, seed: int = 0):  # noqa: ANN201
@@ -181,7 +160,7 @@ def main() -> None:
     parser.add_argument("--threshold", type=float, default=Settings().abstain_below)
     args = parser.parse_args()
     examples = collect(args.squad, args.refresh)
-    x = matrix(examples, pair_scores(args.squad, examples))
+    x = matrix(examples)
     y = np.array([e["right"] for e in examples])
     groups = np.array([e["group"] for e in examples])
     articles = sorted(set(groups))
