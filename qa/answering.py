@@ -105,6 +105,21 @@ def verification_inputs(ranking: np.ndarray, matrix: np.ndarray, best: int) -> d
     return values
 
 
+def combine(calibrated: float, verified: float | None, verify_below: float) -> float:
+    """One confidence from the ranking's calibration and the verifier's judgement.
+
+    The calibration says how well the best sentence matches compared with the rest and in
+    absolute terms: it tells off-topic questions apart. The verifier, trained on questions
+    written to look answerable, says whether the sentence answers; it was fitted where half
+    the questions have no answer, so its probability runs low on ordinary questions. It only
+    overrules below `verify_below`, where it is sure enough: the confidence is then the lower
+    of the two, and below the abstention threshold when `verify_below` is not above it.
+    """
+    if verified is None or verified >= verify_below:
+        return calibrated
+    return min(calibrated, verified)
+
+
 def meaning_of(candidates: Candidates, i: int) -> dict[str, float]:
     """How close in meaning one candidate comes to each question word (see
     `Candidates.meaning`)."""
@@ -146,12 +161,14 @@ class Answerer:
     """Turns retrieved candidates into a cited answer, or abstains."""
 
     def __init__(self, retriever: Retriever, params: RankingParams | None = None,
-                 abstain_below: float = 0.25, verifier: Verifier | None = None) -> None:
+                 abstain_below: float = 0.21, verifier: Verifier | None = None,
+                 verify_below: float = 0.1) -> None:
         """Use learned ranking parameters unless others are given; without a verifier,
-        confidence comes from the ranking's calibration alone."""
+        confidence comes from the ranking's calibration alone (see `combine`)."""
         self.retriever = retriever
         self.params = params or RankingParams.load()
         self.verifier = verifier
+        self.verify_below = verify_below
         self._weights = self.params.weight_vector()
         self.abstain_below = abstain_below
         self._asking = 0  # questions being answered right now
@@ -207,7 +224,9 @@ class Answerer:
                evidence: Evidence, candidates: Candidates) -> float | None:
         """The verifier's probability that the best-ranked sentence answers (None without a
         verifier): ranking finds what matches, this asks whether it answers."""
-        if self.verifier is None:
+        if self.verifier is None or query.context:
+            # It learned from questions that stand alone; a follow-up ("Why not?") leans on
+            # earlier turns it cannot read, and would look unanswerable to it.
             return None
         row = verification.row(query.text, evidence, verification_inputs(ranking, matrix, best),
                                candidates.idf, meaning_of(candidates, best))
@@ -250,7 +269,7 @@ class Answerer:
         top = answers[0].citation
         verified = self.verify(query, int(ranked[0]), ranking, matrix,
                                Evidence(answers[0].text, top.passage, top.title), candidates)
-        best = round(float(probs[ranked[0]] if verified is None else verified), 4)
+        best = round(combine(float(probs[ranked[0]]), verified, self.verify_below), 4)
         for a in answers:  # a lower-ranked answer never shows a higher score than the first
             a.score = min(a.score, best)
         abstained = best < self.abstain_below

@@ -44,7 +44,7 @@ class Verbatim:
                                    lexical_budget=settings.lexical_budget)
         verifier = Verifier.load() if settings.verify else None
         self.answerer = Answerer(self.retriever, abstain_below=settings.abstain_below,
-                                 verifier=verifier)
+                                 verifier=verifier, verify_below=settings.verify_below)
 
     @property
     def store(self) -> Store:
