@@ -162,7 +162,7 @@ class Answerer:
 
     def __init__(self, retriever: Retriever, params: RankingParams | None = None,
                  abstain_below: float = 0.21, verifier: Verifier | None = None,
-                 verify_below: float = 0.1) -> None:
+                 verify_below: float = 0.12) -> None:
         """Use learned ranking parameters unless others are given; without a verifier,
         confidence comes from the ranking's calibration alone (see `combine`)."""
         self.retriever = retriever

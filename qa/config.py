@@ -50,7 +50,7 @@ class Settings(BaseSettings):
         0.21, ge=0.0, le=1.0, description="Abstain when the best answer's confidence is lower."
     )
     verify_below: float = Field(
-        0.1, ge=0.0, le=1.0, description="The verifier overrules the ranking's confidence when "
+        0.12, ge=0.0, le=1.0, description="The verifier overrules the ranking's confidence when "
                                          "its own is lower than this (keep it at or below "
                                          "abstain_below).")
     verify: bool = Field(
