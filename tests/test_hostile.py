@@ -392,3 +392,33 @@ def test_html_is_read_in_memory_that_follows_its_text_not_its_markup():
     assert peak < 30_000_000, f"{peak / 1e6:.0f} MB to read 2 MB of HTML"
     deep = b"<div>" * 200_000 + b"deep text" + b"</div>" * 200_000
     assert parse_document(deep, "deep.html").text == "deep text"
+
+
+def test_an_rfc_2231_file_name_is_read(client):
+    body = (b"--b\r\nContent-Disposition: form-data; name=\"files\"; "
+            b"filename*=UTF-8''r%C3%A9sum%C3%A9%20notes.md\r\nContent-Type: text/markdown\r\n\r\n"
+            b"# Notes\n\nThe keeper lit the lamp at dusk.\r\n--b--\r\n")
+    r = client.post("/v1/documents", content=body,
+                    headers={"content-type": "multipart/form-data; boundary=b"})
+    assert r.status_code == 200, r.text
+    doc = client.get("/v1/documents").json()["documents"][0]
+    assert doc["doc_id"] == "resume-notes" and doc["source"] == "résumé notes.md"
+
+
+def test_a_chunked_upload_past_the_limit_is_a_413(service):
+    from fastapi.testclient import TestClient
+
+    from api.main import create_app
+
+    settings = service.settings.model_copy(update={"max_request_mb": 0.01})
+
+    def chunks():
+        yield b"--b\r\nContent-Disposition: form-data; name=\"files\"; filename=\"a.txt\"\r\n\r\n"
+        for _ in range(40):
+            yield b"word " * 200
+        yield b"\r\n--b--\r\n"
+
+    with TestClient(create_app(settings, service=service, seed=False), base_url=LOCAL) as c:
+        r = c.post("/v1/documents", content=chunks(),
+                   headers={"content-type": "multipart/form-data; boundary=b"})
+        assert r.status_code == 413 and "larger than" in r.json()["detail"], r.text

@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from qa import verification  # noqa: E402
-from qa.answering import meaning_of, verification_inputs  # noqa: E402
+from qa.answering import combine, meaning_of, verification_inputs  # noqa: E402
 from qa.config import Settings  # noqa: E402
 from qa.evaluation import auroc, judge, load_squad  # noqa: E402
 from qa.retrieval import Candidates, Query  # noqa: E402
@@ -158,6 +158,8 @@ def main() -> None:
     parser.add_argument("--hidden", type=int, default=16, help="hidden units (0: logistic)")
     parser.add_argument("--alpha", type=float, default=1e-2, help="L2 regularisation")
     parser.add_argument("--threshold", type=float, default=Settings().abstain_below)
+    parser.add_argument("--verify-below", type=float, default=Settings().verify_below,
+                        help="where the verifier overrules the ranking's confidence")
     args = parser.parse_args()
     examples = collect(args.squad, args.refresh)
     x = matrix(examples)
@@ -174,6 +176,10 @@ def main() -> None:
         params = fit(x[~test], y[~test], args.hidden, args.alpha)
         cv[test] = verification.Verifier(params).probability(x[test])
     report(f"verifier h={args.hidden} a={args.alpha} CV", examples, cv, args.threshold)
+    calibrated = [e["calibrated"] for e in examples]
+    report(f"as served (below {args.verify_below}) CV", examples,
+           np.array([combine(c, v, args.verify_below) for c, v in zip(calibrated, cv)]),
+           args.threshold)
     params = fit(x, y, args.hidden, args.alpha)
     params["trained_on"] = args.squad.name
     if args.write:

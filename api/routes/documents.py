@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from urllib.parse import unquote
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
@@ -10,8 +12,10 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.formparsers import MultiPartException, MultiPartParser
 
 from api.access import Writer
+from api.middleware import BodyTooLarge
 from api.deps import Service
 from api.schemas import (
     MAX_DOCUMENTS_PER_REQUEST,
@@ -78,14 +82,48 @@ async def _json_documents(request: Request) -> list[Document]:
     return docs
 
 
+_EXTENDED_NAME = re.compile(r"""filename\*\s*=\s*([\w!#$&+.^`|~-]*)'[^']*'([^;\s]+)""", re.I)
+
+
+class _NamedPartsParser(MultiPartParser):
+    """Starlette's multipart parser, also taking a part named only by RFC 2231's `filename*`
+    as a file (starlette reads only `filename` and would treat it as a text field)."""
+
+    def on_headers_finished(self) -> None:
+        """Give an extended-name-only part a plain name too; `upload_name` reads the real one."""
+        disposition = self._current_part.content_disposition or b""
+        if b"filename*" in disposition.lower() and not re.search(
+                rb"(^|;)\s*filename\s*=", disposition, re.I):
+            self._current_part.content_disposition = disposition + b'; filename="upload"'
+        super().on_headers_finished()
+
+
+def upload_name(upload: UploadFile) -> str:
+    """The file name a client gave, preferring RFC 2231's `filename*=UTF-8''...` (how clients
+    send names outside ASCII) to the plain `filename`."""
+    disposition = upload.headers.get("content-disposition", "")
+    extended = _EXTENDED_NAME.search(disposition)
+    if extended:
+        charset = extended.group(1) or "utf-8"
+        try:
+            return unquote(extended.group(2), encoding=charset, errors="strict")
+        except (LookupError, UnicodeDecodeError):
+            pass  # an unknown charset or bad bytes: fall back to the plain name
+    return upload.filename or "upload.txt"
+
+
 async def _uploaded_documents(request: Request) -> list[Document]:
     """Read documents uploaded as files in the multipart field `files`."""
     try:
-        form = await request.form(max_files=MAX_DOCUMENTS_PER_REQUEST,
-                                  max_part_size=MAX_DOCUMENT_CHARS)
-    except StarletteHTTPException as exc:  # starlette's own limits (file count, part size)
-        status = 413 if "too many" in str(exc.detail).lower() else exc.status_code
-        raise HTTPException(status, f"cannot read the upload: {exc.detail}") from exc
+        form = await _NamedPartsParser(request.headers, request.stream(),
+                                       max_files=MAX_DOCUMENTS_PER_REQUEST,
+                                       max_part_size=MAX_DOCUMENT_CHARS).parse()
+    except BodyTooLarge:  # a chunked body past the limit: the middleware answers 413
+        raise
+    except (StarletteHTTPException, MultiPartException) as exc:  # starlette's own limits
+        detail = str(getattr(exc, "detail", None) or getattr(exc, "message", exc))
+        status = 413 if "too many" in detail.lower() else 400
+        raise HTTPException(status, f"cannot read the upload: {detail}") from exc
     except Exception as exc:  # the multipart parser raises several types for bad bodies
         raise HTTPException(400, f"cannot read the upload: {exc}") from exc
     files = [f for f in form.getlist("files") if isinstance(f, UploadFile)]
@@ -93,7 +131,7 @@ async def _uploaded_documents(request: Request) -> list[Document]:
         raise HTTPException(422, "no files: send them in the multipart field 'files'")
     docs = []
     for upload in files:
-        name = upload.filename or "upload.txt"
+        name = upload_name(upload)
         data = await upload.read(MAX_DOCUMENT_CHARS + 1)
         if len(data) > MAX_DOCUMENT_CHARS:
             raise HTTPException(413, f"{name}: larger than {MAX_DOCUMENT_CHARS} bytes")
