@@ -2,7 +2,7 @@
 
 Answering compares each question word with every word of ~100 candidate sentences. At the
 model's 384 dimensions that took 0.3 ms per question; projected onto the 64 directions along
-which words vary most (fitted once on the public SQuAD vocabulary, `bench/fit_word_projection.py`,
+which words vary most (fitted once on the public SQuAD vocabulary, `training/fit_word_projection.py`,
 and shipped in `word_projection.npz`) it is six times cheaper, and matches words at least as well:
 centring removes what all words share, which otherwise makes every pair look alike.
 """

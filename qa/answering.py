@@ -29,7 +29,7 @@ NEAR_DUPLICATE = 0.85  # share of words two sentences must have in common to be 
 
 @dataclass(frozen=True)
 class RankingParams:
-    """Feature weights and the confidence calibration, learned by `bench/fit_ranking.py`."""
+    """Feature weights and the confidence calibration, learned by `training/fit_ranking.py`."""
 
     weights: dict[str, float] = field(default_factory=lambda: {
         "z_s_dense": 1.0, "z_p_dense": 1.0, "z_s_lex": 1.0, "z_p_lex": 1.0})
@@ -131,7 +131,7 @@ def meaning_of(candidates: Candidates, i: int) -> dict[str, float]:
 def confidence_features(ranking: np.ndarray, matrix: np.ndarray) -> np.ndarray:
     """Give each candidate its confidence row (CONFIDENCE_FEATURES order).
 
-    Training (`bench/fit_ranking.py`) calls this too, so the calibration is fitted on exactly
+    Training (`training/fit_ranking.py`) calls this too, so the calibration is fitted on exactly
     what serving computes.
     """
     ordered = np.sort(ranking)[::-1]

@@ -18,6 +18,11 @@ def _pdf(text: str, title: str = "") -> bytes:
                b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
     if title:
         objects.append(f"<< /Title ({title}) >>".encode())
+    return pdf_file(objects, info=len(objects) if title else None)
+
+
+def pdf_file(objects: list[bytes], info: int | None = None) -> bytes:
+    """Lay numbered objects out as a PDF file (object 1 the catalog) with its xref table."""
     out = bytearray(b"%PDF-1.4\n")
     offsets = []
     for i, obj in enumerate(objects, 1):
@@ -26,9 +31,9 @@ def _pdf(text: str, title: str = "") -> bytes:
     xref = len(out)
     out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
     out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
-    info = b" /Info %d 0 R" % len(objects) if title else b""
+    trailer_info = b" /Info %d 0 R" % info if info else b""
     out += b"trailer\n<< /Size %d /Root 1 0 R%s >>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objects) + 1, info, xref)
+        len(objects) + 1, trailer_info, xref)
     return bytes(out)
 
 

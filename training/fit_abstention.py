@@ -30,12 +30,11 @@ sys.path.insert(0, str(ROOT))
 from qa import verification  # noqa: E402
 from qa.answering import combine, meaning_of, verification_inputs  # noqa: E402
 from qa.config import Settings  # noqa: E402
-from qa.evaluation import auroc, judge, load_squad  # noqa: E402
+from qa.evaluation import auroc, judge  # noqa: E402
 from qa.retrieval import Candidates, Query  # noqa: E402
-from qa.service import Verbatim  # noqa: E402
+from training.squad_index import CACHE, open_squad_index  # noqa: E402
 
 DEFAULT_SQUAD2 = ROOT.parent / "shared" / "data" / "squad2-dev-public.json"
-CACHE = ROOT / "bench" / ".cache"
 
 
 def subset(cands: Candidates, keep: list[int]) -> Candidates:
@@ -50,14 +49,7 @@ def collect(squad: Path, refresh: bool) -> list[dict]:
     cache = CACHE / f"verifier-{squad.stem}.pkl"
     if cache.exists() and not refresh:
         return pickle.loads(cache.read_bytes())
-    docs, questions = load_squad(squad)
-    service = Verbatim(Settings(data_dir=CACHE / f"index-{squad.stem}", seeds_dir=CACHE / "none"))
-    service.warm_up()
-    if service.indexer.model_mismatch():
-        service.rebuild()
-    with tqdm(desc="indexing", unit="text", mininterval=10) as bar:
-        service.add_documents(docs, lambda done, total: (setattr(bar, "total", total),
-                                                         bar.update(done - bar.n)))
+    service, questions = open_squad_index(squad)
     answerer, indexer = service.answerer, service.indexer
     out = []
 
@@ -155,7 +147,8 @@ def main() -> None:
     parser.add_argument("squad", nargs="?", type=Path, default=DEFAULT_SQUAD2)
     parser.add_argument("--write", action="store_true", help="save qa/verifier_params.json")
     parser.add_argument("--refresh", action="store_true", help="ask every question again")
-    parser.add_argument("--hidden", type=int, default=16, help="hidden units (0: logistic)")
+    parser.add_argument("--hidden", type=int, default=0,
+                        help="hidden units of a small network (0, as shipped: logistic)")
     parser.add_argument("--alpha", type=float, default=1e-2, help="L2 regularisation")
     parser.add_argument("--threshold", type=float, default=Settings().abstain_below)
     parser.add_argument("--verify-below", type=float, default=Settings().verify_below,

@@ -1,6 +1,6 @@
 """Fit the word-vector projection (`embeddings/word_projection.npz`) on a SQuAD file's words.
 
-Usage: python bench/fit_word_projection.py [../shared/data/squad-dev-public.json] [--dims 64]
+Usage: python training/fit_word_projection.py [../shared/data/squad-dev-public.json] [--dims 64]
 
 Every content word of the file's paragraphs and questions is embedded by the model on its own;
 the projection keeps the mean and the `--dims` directions of largest variance (PCA).
@@ -17,7 +17,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.bench_core import DEFAULT_SQUAD  # noqa: E402
+from training.squad_index import DEFAULT_SQUAD  # noqa: E402
 from embeddings.words import PROJECTION_FILE  # noqa: E402
 from qa.chunking import split_sentences  # noqa: E402
 from qa.config import Settings  # noqa: E402

@@ -1,6 +1,6 @@
 """Learn the answerer's feature weights and confidence calibration from a SQuAD file.
 
-Usage: python bench/fit_ranking.py [../shared/data/squad-dev-public.json] [--write]
+Usage: python training/fit_ranking.py [../shared/data/squad-dev-public.json] [--write]
 
 Every candidate sentence of every question is labelled by the ReQA judge; a logistic regression
 learns the ranking weights, then a second one maps the top answer's features to the probability
@@ -25,7 +25,7 @@ from tqdm import tqdm
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.bench_core import DEFAULT_SQUAD  # noqa: E402
+from training.squad_index import CACHE, DEFAULT_SQUAD, open_squad_index  # noqa: E402
 from qa import features  # noqa: E402
 from qa.answering import (  # noqa: E402
     CONFIDENCE_FEATURES,
@@ -34,11 +34,9 @@ from qa.answering import (  # noqa: E402
     confidence_features,
 )
 from qa.config import Settings  # noqa: E402
-from qa.evaluation import expected_calibration_error, judge, load_squad  # noqa: E402
+from qa.evaluation import expected_calibration_error, judge  # noqa: E402
 from qa.retrieval import Candidates, Query  # noqa: E402
-from qa.service import Verbatim  # noqa: E402
 
-CACHE = ROOT / "bench" / ".cache"
 
 
 def collect(squad: Path, refresh: bool) -> list[tuple]:
@@ -47,14 +45,7 @@ def collect(squad: Path, refresh: bool) -> list[tuple]:
     cache = CACHE / f"candidates-{squad.stem}{tag}.pkl"
     if cache.exists() and not refresh:
         return pickle.loads(cache.read_bytes())
-    docs, questions = load_squad(squad)
-    service = Verbatim(Settings(data_dir=CACHE / f"index-{squad.stem}{tag}", seeds_dir=CACHE / "none"))
-    service.warm_up()
-    if service.indexer.model_mismatch():
-        service.rebuild()
-    with tqdm(desc="indexing", unit="text", mininterval=10) as bar:
-        service.add_documents(docs, lambda done, total: (setattr(bar, "total", total),
-                                                         bar.update(done - bar.n)))
+    service, questions = open_squad_index(squad, tag)
     store = service.store
     out = []
     for q in tqdm(questions, desc="retrieving", unit="q", mininterval=10):
