@@ -1,8 +1,11 @@
 """Soak: mixed questions and writes against a real `qa serve` for a few minutes on loopback.
 
-Usage: python bench/soak.py [--seconds 180] [--readers 4]
+Usage: python bench/soak.py [--seconds 180] [--readers 4] [--hostile]
 Counts errors, checks that every acknowledged write is reflected at the end (no lost or
-resurrected documents), and samples the server's memory. Writes bench/results/soak.md.
+resurrected documents), and samples the server's memory. With --hostile, attackers join after
+a quiet first fifth: questions of made-up words, slowloris connections, chats of long turns and
+PDF bombs; the normal questions' p95 latency is reported for the quiet part and the rest.
+Writes bench/results/soak.md (soak-hostile.md with --hostile).
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import socket
 import sys
 import tempfile
 import threading
@@ -17,6 +21,7 @@ import time
 from pathlib import Path
 
 import httpx
+import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -32,7 +37,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=180)
     parser.add_argument("--readers", type=int, default=4)
+    parser.add_argument("--hostile", action="store_true", help="mix in hostile clients")
     args = parser.parse_args()
+    quiet_until = args.seconds * 0.2 if args.hostile else args.seconds
+    latencies: dict[str, list[float]] = {"quiet": [], "hostile": []}
+    hostile_stats = {"junk_questions": 0, "slow_connections": 0, "long_chats": 0,
+                     "bombs_refused": 0, "hostile_5xx": 0}
     questions = [q.question for q in load_jsonl(ROOT / "tests" / "data" / "seed_questions.jsonl")]
     stats = {"questions": 0, "question_errors": 0, "adds": 0, "updates": 0, "deletes": 0,
              "rebuilds": 0, "write_errors": 0}
@@ -45,6 +55,7 @@ def main() -> None:
         with httpx.Client(base_url=url, timeout=60) as client:
             while not stop.is_set():
                 q = rng.choice(questions)
+                t0 = time.monotonic()
                 try:
                     if rng.random() < 0.5:
                         ok = client.post("/v1/answer", json={"question": q}).status_code == 200
@@ -56,6 +67,58 @@ def main() -> None:
                 with lock:
                     stats["questions"] += 1
                     stats["question_errors"] += not ok
+                    phase = "quiet" if t0 - start_at[0] < quiet_until else "hostile"
+                    latencies[phase].append(time.monotonic() - t0)
+
+    def attack(url: str, seed: int) -> None:
+        """One hostile client: made-up words, long chats, slow connections and PDF bombs."""
+        from tests.test_hostile import _pdf_bomb
+
+        rng = random.Random(seed)
+        port = int(url.rsplit(":", 1)[1])
+        bomb = _pdf_bomb(pages=600, chars_per_page=20_000)  # 12 M characters of text
+        slow: list[socket.socket] = []
+        while time.monotonic() - start_at[0] < quiet_until and not stop.is_set():
+            time.sleep(0.2)
+        with httpx.Client(base_url=url, timeout=120) as client:
+            while not stop.is_set():
+                roll = rng.random()
+                kind, status = "junk_questions", 200
+                try:
+                    if roll < 0.5:
+                        junk = " ".join("".join(rng.choice("bcdfghjklmnpqrstvwz") for _ in
+                                                range(rng.randint(4, 12))) for _ in range(180))
+                        status = client.post("/v1/answer", json={"question": junk[:2000]}
+                                             ).status_code
+                    elif roll < 0.8:
+                        kind = "long_chats"
+                        turns = [{"role": "user" if i % 2 == 0 else "assistant",
+                                  "content": " ".join(f"w{rng.randint(0, 10**6)}"
+                                                      for _ in range(2400))[:20_000]}
+                                 for i in range(7)] + [{"role": "user", "content": "Why?"}]
+                        status = client.post("/v1/chat", json={"messages": turns}).status_code
+                    elif roll < 0.97:
+                        kind = "slow_connections"
+                        s = socket.create_connection(("127.0.0.1", port))
+                        s.sendall(b"POST /v1/answer HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+                        slow.append(s)
+                        if len(slow) > 200:
+                            slow.pop(0).close()
+                    else:
+                        kind = "bombs_refused"
+                        status = client.post("/v1/documents", files=[
+                            ("files", (f"bomb{rng.randint(0, 9)}.pdf", bomb,
+                                       "application/pdf"))]).status_code
+                        if status != 422:
+                            kind = "hostile_5xx" if status >= 500 else kind
+                except (httpx.HTTPError, OSError):
+                    pass
+                with lock:
+                    hostile_stats[kind] += 1
+                    hostile_stats["hostile_5xx"] += status >= 500
+                time.sleep(0.05)
+        for s in slow:
+            s.close()
 
     def write(url: str) -> None:
         rng = random.Random(7)
@@ -98,13 +161,17 @@ def main() -> None:
                 time.sleep(0.2)
 
     memory: list[tuple[float, float]] = []
+    start_at = [time.monotonic()]
     with tempfile.TemporaryDirectory(prefix="verbatim-soak-") as tmp:
         with running_server(Path(tmp)) as (url, server):
             seeds = {d["doc_id"]: None for d in httpx.get(f"{url}/v1/documents").json()[
                 "documents"]}
             threads = [threading.Thread(target=read, args=(url, i)) for i in range(args.readers)]
             threads.append(threading.Thread(target=write, args=(url,)))
-            start = time.monotonic()
+            if args.hostile:
+                threads += [threading.Thread(target=attack, args=(url, 100 + i))
+                            for i in range(2)]
+            start = start_at[0] = time.monotonic()
             for t in threads:
                 t.start()
             while time.monotonic() - start < args.seconds:
@@ -129,10 +196,17 @@ def main() -> None:
            "rss_start_mb": round(memory[0][1]), "rss_after_warmup_mb": round(warm),
            "rss_end_mb": round(memory[-1][1]),
            "growth_after_warmup_mb": round(memory[-1][1] - warm)}
+    for phase, values in latencies.items():
+        if values:
+            row[f"{phase}_p95_ms"] = round(float(np.percentile(values, 95)) * 1000, 1)
+    if args.hostile:
+        row.update(hostile_stats)
     table = markdown_table([row])
-    out = ROOT / "bench" / "results" / "soak.md"
+    name = "soak-hostile.md" if args.hostile else "soak.md"
+    flag = " --hostile" if args.hostile else ""
+    out = ROOT / "bench" / "results" / name
     out.write_text("# Soak\n\nCommand: `python bench/soak.py --seconds "
-                   f"{round(args.seconds)}`\n\n{table}\n")
+                   f"{round(args.seconds)}{flag}`\n\n{table}\n")
     print(table)
     print(json.dumps(row))
 

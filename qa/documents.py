@@ -194,6 +194,31 @@ def _html_to_text(data: bytes, name: str) -> tuple[str, str]:
     return text, title
 
 
+PDF_CONTENT_PER_CHAR = 10  # content-stream bytes a page may spend per character of text
+
+
+def _check_content_size(reader, name: str) -> None:  # noqa: ANN001 - a pypdf PdfReader
+    """Refuse a PDF whose pages draw more content than any document's text could need, before
+    extracting a character: a few KB can point every page at one huge compressed stream, and
+    extracting even the allowed part of it held the interpreter for seconds. Each stream is
+    decompressed once, however many pages share it."""
+    sizes: dict[object, int] = {}
+    total, budget = 0, PDF_CONTENT_PER_CHAR * MAX_DOCUMENT_CHARS
+    for page in reader.pages:
+        contents = page.get("/Contents")
+        for ref in contents if isinstance(contents, list) else [contents]:
+            if ref is None:
+                continue
+            key = (ref.idnum, ref.generation) if hasattr(ref, "idnum") else id(ref)
+            if key not in sizes:
+                sizes[key] = len(ref.get_object().get_data())
+            total += sizes[key]
+            if total > budget:
+                raise DocumentError(f"{name}: the PDF's pages draw more than "
+                                    f"{budget // 1_000_000:,} MB of content, far more than "
+                                    f"{MAX_DOCUMENT_CHARS:,} characters of text need")
+
+
 def _pdf_to_text(data: bytes, name: str) -> tuple[str, str]:
     """Extract page text and the metadata title from a PDF."""
     from pypdf import PdfReader
@@ -204,6 +229,7 @@ def _pdf_to_text(data: bytes, name: str) -> tuple[str, str]:
     total = 0
     try:
         reader = PdfReader(io.BytesIO(data))
+        _check_content_size(reader, name)
         for page in reader.pages:
             # A few KB of PDF can point every page at one huge compressed stream: stop as soon
             # as the text passes the document limit instead of extracting all of it.

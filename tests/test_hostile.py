@@ -414,3 +414,18 @@ def test_a_chunked_upload_past_the_limit_is_a_413(service):
         r = c.post("/v1/documents", content=chunks(),
                    headers={"content-type": "multipart/form-data; boundary=b"})
         assert r.status_code == 413 and "larger than" in r.json()["detail"], r.text
+
+
+def test_a_pdf_drawing_one_huge_stream_on_every_page_is_refused_before_extraction(monkeypatch):
+    from pypdf import PageObject
+
+    from qa.documents import DocumentError, parse_document
+
+    extracted = []
+    real = PageObject.extract_text
+    monkeypatch.setattr(PageObject, "extract_text",
+                        lambda self, *a, **k: extracted.append(1) or real(self, *a, **k))
+    bomb = _pdf_bomb(pages=3000, chars_per_page=40_000)  # 120 M characters, 230 KB
+    with pytest.raises(DocumentError, match="MB of content"):
+        parse_document(bomb, "bomb.pdf")
+    assert not extracted
