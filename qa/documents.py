@@ -195,6 +195,8 @@ def _html_to_text(data: bytes, name: str) -> tuple[str, str]:
 
 
 PDF_CONTENT_PER_CHAR = 10  # content-stream bytes a page may spend per character of text
+PDF_MAX_REPEATS = 10  # times pages may draw the same content streams, on average...
+PDF_REPEAT_BYTES = 2_000_000  # ...once they draw this much (a form's pages share a little)
 
 
 def _check_content_size(reader, name: str) -> None:  # noqa: ANN001 - a pypdf PdfReader
@@ -217,6 +219,10 @@ def _check_content_size(reader, name: str) -> None:  # noqa: ANN001 - a pypdf Pd
                 raise DocumentError(f"{name}: the PDF's pages draw more than "
                                     f"{budget // 1_000_000:,} MB of content, far more than "
                                     f"{MAX_DOCUMENT_CHARS:,} characters of text need")
+    if total > PDF_REPEAT_BYTES and total > PDF_MAX_REPEATS * sum(sizes.values()):
+        raise DocumentError(f"{name}: the PDF's pages draw the same content over and over "
+                            f"({total // 1_000_000:,} MB drawn from "
+                            f"{sum(sizes.values()) // 1000:,} KB)")
 
 
 def _pdf_to_text(data: bytes, name: str) -> tuple[str, str]:

@@ -416,7 +416,7 @@ def test_a_chunked_upload_past_the_limit_is_a_413(service):
         assert r.status_code == 413 and "larger than" in r.json()["detail"], r.text
 
 
-def test_a_pdf_drawing_one_huge_stream_on_every_page_is_refused_before_extraction(monkeypatch):
+def test_a_pdf_drawing_one_stream_on_every_page_is_refused_before_extraction(monkeypatch):
     from pypdf import PageObject
 
     from qa.documents import DocumentError, parse_document
@@ -428,4 +428,10 @@ def test_a_pdf_drawing_one_huge_stream_on_every_page_is_refused_before_extractio
     bomb = _pdf_bomb(pages=3000, chars_per_page=40_000)  # 120 M characters, 230 KB
     with pytest.raises(DocumentError, match="MB of content"):
         parse_document(bomb, "bomb.pdf")
+    bomb = _pdf_bomb(pages=600, chars_per_page=20_000)  # 12 M characters: under that budget
+    with pytest.raises(DocumentError, match="same content over and over"):
+        parse_document(bomb, "bomb.pdf")
     assert not extracted
+    from tests.test_documents import _pdf
+
+    assert parse_document(_pdf("One ordinary page."), "ok.pdf").text == "One ordinary page."
