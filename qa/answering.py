@@ -201,12 +201,6 @@ class Answerer:
                 self.prepared.set()
         return done
 
-    def score(self, query: Query, candidates: Candidates, titles: dict[str, str]
-              ) -> tuple[np.ndarray, np.ndarray]:
-        """Rank candidates and estimate for each the probability that it is a right answer."""
-        ranking, matrix = self.rank(query, candidates, titles)
-        return ranking, self._confidence(ranking, matrix)
-
     def rank(self, query: Query, candidates: Candidates, titles: dict[str, str]
              ) -> tuple[np.ndarray, np.ndarray]:
         """Score every candidate for ranking; the feature matrix comes back for confidence."""

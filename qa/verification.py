@@ -6,8 +6,8 @@ mascot?") still meets a sentence sharing most of its words. The verifier looks a
 first sentence the way a careful reader would: which of the question's words, names and numbers
 the sentence and its passage leave unsupported, whether it holds the kind of thing asked for
 (a name for "what was the name", a person for "who", a number for "how many") that the question
-does not already say, whether one of them negates what the other does not, and how the
-ranking's own signals stand. A small network trained on SQuAD 2.0's public questions
+does not already say, whether one of them negates or contradicts the other, and how the
+ranking's own signals stand. A logistic regression trained on SQuAD 2.0's public questions
 (`training/fit_abstention.py`) turns that into the probability that the sentence is a right
 answer: the confidence users see and abstention is decided on.
 """
@@ -109,7 +109,7 @@ def row(question: str, evidence: Evidence, confidence_row: dict[str, float],
         idf: dict[str, float], meaning: dict[str, float]) -> np.ndarray:
     """Compute the verifier's features (FEATURES order) for one question and its best sentence.
 
-    Training calls this too, so the network is fitted on exactly what serving computes.
+    Training calls this too, so the model is fitted on exactly what serving computes.
     """
     terms = query_terms(question)
     top_idf = max(idf.values(), default=1.0) or 1.0
