@@ -9,7 +9,7 @@ the sentence and its passage leave unsupported, whether it holds the kind of thi
 does not already say, whether one of them negates or contradicts the other, and how the
 ranking's own signals stand. A logistic regression trained on SQuAD 2.0's public questions
 (`training/fit_abstention.py`) turns that into the probability that the sentence is a right
-answer: the confidence users see and abstention is decided on.
+answer; where that is low it overrules the ranking's confidence (`qa.answering.combine`).
 """
 
 from __future__ import annotations
