@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 DATA_DIR ?= data
 
-.PHONY: install install-test browser run test bench clean
+.PHONY: install install-test browser run lint test test-fast bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,8 +38,15 @@ browser:
 run: install
 	$(BIN)/qa serve --data-dir $(DATA_DIR) --host $(HOST) --port $(PORT)
 
-test: install-test browser
+lint: install-test
+	$(BIN)/ruff check qa api embeddings training bench tests
+
+test: install-test browser lint
 	$(BIN)/python -m pytest
+
+# The unit tier: no browser, no server processes started (under a few minutes).
+test-fast: install-test lint
+	$(BIN)/python -m pytest -m "not slow and not browser"
 
 bench: install-test
 	$(BIN)/python bench/run_all.py

@@ -33,9 +33,8 @@ SEED_VARIABLE = "VERBATIM_SEED_ON_START"
 
 def app_from_environment() -> FastAPI:
     """Build one worker's app from VERBATIM_* variables (`qa serve --workers N` sets them)."""
-    from api.logs import configure_logging
-
     from api.guard import GuardedHttpToolsProtocol
+    from api.logs import configure_logging
 
     settings = Settings()
     configure_logging(settings.log_format)  # a fresh process: the parent's set-up is not inherited

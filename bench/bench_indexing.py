@@ -18,11 +18,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.bench_core import DEFAULT_SQUAD, markdown_table  # noqa: E402
-from qa.config import Settings  # noqa: E402
-from qa.evaluation import load_squad  # noqa: E402
-from qa.indexing import model_inputs  # noqa: E402
-from qa.service import Verbatim  # noqa: E402
+from bench.bench_core import DEFAULT_SQUAD, markdown_table
+from qa.config import Settings
+from qa.evaluation import load_squad
+from qa.indexing import model_inputs
+from qa.service import Verbatim
 
 
 def texts_to_embed(docs: list, settings: Settings) -> list[str]:

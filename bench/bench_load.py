@@ -20,9 +20,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.bench_core import Asker, markdown_table  # noqa: E402
-from qa.evaluation import load_jsonl  # noqa: E402
-from tests.live_server import running_server  # noqa: E402
+from bench.bench_core import Asker, markdown_table
+from qa.evaluation import load_jsonl
+from tests.live_server import running_server
 
 
 def drive(url: str, clients: int, seconds: float, questions: list[str]) -> dict[str, float]:

@@ -22,7 +22,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.bench_core import (  # noqa: E402
+from bench.bench_core import (
     DEFAULT_SQUAD,
     Asker,
     bare_encode_ms,
@@ -32,16 +32,16 @@ from bench.bench_core import (  # noqa: E402
     time_each,
     wait_prepared,
 )
-from embeddings.onnx_model import OnnxEmbedder  # noqa: E402
-from embeddings.vector_index import VectorIndex  # noqa: E402
-from qa.chunking import split_sentences  # noqa: E402
-from qa.config import Settings  # noqa: E402
-from qa.documents import Document  # noqa: E402
-from qa.evaluation import load_squad  # noqa: E402
-from qa.service import Verbatim  # noqa: E402
-from qa.store import Store, query_terms  # noqa: E402
-from tests.couriers import make_doc  # noqa: E402
-from tests.live_server import running_server  # noqa: E402
+from embeddings.onnx_model import OnnxEmbedder
+from embeddings.vector_index import VectorIndex
+from qa.chunking import split_sentences
+from qa.config import Settings
+from qa.documents import Document
+from qa.evaluation import load_squad
+from qa.service import Verbatim
+from qa.store import Store, query_terms
+from tests.couriers import make_doc
+from tests.live_server import running_server
 
 CACHE = ROOT / "bench" / ".cache"
 
@@ -54,7 +54,7 @@ class MemoEmbedder(OnnxEmbedder):
         self.memo: dict[str, np.ndarray] = {}
         self.embedded = 0
 
-    def encode(self, texts, show_progress=False):  # noqa: ANN001, ANN201
+    def encode(self, texts, show_progress=False):
         todo = list(dict.fromkeys(t for t in texts if t not in self.memo))
         if todo:
             for t, v in zip(todo, super().encode(todo)):
@@ -63,7 +63,7 @@ class MemoEmbedder(OnnxEmbedder):
         return np.stack([self.memo[t] for t in texts]) if texts else super().encode(texts)
 
 
-def timed(fn, *args):  # noqa: ANN001, ANN201
+def timed(fn, *args):
     """Run once and return (result, seconds)."""
     t = time.perf_counter()
     out = fn(*args)

@@ -26,10 +26,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.bench_core import markdown_table, rss_mb  # noqa: E402
-from qa.evaluation import load_jsonl  # noqa: E402
-from tests.couriers import make_doc  # noqa: E402
-from tests.live_server import running_server  # noqa: E402
+from bench.bench_core import markdown_table, rss_mb
+from qa.evaluation import load_jsonl
+from tests.couriers import make_doc
+from tests.live_server import running_server
 
 
 def main() -> None:

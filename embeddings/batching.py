@@ -68,7 +68,7 @@ class MicroBatcher:
             for p in batch:
                 p.vectors = vectors[start:start + len(p.texts)]
                 start += len(p.texts)
-        except BaseException as exc:  # every waiter must hear about it, not hang
+        except BaseException as exc:  # noqa: BLE001 - every waiter must hear of it, not hang
             for p in batch:
                 p.error = exc
         for p in batch[1:]:

@@ -60,7 +60,7 @@ def _export(source: str, target: Path) -> None:
             super().__init__()
             self.inner = inner
 
-        def forward(self, input_ids, attention_mask, token_type_ids):  # noqa: ANN001, ANN201
+        def forward(self, input_ids, attention_mask, token_type_ids):  # noqa: ANN001, ANN202
             return self.inner(input_ids=input_ids, attention_mask=attention_mask,
                               token_type_ids=token_type_ids).last_hidden_state
 
@@ -142,7 +142,7 @@ class OnnxEmbedder(Embedder):
                         target.unlink(missing_ok=True)
                         raise RuntimeError(f"ONNX output differs from torch (cosine {cosine:.6f})")
                     checked.write_text(f"{cosine:.8f}\n")
-            except Exception as exc:  # any export/runtime problem: torch still works
+            except Exception as exc:  # noqa: BLE001 - any export/runtime problem: torch works
                 log.warning("ONNX Runtime unavailable, using torch: %s", exc)
                 self._session, self._tokenizer, self._fallback = None, None, True
                 self.backend = "torch"
@@ -179,7 +179,7 @@ class OnnxEmbedder(Embedder):
                 raise RuntimeError(f"int8 output strays from fp32 (cosine {cosine:.4f})")
             self._query_session = session
             self.backend = "onnx+int8-queries"
-        except Exception as exc:  # the full-precision model still answers
+        except Exception as exc:  # noqa: BLE001 - the full-precision model still answers
             log.warning("int8 question model unavailable, using full precision: %s", exc)
             target.unlink(missing_ok=True)  # made afresh on the next start
 

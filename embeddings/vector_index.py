@@ -98,7 +98,7 @@ class VectorIndex:
                 os.unlink(tmp)
 
     @classmethod
-    def load(cls, path: Path, dim: int, nprobe: int) -> "VectorIndex":
+    def load(cls, path: Path, dim: int, nprobe: int) -> VectorIndex:
         """Read an index written by `save`."""
         index = faiss.read_index(str(path))
         if index.d != dim:
@@ -111,7 +111,7 @@ class VectorIndex:
 
     @classmethod
     def from_vectors(cls, ids: np.ndarray, vectors: np.ndarray, dim: int,
-                     approximate_above: int, nprobe: int) -> "VectorIndex":
+                     approximate_above: int, nprobe: int) -> VectorIndex:
         """Build an index from stored vectors (no re-embedding), approximate when large."""
         if len(ids) >= approximate_above:
             return cls(dim, _ivf(np.asarray(ids), np.asarray(vectors), dim, nprobe))

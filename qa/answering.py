@@ -38,7 +38,7 @@ class RankingParams:
         "bias": -7.0})
 
     @classmethod
-    def load(cls, path: Path = PARAMS_FILE) -> "RankingParams":
+    def load(cls, path: Path = PARAMS_FILE) -> RankingParams:
         """Read learned parameters, falling back to the defaults when none were saved."""
         if not path.exists():
             return cls()

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 app = typer.Typer(help="Verbatim: ask your documents, get the exact sentence that answers.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 
-DataDir = Annotated[Optional[Path], typer.Option(
+DataDir = Annotated[Path | None, typer.Option(
     "--data-dir", help="Index folder (default: $VERBATIM_DATA_DIR or ./data).")]
 NoSeeds = Annotated[bool, typer.Option("--no-seeds", help="Don't index the seed documents.")]
 
@@ -35,7 +35,7 @@ def _fail(message: str, code: int = 1) -> None:
 
 
 @contextmanager
-def _service(data_dir: Path | None, seed: bool = False) -> Iterator["Verbatim"]:
+def _service(data_dir: Path | None, seed: bool = False) -> Iterator[Verbatim]:
     """Open the service for one command, turning known failures into messages."""
     from qa.service import Verbatim
 
@@ -73,20 +73,20 @@ def _progress(label: str) -> Iterator[Progress]:
 
 @app.command()
 def serve(data_dir: DataDir = None,
-          host: Annotated[Optional[str], typer.Option(
+          host: Annotated[str | None, typer.Option(
               help="Address to listen on (default 127.0.0.1).")] = None,
-          port: Annotated[Optional[int], typer.Option(help="Port (default 8000).")] = None,
-          api_key: Annotated[Optional[str], typer.Option(
+          port: Annotated[int | None, typer.Option(help="Port (default 8000).")] = None,
+          api_key: Annotated[str | None, typer.Option(
               "--api-key", envvar="VERBATIM_API_KEY", show_envvar=True,
               help="Writes need `Authorization: Bearer <key>`.")] = None,
           allow_open_writes: Annotated[bool, typer.Option(
               "--allow-open-writes",
               help="Allow writes without a key on a non-loopback address.")] = False,
-          cors_origin: Annotated[Optional[list[str]], typer.Option(
+          cors_origin: Annotated[list[str] | None, typer.Option(
               "--cors-origin", help="Allow browser calls from this origin (repeatable).")] = None,
-          log_format: Annotated[Optional[str], typer.Option(
+          log_format: Annotated[str | None, typer.Option(
               "--log-format", help="json (default) or text.")] = None,
-          workers: Annotated[Optional[int], typer.Option(
+          workers: Annotated[int | None, typer.Option(
               help="Server processes (default 1); more answer questions in parallel.")] = None,
           no_seeds: NoSeeds = False) -> None:
     """Serve the chat page and the HTTP API (indexes the seeds on first start)."""
@@ -242,7 +242,7 @@ def vacuum(data_dir: DataDir = None) -> None:
 def evaluate(path: Annotated[Path, typer.Argument(help="JSONL question set or SQuAD v1.1/v2.0 JSON.")],
              as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
              data_dir: DataDir = None,
-             index_dir: Annotated[Optional[Path], typer.Option(
+             index_dir: Annotated[Path | None, typer.Option(
                  "--index-dir", help="For SQuAD: keep its index here to reuse across runs "
                                      "(default: a temporary folder).")] = None) -> None:
     """Measure answer quality: P@1, MRR@10, R@5, abstention, calibration (ECE), latency."""

@@ -250,7 +250,7 @@ def _pdf_to_text(data: bytes, name: str) -> tuple[str, str]:
         raise
     except RecursionError as exc:
         raise DocumentError(f"{name}: cannot read the PDF (nested too deeply)") from exc
-    except Exception as exc:  # noqa: BLE001 - pypdf raises many kinds on crafted files
+    except Exception as exc:
         raise DocumentError(f"{name}: cannot read the PDF ({type(exc).__name__}: "
                             f"{str(exc)[:200]})") from exc
     return "\n\n".join(p.strip() for p in pages if p.strip()), str(meta_title)

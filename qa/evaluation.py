@@ -241,7 +241,7 @@ def run(questions: Iterable[EvalQuestion], ask: Asker, abstain_below: float,
     return outcomes
 
 
-def asker(service: "Verbatim", top_k: int = 10) -> Asker:
+def asker(service: Verbatim, top_k: int = 10) -> Asker:
     """Ask through the service as a user would: follow-ups go through the conversation path."""
     from qa.conversation import Turn, conversation_context
 
@@ -255,7 +255,7 @@ def asker(service: "Verbatim", top_k: int = 10) -> Asker:
     return ask
 
 
-def evaluate(service: "Verbatim", questions: list[EvalQuestion],
+def evaluate(service: Verbatim, questions: list[EvalQuestion],
              progress: Callable[[], None] | None = None) -> dict[str, float | int | None]:
     """Ask every question against the service's index and report the metrics."""
     threshold = service.settings.abstain_below

@@ -174,7 +174,7 @@ class Verifier:
                        for w, b in params["layers"]]
 
     @classmethod
-    def load(cls, path: Path = PARAMS_FILE) -> "Verifier | None":
+    def load(cls, path: Path = PARAMS_FILE) -> Verifier | None:
         """Read the shipped verifier; None when it is not there (confidence then comes from
         the ranking's calibration alone)."""
         if not path.exists():

@@ -26,7 +26,7 @@ class CountingEmbedder(Embedder):
         self.calls = 0
         self.texts = 0
 
-    def encode(self, texts, show_progress=False):  # noqa: ANN001, ANN201
+    def encode(self, texts, show_progress=False):
         self.calls += 1
         self.texts += len(texts)
         return super().encode(texts, show_progress)

@@ -11,6 +11,7 @@ import pytest
 
 from tests.live_server import running_server
 
+pytestmark = pytest.mark.browser
 playwright_sync = pytest.importorskip("playwright.sync_api")
 # Waits go through locators: a string for `wait_for_function` is evaluated with eval(), which
 # the page's Content-Security-Policy forbids, as it should.

@@ -38,7 +38,7 @@ def pdf_file(objects: list[bytes], info: int | None = None) -> bytes:
 
 
 def test_text_file_title_is_first_line_and_id_from_name():
-    doc = parse_document("My Title\n\nThe body says something.".encode(), "notes/My File.txt")
+    doc = parse_document(b"My Title\n\nThe body says something.", "notes/My File.txt")
     assert doc.title == "My Title"
     assert doc.doc_id == "My-File"
     assert "The body says something." in doc.text

@@ -26,7 +26,7 @@ def _closed(s: socket.socket, wait: float) -> bool:
     s.settimeout(wait)
     try:
         return s.recv(1024) == b""
-    except (TimeoutError, socket.timeout):
+    except TimeoutError:
         return False
     except ConnectionResetError:
         return True

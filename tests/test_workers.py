@@ -10,8 +10,11 @@ import sys
 import time
 
 import httpx
+import pytest
 
 from tests.live_server import ROOT, running_server
+
+pytestmark = pytest.mark.slow
 
 
 def _answering_processes(log_text: str, after_path: str) -> set[int]:

@@ -27,12 +27,12 @@ from tqdm import tqdm
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from qa import verification  # noqa: E402
-from qa.answering import combine, meaning_of, verification_inputs  # noqa: E402
-from qa.config import Settings  # noqa: E402
-from qa.evaluation import auroc, judge  # noqa: E402
-from qa.retrieval import Candidates, Query  # noqa: E402
-from training.squad_index import CACHE, open_squad_index  # noqa: E402
+from qa import verification
+from qa.answering import combine, meaning_of, verification_inputs
+from qa.config import Settings
+from qa.evaluation import auroc, judge
+from qa.retrieval import Candidates, Query
+from training.squad_index import CACHE, open_squad_index
 
 DEFAULT_SQUAD2 = ROOT.parent / "shared" / "data" / "squad2-dev-public.json"
 
@@ -98,7 +98,7 @@ def matrix(examples: list[dict]) -> np.ndarray:
                       for e in tqdm(examples, desc="features", mininterval=10)])
 
 
-def fit(x: np.ndarray, y: np.ndarray, hidden: int, alpha: float, seed: int = 0):  # noqa: ANN201
+def fit(x: np.ndarray, y: np.ndarray, hidden: int, alpha: float, seed: int = 0):
     """A small network (or a logistic regression with hidden=0) on standardised features."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.neural_network import MLPClassifier

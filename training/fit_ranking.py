@@ -25,18 +25,17 @@ from tqdm import tqdm
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from training.squad_index import CACHE, DEFAULT_SQUAD, open_squad_index  # noqa: E402
-from qa import features  # noqa: E402
-from qa.answering import (  # noqa: E402
+from qa import features
+from qa.answering import (
     CONFIDENCE_FEATURES,
     PARAMS_FILE,
     RankingParams,
     confidence_features,
 )
-from qa.config import Settings  # noqa: E402
-from qa.evaluation import expected_calibration_error, judge  # noqa: E402
-from qa.retrieval import Candidates, Query  # noqa: E402
-
+from qa.config import Settings
+from qa.evaluation import expected_calibration_error, judge
+from qa.retrieval import Candidates, Query
+from training.squad_index import CACHE, DEFAULT_SQUAD, open_squad_index
 
 
 def collect(squad: Path, refresh: bool) -> list[tuple]:

@@ -17,13 +17,13 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from training.squad_index import DEFAULT_SQUAD  # noqa: E402
-from embeddings.words import PROJECTION_FILE  # noqa: E402
-from qa.chunking import split_sentences  # noqa: E402
-from qa.config import Settings  # noqa: E402
-from qa.evaluation import load_squad  # noqa: E402
-from qa.service import make_embedder  # noqa: E402
-from qa.store import vocabulary  # noqa: E402
+from embeddings.words import PROJECTION_FILE
+from qa.chunking import split_sentences
+from qa.config import Settings
+from qa.evaluation import load_squad
+from qa.service import make_embedder
+from qa.store import vocabulary
+from training.squad_index import DEFAULT_SQUAD
 
 
 def main() -> None:

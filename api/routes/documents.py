@@ -15,8 +15,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.formparsers import MultiPartException, MultiPartParser
 
 from api.access import Writer
-from api.middleware import BodyTooLarge
 from api.deps import Service
+from api.middleware import BodyTooLarge
 from api.schemas import (
     MAX_DOCUMENTS_PER_REQUEST,
     AddResult,
