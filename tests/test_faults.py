@@ -72,7 +72,12 @@ def test_kill_9_during_adds_keeps_every_acknowledged_document(tmp_path, kill_aft
     url, proc = start_server(tmp_path, "--no-seeds")
     stop = threading.Event()
     acked, threads = hammer_with_adds(url, writers=3, stop=stop, prefix="k")
-    time.sleep(kill_after)
+    # Kill in the middle of the stream: some time after the first add was acknowledged (a
+    # fixed delay from the start could end before any add on a slow or busy machine).
+    deadline = time.monotonic() + 120
+    while not acked and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(kill_after - 1.0)
     proc.kill()  # SIGKILL: no shutdown code runs
     proc.wait()
     stop.set()
