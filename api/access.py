@@ -6,6 +6,7 @@ import ipaddress
 import secrets
 from dataclasses import dataclass, field
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -78,14 +79,6 @@ def require_writer(request: Request, credentials: Annotated[
                                  f"page or a script, not from another site: {refused}")
 
 
-def _host_name(value: str) -> str:
-    """The host of a Host header or an origin, without scheme and port."""
-    value = value.split("://", 1)[-1].split("/", 1)[0].lower()
-    if value.startswith("["):
-        return value[1:value.index("]")] if "]" in value else value
-    return value.rsplit(":", 1)[0] if value.count(":") == 1 else value
-
-
 def cross_site(request: Request, policy: WritePolicy) -> str:
     """Why a keyless write looks like another web page's doing ('' when it does not).
 
@@ -95,13 +88,13 @@ def cross_site(request: Request, policy: WritePolicy) -> str:
     """
     headers = request.headers
     host = headers.get("host", "")
-    if policy.loopback_only and not is_loopback(_host_name(host)):
+    if policy.loopback_only and not is_loopback(urlsplit(f"//{host}").hostname or ""):
         return f"Host {host!r} is not this server's loopback address"
     site = headers.get("sec-fetch-site", "").lower()
     if site and site not in ("same-origin", "none"):
         return f"Sec-Fetch-Site is {site!r}"
     origin = headers.get("origin")
-    if origin is not None and origin.split("://", 1)[-1].lower() != host.lower():
+    if origin is not None and urlsplit(origin).netloc.lower() != host.lower():
         return f"Origin {origin!r} is not {host!r}"
     return ""
 

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from qa.config import DEFAULT_SEEDS_DIR, Settings
-from qa.documents import iter_document_files, load_file
+from qa.documents import find_document_files, load_file
 from qa.evaluation import load_jsonl, load_squad
 from qa.service import Verbatim
 from tests.live_server import running_server
@@ -150,7 +150,7 @@ def main() -> None:
     parser.add_argument("--squad", type=Path, default=DEFAULT_SQUAD)
     parser.add_argument("--queries", type=int, default=300)
     args = parser.parse_args()
-    seed_docs = [load_file(p) for p in iter_document_files([DEFAULT_SEEDS_DIR])]
+    seed_docs = [load_file(*f) for f in find_document_files([DEFAULT_SEEDS_DIR]).files]
     seed_qs = [q.question for q in load_jsonl(ROOT / "tests" / "data" / "seed_questions.jsonl")]
     rows = [measure("seeds", seed_docs, (seed_qs * 10)[:args.queries], args.queries)]
     if args.squad.exists():

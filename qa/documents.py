@@ -312,11 +312,6 @@ def find_document_files(paths: list[Path]) -> FoundFiles:
     return found
 
 
-def iter_document_files(paths: list[Path]) -> list[Path]:
-    """The files `find_document_files` would index, without their names."""
-    return [p for p, _ in find_document_files(paths).files]
-
-
 def doc_id_from_path(relative: str) -> str:
     """Derive an id from a file's path inside the folder added, so `2023/summary.md` and
     `2024/summary.md` stay two documents; a file at the top keeps its plain name's id."""
@@ -326,9 +321,10 @@ def doc_id_from_path(relative: str) -> str:
 
 
 def load_file(path: Path, relative: str | None = None) -> Document:
-    """Read one document from disk; `relative` is its path inside the folder added."""
-    return parse_document(path.read_bytes(), path.name,
-                          doc_id=doc_id_from_path(relative) if relative else None)
+    """Read one document from disk; `relative` is its path inside the folder added (its id
+    and source come from it)."""
+    name = relative or path.name
+    return parse_document(path.read_bytes(), name, doc_id=doc_id_from_path(name))
 
 
 def check_distinct_ids(docs: list[Document]) -> None:

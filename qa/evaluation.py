@@ -135,14 +135,9 @@ def auroc(positive: np.ndarray, negative: np.ndarray) -> float | None:
     score separates them at every threshold at once."""
     if not len(positive) or not len(negative):
         return None
-    scores = np.concatenate([positive, negative])
-    order = np.argsort(scores, kind="stable")
-    ranks = np.empty(len(scores))
-    ranks[order] = np.arange(1, len(scores) + 1)
-    for value in np.unique(scores):  # ties share their mean rank
-        tied = scores == value
-        if tied.sum() > 1:
-            ranks[tied] = ranks[tied].mean()
+    _, value_of, counts = np.unique(np.concatenate([positive, negative]), return_inverse=True,
+                                    return_counts=True)
+    ranks = (np.cumsum(counts) - (counts - 1) / 2)[value_of]  # ties share their mean rank
     n_pos, n_neg = len(positive), len(negative)
     return float((ranks[:n_pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 

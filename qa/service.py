@@ -100,11 +100,7 @@ class Verbatim:
     def add_paths(self, paths: Sequence[Path], progress: Progress | None = None) -> AddReport:
         """Index files and folders from disk; the report names what was skipped."""
         found = find_document_files(list(paths))
-        docs = []
-        for path, relative in found.files:
-            doc = load_file(path, relative)
-            docs.append(Document(doc.doc_id, doc.title, doc.text, relative))
-        report = self.add_documents(docs, progress)
+        report = self.add_documents([load_file(*f) for f in found.files], progress)
         report.skipped.extend(found.skipped)
         return report
 

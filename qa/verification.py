@@ -74,11 +74,6 @@ FEATURES = (
 )
 
 
-def _idf(term: str, idf: dict[str, float], default: float) -> float:
-    """How rare a question word is (words the corpus lacks count as the rarest)."""
-    return idf.get(term, default)
-
-
 @dataclass(frozen=True)
 class Evidence:
     """What the verifier reads about the best sentence: its text, its passage and title."""
@@ -94,15 +89,14 @@ def _missing(terms: list[str], text: str) -> list[bool]:
     return [not any(k in places for k in features.question_keys(t)) for t in terms]
 
 
-def unmet(terms: list[str], weights: list[float], text: str) -> tuple[float, float, float]:
-    """Share of question words (plain, rarity-weighted) a text lacks, and the rarest one's
-    weight: one unsupported rare word ("Helsinki") is often the whole difference."""
-    if not terms:
+def unmet(missing: list[bool], weights: list[float]) -> tuple[float, float, float]:
+    """Share of question words (plain, rarity-weighted) a text lacks (`_missing`), and the
+    rarest one's weight: one unsupported rare word ("Helsinki") is often the whole difference."""
+    if not missing:
         return 0.0, 0.0, 0.0
-    missing = _missing(terms, text)
     total = sum(weights) or 1.0
     lost = [w for w, m in zip(weights, missing) if m]
-    return sum(missing) / len(terms), sum(lost) / total, max(lost, default=0.0)
+    return sum(missing) / len(missing), sum(lost) / total, max(lost, default=0.0)
 
 
 def row(question: str, evidence: Evidence, confidence_row: dict[str, float],
@@ -113,10 +107,12 @@ def row(question: str, evidence: Evidence, confidence_row: dict[str, float],
     """
     terms = query_terms(question)
     top_idf = max(idf.values(), default=1.0) or 1.0
-    weights = [_idf(t, idf, top_idf) / top_idf for t in terms]
+    # Rarity on a 0-1 scale; a word the corpus lacks counts as the rarest.
+    weights = [idf.get(t, top_idf) / top_idf for t in terms]
     sentence, context = evidence.sentence, f"{evidence.title}\n{evidence.passage}"
-    s_share, s_idf, s_rare = unmet(terms, weights, sentence)
-    p_share, p_idf, p_rare = unmet(terms, weights, context)
+    missing_here = _missing(terms, sentence)
+    s_share, s_idf, s_rare = unmet(missing_here, weights)
+    p_share, p_idf, p_rare = unmet(_missing(terms, context), weights)
     lowered_context = context.lower()
     names = features.question_names(question)
     numbers = set(_NUMBER.findall(question))
@@ -138,7 +134,7 @@ def row(question: str, evidence: Evidence, confidence_row: dict[str, float],
     swapped = any(w not in s_words and ANTONYMS[w] & s_words for w in q_words & ANTONYMS.keys())
     # Meaning: each question word's best cosine to the sentence's words (1 when it is there).
     met = [(max(meaning.get(t, 0.0), 0.0 if m else 1.0), w)
-           for t, w, m in zip(terms, weights, _missing(terms, sentence))]
+           for t, w, m in zip(terms, weights, missing_here)]
     total = sum(weights) or 1.0
     values = {
         **confidence_row,

@@ -9,7 +9,7 @@ labelled 1 when the question is answerable and that sentence is right by the ReQ
 (unanswerable questions, and wrong first sentences). Every other question is also asked of the
 corpus without its own article (off-corpus, label 0), as the ranking's calibration is, so
 off-topic questions keep abstaining. Everything is cross-validated by article: no article is
-scored by a network that saw it. `--write` saves qa/verifier_params.json.
+scored by a model that saw it. `--write` saves qa/verifier_params.json.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ import argparse
 import json
 import pickle
 import sys
-from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -32,16 +31,9 @@ from qa.answering import combine, meaning_of, verification_inputs
 from qa.config import Settings
 from qa.evaluation import auroc, judge
 from qa.retrieval import Candidates, Query
-from training.squad_index import CACHE, open_squad_index
+from training.squad_index import CACHE, off_corpus, open_squad_index
 
 DEFAULT_SQUAD2 = ROOT.parent / "shared" / "data" / "squad2-dev-public.json"
-
-
-def subset(cands: Candidates, keep: list[int]) -> Candidates:
-    """The candidates a corpus without some documents would have given."""
-    return Candidates([cands.rows[i] for i in keep], cands.signals[keep],
-                      [cands.passage_ids[i] for i in keep], cands.idf, cands.meaning_terms,
-                      cands.meaning[keep])
 
 
 def collect(squad: Path, refresh: bool) -> list[dict]:
@@ -76,16 +68,9 @@ def collect(squad: Path, refresh: bool) -> list[dict]:
             continue
         titles = indexer.catalog.titles({r.doc_id for r in cands.rows})
         out.append(example(q, query, cands, titles, "own"))
-        if qi % 2:
-            continue
-        # Off-corpus: half meet every other article, half only the nearest other one, where
-        # one sentence sharing a word stands out far more.
-        keep = [i for i, r in enumerate(cands.rows) if not r.doc_id.startswith(q.group + "#")]
-        if keep and qi % 4 == 2:
-            nearest = Counter(cands.rows[i].doc_id.split("#")[0] for i in keep).most_common(1)
-            keep = [i for i in keep if cands.rows[i].doc_id.split("#")[0] == nearest[0][0]]
-        if keep:
-            out.append(example(q, query, subset(cands, keep), titles, "off"))
+        sub = off_corpus(cands, q.group, qi)
+        if sub is not None:
+            out.append(example(q, query, sub, titles, "off"))
     CACHE.mkdir(parents=True, exist_ok=True)
     cache.write_bytes(pickle.dumps(out))
     return out

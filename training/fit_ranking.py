@@ -14,7 +14,6 @@ import argparse
 import json
 import pickle
 import sys
-from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -34,8 +33,8 @@ from qa.answering import (
 )
 from qa.config import Settings
 from qa.evaluation import expected_calibration_error, judge
-from qa.retrieval import Candidates, Query
-from training.squad_index import CACHE, DEFAULT_SQUAD, open_squad_index
+from qa.retrieval import Query
+from training.squad_index import CACHE, DEFAULT_SQUAD, off_corpus, open_squad_index
 
 
 def collect(squad: Path, refresh: bool) -> list[tuple]:
@@ -67,20 +66,10 @@ def featurize(collected: list[tuple]) -> dict[str, np.ndarray]:
         ys.append(np.array([judge(q, r.text, r.doc_id, r.start, r.end) for r in cands.rows]))
         qids.append(np.full(len(cands), qi))
         groups.append(q.group)
-        # The same question against a corpus without its article: it should abstain. Half of
-        # them meet a large corpus (every other article), half a small one (the other article
-        # with the most candidates), where one sentence sharing a word stands out far more.
-        keep = [i for i, r in enumerate(cands.rows) if not r.doc_id.startswith(q.group + "#")]
-        if keep and qi % 4 == 2:
-            articles = Counter(cands.rows[i].doc_id.split("#")[0] for i in keep)
-            nearest = articles.most_common(1)[0][0]
-            keep = [i for i in keep if cands.rows[i].doc_id.split("#")[0] == nearest]
-        if keep and qi % 2 == 0:
-            sub = Candidates([cands.rows[i] for i in keep], cands.signals[keep],
-                             [cands.passage_ids[i] for i in keep], cands.idf,
-                             cands.meaning_terms, cands.meaning[keep])
+        sub = off_corpus(cands, q.group, qi)
+        if sub is not None:
             negx.append(features.build(q.question, sub, titles))
-            negq.append(np.full(len(keep), qi))
+            negq.append(np.full(len(sub), qi))
     return {"x": np.vstack(xs), "y": np.concatenate(ys), "qid": np.concatenate(qids),
             "group": np.array(groups), "negx": np.vstack(negx), "negq": np.concatenate(negq)}
 

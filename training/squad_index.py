@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 from tqdm import tqdm
 
 from qa.config import Settings
 from qa.evaluation import EvalQuestion, load_squad
+from qa.retrieval import Candidates
 from qa.service import Verbatim
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,3 +30,21 @@ def open_squad_index(squad: Path, tag: str = "") -> tuple[Verbatim, list[EvalQue
         service.add_documents(docs, lambda done, total: (setattr(bar, "total", total),
                                                          bar.update(done - bar.n)))
     return service, questions
+
+
+def off_corpus(cands: Candidates, article: str, n: int) -> Candidates | None:
+    """The question numbered `n` against a corpus without its own article, for every other
+    question (None for the rest, or when nothing else matched): it should abstain. Half of
+    them meet a large corpus (every other article), half a small one (the other article with
+    the most candidates), where one sentence sharing a word stands out far more."""
+    if n % 2:
+        return None
+    keep = [i for i, r in enumerate(cands.rows) if not r.doc_id.startswith(article + "#")]
+    if keep and n % 4 == 2:
+        nearest = Counter(cands.rows[i].doc_id.split("#")[0] for i in keep).most_common(1)[0][0]
+        keep = [i for i in keep if cands.rows[i].doc_id.split("#")[0] == nearest]
+    if not keep:
+        return None
+    return Candidates([cands.rows[i] for i in keep], cands.signals[keep],
+                      [cands.passage_ids[i] for i in keep], cands.idf, cands.meaning_terms,
+                      cands.meaning[keep])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from urllib.parse import unquote
+from email.message import EmailMessage
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
@@ -82,9 +82,6 @@ async def _json_documents(request: Request) -> list[Document]:
     return docs
 
 
-_EXTENDED_NAME = re.compile(r"""filename\*\s*=\s*([\w!#$&+.^`|~-]*)'[^']*'([^;\s]+)""", re.I)
-
-
 class _NamedPartsParser(MultiPartParser):
     """Starlette's multipart parser, also taking a part named only by RFC 2231's `filename*`
     as a file (starlette reads only `filename` and would treat it as a text field)."""
@@ -100,16 +97,14 @@ class _NamedPartsParser(MultiPartParser):
 
 def upload_name(upload: UploadFile) -> str:
     """The file name a client gave, preferring RFC 2231's `filename*=UTF-8''...` (how clients
-    send names outside ASCII) to the plain `filename`."""
-    disposition = upload.headers.get("content-disposition", "")
-    extended = _EXTENDED_NAME.search(disposition)
-    if extended:
-        charset = extended.group(1) or "utf-8"
-        try:
-            return unquote(extended.group(2), encoding=charset, errors="strict")
-        except (LookupError, UnicodeDecodeError):
-            pass  # an unknown charset or bad bytes: fall back to the plain name
-    return upload.filename or "upload.txt"
+    send names outside ASCII) to the plain `filename`; the email package decodes both."""
+    part = EmailMessage()
+    try:
+        part["content-disposition"] = upload.headers.get("content-disposition", "")
+        name = part.get_filename()
+    except (ValueError, TypeError, IndexError):  # a header the email package cannot parse
+        name = None
+    return name or upload.filename or "upload.txt"
 
 
 async def _uploaded_documents(request: Request) -> list[Document]:
