@@ -3,7 +3,8 @@
 uvicorn waits as long as a client likes for a request's headers and body; one process that
 opens thousands of connections and sends a byte now and then (slowloris) used up every file
 descriptor. This protocol closes a connection whose headers have not all arrived within
-`header_timeout` seconds of its first byte, or whose body has not within `body_timeout`, and
+`header_timeout` seconds of connecting (or of a further request's first byte), or whose body
+has not within `body_timeout`, and
 refuses connections past `max_connections` at once. Behind a reverse proxy, let the proxy hold
 the slow clients (see the README's security section).
 """

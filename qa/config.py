@@ -78,8 +78,9 @@ class Settings(BaseSettings):
         default_factory=list, description="Origins allowed to call the API from a browser "
                                           "(comma-separated; '*' for any). Off by default.")
     header_timeout: float = Field(
-        10.0, gt=0, description="Seconds a request's headers may take to arrive, from its "
-                                "first byte; slower connections are closed.")
+        10.0, gt=0, description="Seconds a request's headers may take to arrive, from the "
+                                "connection (or the request's first byte); slower connections "
+                                "are closed.")
     body_timeout: float = Field(
         120.0, gt=0, description="Seconds a request's body may take to arrive.")
     max_connections: int = Field(
