@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -18,17 +17,13 @@ from api.access import WritePolicy
 from api.metrics import Metrics
 from api.middleware import BodyLimit, ObserveRequests, SecurityHeaders
 from api.routes import answer, documents, health, metrics
-from api.schemas import describe_errors
-from qa.config import Settings
+from qa.config import Settings, describe_errors
 from qa.documents import DocumentError
 from qa.indexing import ModelMismatch
 from qa.service import Verbatim
 
 log = logging.getLogger("verbatim.api")
 STATIC_DIR = Path(__file__).with_name("static")
-
-
-SEED_VARIABLE = "VERBATIM_SEED_ON_START"
 
 
 def app_from_environment() -> FastAPI:
@@ -39,7 +34,7 @@ def app_from_environment() -> FastAPI:
     settings = Settings()
     configure_logging(settings.log_format)  # a fresh process: the parent's set-up is not inherited
     GuardedHttpToolsProtocol.configure(settings)
-    return create_app(settings, seed=os.environ.get(SEED_VARIABLE, "true") == "true")
+    return create_app(settings, seed=settings.seed_on_start)
 
 
 def create_app(settings: Settings | None = None, service: Verbatim | None = None,

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -13,12 +12,6 @@ MAX_QUESTION_CHARS = 2000
 MAX_MESSAGES = 50
 MAX_TOP_K = 20
 MAX_DOCUMENTS_PER_REQUEST = 100
-
-
-def describe_errors(errors: Iterable[Mapping[str, Any]]) -> str:
-    """Say in one line what was wrong with a request ("body.top_k: Input should be ...")."""
-    return "; ".join(f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', '')}"
-                     for e in errors)
 
 
 def _clean_question(value: str) -> str:

@@ -23,11 +23,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.harness import running_server
 from qa.config import DEFAULT_SEEDS_DIR, Settings
 from qa.documents import find_document_files, load_file
 from qa.evaluation import load_jsonl, load_squad
 from qa.service import Verbatim
-from tests.live_server import running_server
 
 DEFAULT_SQUAD = ROOT.parent / "shared" / "data" / "squad-dev-public.json"
 

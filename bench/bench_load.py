@@ -21,8 +21,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.bench_core import Asker, markdown_table
+from bench.harness import running_server
 from qa.evaluation import load_jsonl
-from tests.live_server import running_server
 
 
 def drive(url: str, clients: int, seconds: float, questions: list[str]) -> dict[str, float]:

@@ -32,6 +32,7 @@ from bench.bench_core import (
     time_each,
     wait_prepared,
 )
+from bench.harness import make_doc, running_server
 from embeddings.onnx_model import OnnxEmbedder
 from embeddings.vector_index import VectorIndex
 from qa.chunking import split_sentences
@@ -39,9 +40,8 @@ from qa.config import Settings
 from qa.documents import Document
 from qa.evaluation import load_squad
 from qa.service import Verbatim
-from qa.store import Store, query_terms
-from tests.couriers import make_doc
-from tests.live_server import running_server
+from qa.store import Store
+from qa.text import query_terms
 
 CACHE = ROOT / "bench" / ".cache"
 

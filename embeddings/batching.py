@@ -2,7 +2,9 @@
 
 There is no timer: a lone question runs at once, so one client pays nothing. Under load, the
 questions that queued during a model call go through together in the next one, which costs
-little more than a single question on a CPU.
+little more than a single question on a CPU. Queued texts of very different lengths do not
+share a call: a short question would pad to a long one's width and wait for its result, so
+anyone could slow everyone down with long questions. Shorter groups go first.
 """
 
 from __future__ import annotations
@@ -25,6 +27,27 @@ class _Pending:
         self.lead = False
         self.vectors: np.ndarray | None = None
         self.error: BaseException | None = None
+
+
+SHORT_CHARS = 120  # texts up to this long share a call whatever their lengths
+LENGTH_RATIO = 2  # beyond that, a call's longest text is at most this many times its shortest
+
+
+def _longest(pending: _Pending) -> int:
+    """Measure a caller's texts by the longest, which sets the width it pads to."""
+    return max((len(t) for t in pending.texts), default=0)
+
+
+def similar_lengths(batch: list[_Pending]) -> list[list[_Pending]]:
+    """Split queued callers into groups of similar length, shortest group first."""
+    groups: list[list[_Pending]] = []
+    for pending in sorted(batch, key=_longest):
+        size = _longest(pending)
+        if groups and (size <= SHORT_CHARS or size <= LENGTH_RATIO * _longest(groups[-1][0])):
+            groups[-1].append(pending)
+        else:
+            groups.append([pending])
+    return groups
 
 
 class MicroBatcher:
@@ -55,27 +78,41 @@ class MicroBatcher:
         return mine.vectors
 
     def _run_batch(self) -> None:
-        """Encode the queue's head (the leader is first in it), then hand the lead on."""
+        """Encode the queue's head group by group until the leader (first in it) has its
+        vectors, then put the rest back in front and hand the lead on: a short question led
+        in does not wait for the long ones queued with it."""
         with self._lock:
-            batch, size = [], 0
+            leader, size = self._queue[0], 0
+            batch = []
             while self._queue and (not batch or size + len(self._queue[0].texts)
                                    <= self.max_texts):
                 batch.append(self._queue.pop(0))
                 size += len(batch[-1].texts)
-        try:
-            vectors = self._encode([t for p in batch for t in p.texts])
-            start = 0
-            for p in batch:
-                p.vectors = vectors[start:start + len(p.texts)]
-                start += len(p.texts)
-        except BaseException as exc:  # noqa: BLE001 - every waiter must hear of it, not hang
-            for p in batch:
-                p.error = exc
-        for p in batch[1:]:
-            p.event.set()
+        groups = similar_lengths(batch)
+        while groups:
+            group = groups.pop(0)
+            self._run_group(group)
+            for p in group:
+                if p is not leader:
+                    p.event.set()
+            if any(p is leader for p in group):
+                break
         with self._lock:
+            self._queue[:0] = [p for g in groups for p in g]
             if self._queue:
                 self._queue[0].lead = True
                 self._queue[0].event.set()
             else:
                 self._busy = False
+
+    def _run_group(self, group: list[_Pending]) -> None:
+        """Encode one group in one model call and give each caller its rows (or the error)."""
+        try:
+            vectors = self._encode([t for p in group for t in p.texts])
+            start = 0
+            for p in group:
+                p.vectors = vectors[start:start + len(p.texts)]
+                start += len(p.texts)
+        except BaseException as exc:  # noqa: BLE001 - every waiter must hear of it, not hang
+            for p in group:
+                p.error = exc

@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import json
-import re
 import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
 from qa import features, verification
+from qa.config import ABSTAIN_BELOW, VERIFY_BELOW
 from qa.retrieval import Candidates, Query, Retriever
 from qa.store import SentenceRow
+from qa.text import near_duplicate_key
 from qa.verification import Evidence, Verifier
 
 PARAMS_FILE = Path(__file__).with_name("ranking_params.json")
@@ -23,7 +23,6 @@ PARAMS_FILE = Path(__file__).with_name("ranking_params.json")
 # cosine, then ranking features by name.
 CONFIDENCE_FEATURES = ("score", "margin", "margin_dense", "s_dense", "p_dense", "coverage",
                        "meaning", "missing_names")
-_NORM = re.compile(r"[^\w]+", re.UNICODE)
 NEAR_DUPLICATE = 0.85  # share of words two sentences must have in common to be one quote
 
 
@@ -144,12 +143,6 @@ def confidence_features(ranking: np.ndarray, matrix: np.ndarray) -> np.ndarray:
                             for name in CONFIDENCE_FEATURES])
 
 
-@lru_cache(maxsize=20_000)
-def near_duplicate_key(text: str) -> frozenset[str]:
-    """Reduce a sentence to its words, so captions repeated with tiny edits compare equal."""
-    return frozenset(_NORM.sub(" ", text.lower()).split())
-
-
 def is_near_duplicate(a: frozenset[str], b: frozenset[str]) -> bool:
     """Treat sentences sharing nearly all their words as the same quote."""
     if not a or not b:
@@ -161,8 +154,8 @@ class Answerer:
     """Turns retrieved candidates into a cited answer, or abstains."""
 
     def __init__(self, retriever: Retriever, params: RankingParams | None = None,
-                 abstain_below: float = 0.21, verifier: Verifier | None = None,
-                 verify_below: float = 0.12) -> None:
+                 abstain_below: float = ABSTAIN_BELOW, verifier: Verifier | None = None,
+                 verify_below: float = VERIFY_BELOW) -> None:
         """Use learned ranking parameters unless others are given; without a verifier,
         confidence comes from the ranking's calibration alone (see `combine`)."""
         self.retriever = retriever

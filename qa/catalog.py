@@ -13,7 +13,8 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from qa.store import PassageRow, SentenceRow, Store, vocabulary
+from qa.store import PassageRow, SentenceRow, Store
+from qa.text import vocabulary
 
 SENTENCE_WORDS_KEPT = 200_000  # sentences whose word positions are remembered
 

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 import blingfire
 
+from qa.text import LETTER_WORD
+
 # Scrape furniture that must never be quoted as an answer.
 _BOILERPLATE = re.compile(
     r"""^(?:open\ image\ modal|story\ continues\ (?:after|below).*|advertisement|
@@ -23,11 +25,10 @@ _TRAILING_CREDIT = re.compile(
 )
 _SLIDE_COUNTER = re.compile(r"\(\s*\d+\s*of\s*\d+\s*\)\s*$", re.IGNORECASE)
 _LEADING_BULLET = re.compile(r"^[\s•·▪‣◦*\-–—|]+")
-_WORD = re.compile(r"[^\W\d_]{2,}", re.UNICODE)
 _TERMINAL = re.compile(r"[.!?…:;\"'”’)\]]$")
 # A reader comment opens with a bulleted line holding only its author's handle ("  • lidocaineus").
 _COMMENT_AUTHOR = re.compile(r"^(\s*)[•·▪‣◦]\s*[^\s.!?,;:][^.!?,;:]{0,38}$")
-_SUBSTANCE = re.compile(r"[^\W\d_]{2,}|\d", re.UNICODE)
+_SUBSTANCE = re.compile(LETTER_WORD.pattern + r"|\d")
 # Passages one document may make per character of text: prose makes one per ~400 characters;
 # past one per 40 (lines of a word or two) the document is refused, not embedded at great cost.
 MIN_CHARS_PER_PASSAGE = 40
@@ -105,7 +106,7 @@ def _reports_a_question(sentence: str) -> bool:
     """Tell reported speech ('...giving directions: "Can you get higher?"') from a question the
     page itself asks: the quoted question follows a statement of its own."""
     opening = max(sentence.rfind('"', 0, len(sentence) - 2), sentence.rfind("“"))
-    return opening > 0 and len(_WORD.findall(sentence[:opening])) >= MIN_WORDS
+    return opening > 0 and len(LETTER_WORD.findall(sentence[:opening])) >= MIN_WORDS
 
 
 def is_quotable(sentence: str, alone_on_line: bool) -> bool:
@@ -113,7 +114,7 @@ def is_quotable(sentence: str, alone_on_line: bool) -> bool:
     stripped = sentence.strip()
     if _BOILERPLATE.match(stripped):
         return False
-    words = _WORD.findall(stripped)
+    words = LETTER_WORD.findall(stripped)
     if len(words) < MIN_WORDS:
         return False
     letters = sum(ch.isalpha() for ch in stripped)
@@ -143,7 +144,7 @@ class _CommentTracker:
     def is_comment(self, line: str) -> bool:
         """Say whether this non-blank line belongs to a reader comment."""
         author = _COMMENT_AUTHOR.match(line)
-        if author and len(_WORD.findall(line)) <= 4:
+        if author and len(LETTER_WORD.findall(line)) <= 4:
             self.indent = len(author.group(1))
             return True
         if self.indent is not None:

@@ -1,9 +1,11 @@
-"""The `qa` command: serve, ask, add, remove, documents, rebuild."""
+"""The `qa` command's core: ask, add, remove, documents, rebuild, vacuum, eval.
+
+`qa serve` belongs to the API and registers itself from `api/cli.py`, the entry point, so this
+module imports nothing of `api/`."""
 
 from __future__ import annotations
 
 import json
-import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from qa.config import Settings, get_settings
+from qa.config import get_settings
 from qa.documents import DocumentError
 from qa.indexing import ModelMismatch, Progress
 
@@ -28,14 +30,14 @@ DataDir = Annotated[Path | None, typer.Option(
 NoSeeds = Annotated[bool, typer.Option("--no-seeds", help="Don't index the seed documents.")]
 
 
-def _fail(message: str, code: int = 1) -> None:
+def fail(message: str, code: int = 1) -> None:
     """Stop with a message instead of a stack trace."""
     typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
     raise typer.Exit(code)
 
 
 @contextmanager
-def _service(data_dir: Path | None, seed: bool = False) -> Iterator[Verbatim]:
+def open_service(data_dir: Path | None, seed: bool = False) -> Iterator[Verbatim]:
     """Open the service for one command, turning known failures into messages."""
     from qa.service import Verbatim
 
@@ -48,7 +50,7 @@ def _service(data_dir: Path | None, seed: bool = False) -> Iterator[Verbatim]:
         yield service
         service.close()
     except (DocumentError, ModelMismatch) as exc:
-        _fail(str(exc))
+        fail(str(exc))
 
 
 @contextmanager
@@ -72,80 +74,6 @@ def _progress(label: str) -> Iterator[Progress]:
 
 
 @app.command()
-def serve(data_dir: DataDir = None,
-          host: Annotated[str | None, typer.Option(
-              help="Address to listen on (default 127.0.0.1).")] = None,
-          port: Annotated[int | None, typer.Option(help="Port (default 8000).")] = None,
-          api_key: Annotated[str | None, typer.Option(
-              "--api-key", envvar="VERBATIM_API_KEY", show_envvar=True,
-              help="Writes need `Authorization: Bearer <key>`.")] = None,
-          allow_open_writes: Annotated[bool, typer.Option(
-              "--allow-open-writes",
-              help="Allow writes without a key on a non-loopback address.")] = False,
-          cors_origin: Annotated[list[str] | None, typer.Option(
-              "--cors-origin", help="Allow browser calls from this origin (repeatable).")] = None,
-          log_format: Annotated[str | None, typer.Option(
-              "--log-format", help="json (default) or text.")] = None,
-          workers: Annotated[int | None, typer.Option(
-              help="Server processes (default 1); more answer questions in parallel.")] = None,
-          no_seeds: NoSeeds = False) -> None:
-    """Serve the chat page and the HTTP API (indexes the seeds on first start)."""
-    import uvicorn
-    from pydantic import ValidationError
-
-    from api.guard import GuardedHttpToolsProtocol
-    from api.logs import configure_logging
-    from api.main import create_app
-    from api.schemas import describe_errors
-
-    try:
-        settings = get_settings(data_dir=data_dir, host=host, port=port, api_key=api_key,
-                                allow_open_writes=allow_open_writes or None,
-                                cors_origins=cors_origin or None, log_format=log_format,
-                                workers=workers)
-    except ValidationError as exc:
-        _fail(describe_errors(exc.errors()))
-    configure_logging(settings.log_format)
-    # Stop accepting on SIGTERM/Ctrl-C, let in-flight requests and writes finish, then save.
-    GuardedHttpToolsProtocol.configure(settings)
-    options = dict(host=settings.host, port=settings.port, log_config=None, access_log=False,
-                   timeout_graceful_shutdown=60, http=GuardedHttpToolsProtocol)
-    if settings.workers == 1:
-        uvicorn.run(create_app(settings, seed=not no_seeds), **options)
-    else:
-        _serve_workers(settings, not no_seeds, options)
-
-
-def _serve_workers(settings: Settings, seed: bool, options: dict) -> None:
-    """Run several server processes on one data directory, the cores shared between them."""
-    import uvicorn
-
-    from api.main import SEED_VARIABLE
-    from api.workers import APP, can_share_port
-    from api.workers import serve as serve_workers
-    from qa.config import to_environment
-    from qa.store import Store
-
-    if seed and not Store(settings.data_dir).has_content():
-        with _service(settings.data_dir, seed=True):  # once, here, not racing in every worker
-            pass
-    if not settings.threads:
-        settings = settings.model_copy(
-            update={"threads": max(1, (os.cpu_count() or 1) // settings.workers)})
-    os.environ.update(to_environment(settings))  # the workers read their settings from here
-    os.environ[SEED_VARIABLE] = "false"
-    if can_share_port() and settings.port:
-        try:
-            status = serve_workers(settings.workers, options, settings.log_format)
-        except OSError as exc:
-            _fail(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}")
-        if status:
-            _fail(f"a server process stopped with status {status}; see the log above")
-    else:  # one shared socket: connections may bunch up on one worker
-        uvicorn.run(APP, factory=True, workers=settings.workers, **options)
-
-
-@app.command()
 def ask(question: Annotated[str, typer.Argument(help="The question to answer.")],
         top_k: Annotated[int, typer.Option("--top-k", min=1, max=20,
                                            help="How many ranked answers.")] = 3,
@@ -153,8 +81,8 @@ def ask(question: Annotated[str, typer.Argument(help="The question to answer.")]
         data_dir: DataDir = None, no_seeds: NoSeeds = False) -> None:
     """Answer a question from the indexed documents."""
     if not question.strip():
-        _fail("the question is empty")
-    with _service(data_dir, seed=not no_seeds) as service:
+        fail("the question is empty")
+    with open_service(data_dir, seed=not no_seeds) as service:
         result = service.ask(question.strip(), top_k=top_k)
     if as_json:
         typer.echo(json.dumps(asdict(result), ensure_ascii=False, indent=2))
@@ -179,7 +107,7 @@ def ask(question: Annotated[str, typer.Argument(help="The question to answer.")]
 def add(paths: Annotated[list[Path], typer.Argument(help="Files or folders to index.")],
         data_dir: DataDir = None) -> None:
     """Add or update documents (.txt .md .html .pdf); unchanged ones are skipped."""
-    with _service(data_dir) as service:
+    with open_service(data_dir) as service:
         with _progress("Embedding") as progress:
             report = service.add_paths(paths, progress)
     typer.echo(f"added {len(report.added)}, updated {len(report.updated)}, "
@@ -193,23 +121,22 @@ def remove(doc_ids: Annotated[list[str], typer.Argument(help="Ids of the documen
            data_dir: DataDir = None) -> None:
     """Remove documents and their vectors from the index."""
     missing = []
-    with _service(data_dir) as service:
+    with open_service(data_dir) as service:
         for doc_id in doc_ids:
             if service.remove(doc_id):
                 typer.echo(f"removed {doc_id}")
             else:
                 missing.append(doc_id)
     if missing:
-        _fail(f"no such document: {', '.join(missing)}")
+        fail(f"no such document: {', '.join(missing)}")
 
 
 @app.command()
 def documents(data_dir: DataDir = None,
               as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """List the indexed documents."""
-    from qa.store import Store
-
-    rows = Store(get_settings(data_dir=data_dir).data_dir).list_documents()
+    with open_service(data_dir) as service:
+        rows = service.list_documents()
     if as_json:
         typer.echo(json.dumps([asdict(r) for r in rows], ensure_ascii=False, indent=2))
         return
@@ -221,7 +148,7 @@ def documents(data_dir: DataDir = None,
 @app.command()
 def rebuild(data_dir: DataDir = None) -> None:
     """Re-chunk and re-embed every document (after a model or chunking change)."""
-    with _service(data_dir) as service:
+    with open_service(data_dir) as service:
         with _progress("Re-embedding") as progress:
             count = service.rebuild(progress)
     typer.echo(f"rebuilt {count} documents")
@@ -231,7 +158,7 @@ def rebuild(data_dir: DataDir = None) -> None:
 def vacuum(data_dir: DataDir = None) -> None:
     """Give the disk space of deleted documents back (also done by itself when over half the
     database is free)."""
-    with _service(data_dir) as service:
+    with open_service(data_dir) as service:
         before = service.store.disk_bytes()
         freed = service.reclaim()
     typer.echo(f"freed {freed / 1e6:.1f} MB ({before / 1e6:.1f} MB -> "
@@ -253,7 +180,7 @@ def evaluate(path: Annotated[Path, typer.Argument(help="JSONL question set or SQ
     from qa import evaluation
 
     if not path.is_file():
-        _fail(f"{path}: no such file")
+        fail(f"{path}: no such file")
     squad = evaluation.is_squad_file(path)
     try:
         if squad:
@@ -261,10 +188,10 @@ def evaluate(path: Annotated[Path, typer.Argument(help="JSONL question set or SQ
         else:
             questions = evaluation.load_jsonl(path)
     except (ValueError, KeyError, TypeError) as exc:
-        _fail(f"{path}: {exc}")
+        fail(f"{path}: {exc}")
     with tempfile.TemporaryDirectory(prefix="verbatim-eval-") as tmp:
         target = (index_dir or Path(tmp)) if squad else data_dir
-        with _service(target, seed=not squad) as service:
+        with open_service(target, seed=not squad) as service:
             if squad:
                 with _progress("Indexing SQuAD") as progress:
                     service.add_documents(docs, progress)

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
-import os
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from embeddings.onnx_model import DEFAULT_CACHE_DIR
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SEEDS_DIR = PROJECT_ROOT / "seeds"
 DEFAULT_DATA_DIR = Path("data")
-DEFAULT_CACHE_DIR = Path(os.environ.get("XDG_CACHE_HOME", "~/.cache")).expanduser() / "verbatim"
+# The defaults the library's own classes take too, so the two can never disagree.
+ABSTAIN_BELOW = 0.21
+VERIFY_BELOW = 0.12
+CANDIDATES = 60
+PASSAGE_CANDIDATES = 10
 
 
 class Settings(BaseSettings):
@@ -22,6 +28,8 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(DEFAULT_DATA_DIR, description="Where the index (SQLite + FAISS) lives.")
     seeds_dir: Path = Field(DEFAULT_SEEDS_DIR, description="Documents indexed on first start.")
+    seed_on_start: bool = Field(
+        True, description="Index the seeds when the server starts on an empty data dir.")
     model: str = Field("all-MiniLM-L6-v2", description="Embedding model name (packaged, offline).")
     backend: Literal["onnx", "torch"] = Field(
         "onnx", description="Run the model with ONNX Runtime (exported locally once) or torch.")
@@ -42,15 +50,19 @@ class Settings(BaseSettings):
     passage_max_chars: int = Field(1200, ge=100)
 
     # Retrieval and answering.
-    candidates: int = Field(60, ge=5, le=2000, description="Sentences scored per question.")
+    candidates: int = Field(CANDIDATES, ge=5, le=2000,
+                            description="Sentences each search contributes per question.")
+    passage_candidates: int = Field(PASSAGE_CANDIDATES, ge=1, le=200,
+                                    description="Passages each search contributes per question.")
     lexical_budget: int = Field(
         2000, ge=100, description="Most rows one BM25 search scores; past it the question's "
                                   "commonest words are left out of the search.")
     abstain_below: float = Field(
-        0.21, ge=0.0, le=1.0, description="Abstain when the best answer's confidence is lower."
+        ABSTAIN_BELOW, ge=0.0, le=1.0,
+        description="Abstain when the best answer's confidence is lower."
     )
     verify_below: float = Field(
-        0.12, ge=0.0, le=1.0, description="The verifier overrules the ranking's confidence when "
+        VERIFY_BELOW, ge=0.0, le=1.0, description="The verifier overrules the ranking's confidence when "
                                          "its own is lower than this (keep it at or below "
                                          "abstain_below).")
     verify: bool = Field(
@@ -118,6 +130,13 @@ def to_environment(settings: Settings) -> dict[str, str]:
             value = "true" if value else "false"
         out[f"VERBATIM_{name.upper()}"] = str(value)
     return out
+
+
+def describe_errors(errors: Iterable[Mapping[str, Any]]) -> str:
+    """Say in one line what was wrong with settings or a request ("body.top_k: Input should
+    be ..."), for a CLI message or an HTTP 422 alike."""
+    return "; ".join(f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', '')}"
+                     for e in errors)
 
 
 def get_settings(**overrides: object) -> Settings:

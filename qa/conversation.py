@@ -6,7 +6,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from qa.store import query_terms
+from qa.text import query_terms
 
 # Words that point back to something named earlier in the conversation.
 _ANAPHORA = re.compile(

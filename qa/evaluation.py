@@ -237,15 +237,15 @@ def run(questions: Iterable[EvalQuestion], ask: Asker, abstain_below: float,
 
 
 def asker(service: Verbatim, top_k: int = 10) -> Asker:
-    """Ask through the service as a user would: follow-ups go through the conversation path."""
-    from qa.conversation import Turn, conversation_context
+    """Ask through the service as a user would (its checks included: a stale index is refused),
+    follow-ups through the conversation path; nothing abstains, so every ranking is judged."""
+    from qa.conversation import Turn
 
     def ask(q: EvalQuestion) -> Result:
-        context = ""
         if q.history:
             turns = [Turn("user", h) for h in q.history] + [Turn("user", q.question)]
-            context = conversation_context(turns)
-        return service.answerer.answer(q.question, top_k=top_k, context=context, abstain=False)
+            return service.chat(turns, top_k=top_k, abstain=False)
+        return service.ask(q.question, top_k=top_k, abstain=False)
 
     return ask
 

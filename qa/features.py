@@ -11,10 +11,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from lemminflect import getAllLemmas
 
-from qa.retrieval import Candidates
-from qa.store import STOPWORDS, query_terms
+from qa.retrieval import SIGNALS, Candidates
+from qa.text import STOPWORDS, WORD, question_keys, question_terms, text_keys
 
 FEATURES = (
     "z_s_dense", "z_p_dense", "z_s_lex", "z_p_lex",  # per-question standardised signals
@@ -72,9 +71,7 @@ _ANSWER_SHAPES = {
                               r"in order to|to avoid|for safety|thanks to|caused by|impossible|"
                               r"prohibit\w*|cannot|can't)\b", re.I),
 }
-_WORDS = re.compile(r"\w+")
 TRAITS_CACHE = 20_000  # sentences whose analysis is kept between questions
-_LEMMA_POS = ("VERB", "NOUN")
 CONTEXT_WEIGHT = 0.5  # how much an earlier turn's word counts, against the question's own
 
 
@@ -111,16 +108,6 @@ def _pairs(words: list[str]) -> set[tuple[str, str]]:
     return set(zip(stems, stems[1:]))
 
 
-@lru_cache(maxsize=100_000)
-def lemmas(word: str) -> frozenset[str]:
-    """Dictionary forms of a word, so "began" matches "begin" and "flew" matches "fly".
-
-    Nouns and verbs only: "longest" is not what "how long" asks about.
-    """
-    return frozenset(form for pos, forms in getAllLemmas(word).items() if pos in _LEMMA_POS
-                     for form in forms)
-
-
 @dataclass(frozen=True)
 class Traits:
     """What the features need to know about one text, worked out once and then reused."""
@@ -139,10 +126,7 @@ def _places(word_list: list[str]) -> dict[str, tuple[int, ...]]:
     """Index a text's word positions by the keys a question word meets them by (`question_keys`)."""
     found: dict[str, list[int]] = {}
     for pos, w in enumerate(word_list):
-        keys = {w, *("=" + form for form in lemmas(w))} if len(w) > 2 and \
-            w not in STOPWORDS else {w}
-        if len(w) >= 5:
-            keys.add("^" + w[:5])
+        keys = text_keys(w)
         for key in keys:
             found.setdefault(key, []).append(pos)
     return {k: tuple(v) for k, v in found.items()}
@@ -152,18 +136,11 @@ def _places(word_list: list[str]) -> dict[str, tuple[int, ...]]:
 def traits(text: str) -> Traits:
     """Analyse a sentence or title once: the same candidates come back question after question."""
     lowered = text.lower()
-    word_list = _WORDS.findall(lowered)
+    word_list = WORD.findall(lowered)
     words = frozenset(word_list)
     return Traits(lowered, words, frozenset(w for w in words if len(w) > 2),
                   frozenset(_pairs(word_list)),
                   float(np.log1p(len(text)) / 6.0), _places(word_list))
-
-
-def question_keys(term: str) -> tuple[str, ...]:
-    """The keys of `Traits.places` a question word meets a text's words by: as written,
-    sharing its first five letters, or as another form of the same noun or verb."""
-    prefix = ("^" + term[:5],) if len(term) >= 5 else ()
-    return (term, *prefix, *("=" + form for form in lemmas(term)))
 
 
 @lru_cache(maxsize=TRAITS_CACHE)
@@ -187,8 +164,8 @@ class _Asked:
 
     def __init__(self, question: str, conversation: str, idf: dict[str, float]) -> None:
         """Work out everything about the question that does not depend on a candidate."""
-        own = query_terms(question)
-        self.terms = frozenset(own + query_terms(conversation))
+        own = question_terms(question)
+        self.terms = frozenset(own + question_terms(conversation))
         # A follow-up's own words say what is new; the earlier turn's only what it is about.
         self.term_weight = {t: 1.0 if t in own else CONTEXT_WEIGHT for t in self.terms}
         self.total_weight = sum(self.term_weight.values())
@@ -199,12 +176,12 @@ class _Asked:
         for t, keys in self.keys.items():
             for k in keys:
                 self.by_key.setdefault(k, set()).add(t)
-        self.words = frozenset(_WORDS.findall(f"{question} {conversation}".lower()))
+        self.words = frozenset(WORD.findall(f"{question} {conversation}".lower()))
         self.wanted = [name for name, on in question_types(question).items() if on]
         self.shapes = {name: {m.group(0).lower() for m in _ANSWER_SHAPES[name].finditer(question)}
                        for name in self.wanted}
         self.names = question_names(question)
-        self.pairs = _pairs(_WORDS.findall(question.lower()))
+        self.pairs = _pairs(WORD.findall(question.lower()))
 
     def matched(self, part: Traits) -> set[str]:
         """Question words a text holds (see `question_keys` for what counts)."""
@@ -267,12 +244,11 @@ def build(question: str, candidates: Candidates, titles: dict[str, str],
 
     `conversation` is earlier turns a follow-up leans on: its words count as asked-about too.
     """
-    sig = candidates.signals
-    s_dense, p_dense, s_lex, p_lex = (sig[:, j] for j in range(4))
+    signal = {name: candidates.signals[:, j] for j, name in enumerate(SIGNALS)}
     asked = _Asked(question, conversation, candidates.idf)
     n_names, n_pairs = len(asked.names), len(asked.pairs)
     by_title: dict[str, tuple[str, set[str], set[str]]] = {}
-    seen: dict[tuple[str, str], tuple[float, ...]] = {}
+    seen: dict[tuple[str, str], dict[str, float]] = {}
     rows = []
     for r in candidates.rows:
         if r.doc_id not in by_title:
@@ -287,18 +263,29 @@ def build(question: str, candidates: Candidates, titles: dict[str, str],
             own = traits(r.text)
             inside = asked.matched(own)
             hit = title_terms | inside
-            missing = (1.0 - len(title_names | asked.named(own)) / n_names) if n_names else 0.0
-            row = seen[(r.text, title_text)] = (
-                asked.share(hit), asked.share(hit, rare=True), asked.answer_type(r.text),
-                len(own.content - asked.words) / max(len(own.words), 1), own.log_len, missing,
-                len(asked.pairs & own.pairs) / n_pairs if n_pairs else 0.0,
-                asked.window(own, inside))
+            row = seen[(r.text, title_text)] = {
+                "coverage": asked.share(hit),
+                "coverage_idf": asked.share(hit, rare=True),
+                "answer_type": asked.answer_type(r.text),
+                "novelty": len(own.content - asked.words) / max(len(own.words), 1),
+                "log_len": own.log_len,
+                "missing_names": (1.0 - len(title_names | asked.named(own)) / n_names
+                                  if n_names else 0.0),
+                "phrases": len(asked.pairs & own.pairs) / n_pairs if n_pairs else 0.0,
+                "proximity": asked.window(own, inside),
+            }
         rows.append(row)
-    extra = np.asarray(rows, dtype=np.float32).reshape(len(candidates.rows), 8)
+    s_lex, p_lex = signal["s_lex"], signal["p_lex"]
     meaning = asked.meaning(candidates)
-    return np.column_stack([
-        zscore(s_dense), zscore(p_dense), zscore(s_lex), zscore(p_lex),
-        s_dense, p_dense,
-        s_lex / max(float(s_lex.max()), 1e-6), p_lex / max(float(p_lex.max()), 1e-6),
-        extra, meaning, zscore(meaning),
-    ]).astype(np.float32)
+    columns = {
+        **{f"z_{name}": zscore(values) for name, values in signal.items()},
+        "s_dense": signal["s_dense"], "p_dense": signal["p_dense"],
+        "s_lex_rel": s_lex / max(float(s_lex.max()), 1e-6),
+        "p_lex_rel": p_lex / max(float(p_lex.max()), 1e-6),
+        "meaning": meaning, "z_meaning": zscore(meaning),
+    }
+    for name in FEATURES:
+        if name not in columns:  # one of the per-sentence features above
+            columns[name] = np.fromiter((row[name] for row in rows), dtype=np.float32,
+                                        count=len(rows))
+    return np.column_stack([columns[name] for name in FEATURES]).astype(np.float32)

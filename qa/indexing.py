@@ -20,7 +20,8 @@ from qa.catalog import Catalog
 from qa.chunking import CHUNKER_VERSION, Chunks, TooManyPassages, chunk_text
 from qa.config import Settings
 from qa.documents import Document, DocumentError
-from qa.store import Replaced, Store, vocabulary
+from qa.store import Replaced, Store
+from qa.text import vocabulary
 
 log = logging.getLogger(__name__)
 

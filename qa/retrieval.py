@@ -13,8 +13,10 @@ from functools import cached_property
 
 import numpy as np
 
+from qa.config import CANDIDATES, PASSAGE_CANDIDATES
 from qa.indexing import Indexer
-from qa.store import SentenceRow, query_terms
+from qa.store import SentenceRow
+from qa.text import question_terms
 
 SIGNALS = ("s_dense", "p_dense", "s_lex", "p_lex")
 Lexical = tuple[dict[int, float], dict[int, float]]  # BM25 by sentence id, by passage id
@@ -30,7 +32,7 @@ class Query:
     @cached_property
     def terms(self) -> list[str]:
         """The words to match, the question's own first: BM25, rarity and meaning share them."""
-        return query_terms(f"{self.text} {self.context}")
+        return question_terms(f"{self.text} {self.context}")
 
 
 @dataclass
@@ -65,7 +67,8 @@ def top_scored(scores: dict[int, float], k: int) -> list[int]:
 class Retriever:
     """Hybrid dense + lexical retrieval over the indexer's store and vector indexes."""
 
-    def __init__(self, indexer: Indexer, sentences: int = 60, passages: int = 10,
+    def __init__(self, indexer: Indexer, sentences: int = CANDIDATES,
+                 passages: int = PASSAGE_CANDIDATES,
                  lexical_budget: int | None = None) -> None:
         """Configure how many sentences and passages each search contributes."""
         self.indexer = indexer

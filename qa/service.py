@@ -18,7 +18,7 @@ from qa.conversation import Turn, conversation_context
 from qa.documents import Document, check_distinct_ids, find_document_files, load_file
 from qa.indexing import AddReport, Indexer, ModelMismatch, Progress
 from qa.retrieval import Retriever
-from qa.store import Store
+from qa.store import DocumentSummary, Store
 from qa.verification import Verifier
 
 log = logging.getLogger(__name__)
@@ -41,6 +41,7 @@ class Verbatim:
         self.embedder = embedder or make_embedder(settings)
         self.indexer = Indexer(settings, self.embedder)
         self.retriever = Retriever(self.indexer, sentences=settings.candidates,
+                                   passages=settings.passage_candidates,
                                    lexical_budget=settings.lexical_budget)
         verifier = Verifier.load() if settings.verify else None
         self.answerer = Answerer(self.retriever, abstain_below=settings.abstain_below,
@@ -119,17 +120,28 @@ class Verbatim:
         self._ready()
         return self.indexer.rebuild(progress)
 
-    def ask(self, question: str, top_k: int = 3, context: str = "") -> Result:
-        """Answer one question."""
+    def ask(self, question: str, top_k: int = 3, context: str = "",
+            abstain: bool = True) -> Result:
+        """Answer one question (`abstain=False` quotes the best sentence whatever its
+        confidence, which is how evaluation sees every ranking)."""
         self._ready()
         mismatch = self.indexer.model_mismatch()
         if mismatch:
             raise ModelMismatch(mismatch)
-        return self.answerer.answer(question, top_k=top_k, context=context)
+        return self.answerer.answer(question, top_k=top_k, context=context, abstain=abstain)
 
-    def chat(self, turns: Sequence[Turn], top_k: int = 3) -> Result:
+    def chat(self, turns: Sequence[Turn], top_k: int = 3, abstain: bool = True) -> Result:
         """Answer the last user turn, reading earlier turns for what a follow-up refers to."""
-        return self.ask(turns[-1].content, top_k=top_k, context=conversation_context(turns))
+        return self.ask(turns[-1].content, top_k=top_k, context=conversation_context(turns),
+                        abstain=abstain)
+
+    def list_documents(self) -> list[DocumentSummary]:
+        """List what is indexed, for the documents page, the API and `qa documents`."""
+        return self.store.list_documents()
+
+    def get_document(self, doc_id: str) -> Document | None:
+        """Fetch one document's text, the text citations point into."""
+        return self.store.get_document(doc_id)
 
     def counts(self) -> dict[str, int]:
         """Count what is indexed, on disk and in memory, for health checks and metrics."""

@@ -8,7 +8,6 @@ derived from the vectors stored here and can always be rebuilt from them without
 from __future__ import annotations
 
 import json
-import re
 import sqlite3
 import threading
 import time
@@ -53,36 +52,7 @@ CREATE VIRTUAL TABLE IF NOT EXISTS passage_fts USING fts5(
     title, body, tokenize='porter unicode61 remove_diacritics 2');
 """
 
-# Function words, plus light verbs ("come back", "go to space", "made it different") whose
-# meaning lies in the words around them: SQuAD P@1 unchanged without them, two seed questions
-# (a follow-up among them) no longer matched "Tyurin comes aboard" or "what made...".
-STOPWORDS = frozenset("""
-a about above after again against all am an and any are as at be because been before being below
-between both but by can could did do does doing down during each few for from further had has have
-having he her here hers herself him himself his how i if in into is it its itself just me more most
-my myself no nor not now of off on once only or other our ours ourselves out over own same she should
-so some such than that the their theirs them themselves then there these they this those through to
-too under until up very was we were what when where which while who whom why will with would you your
-yours yourself yourselves also did does s t don whose many much one ever
-come comes came go goes went get gets got make makes made take takes took
-""".split())
-_TOKEN = re.compile(r"\w+", re.UNICODE)
 TERM_CACHE = 50_000  # words whose row counts are remembered (a few MB)
-
-
-def query_terms(text: str) -> list[str]:
-    """Keep the content words of a question, the ones worth matching lexically."""
-    seen: dict[str, None] = {}
-    for token in _TOKEN.findall(text.lower()):
-        if token not in STOPWORDS and (len(token) > 1 or token.isdigit()):
-            seen.setdefault(token, None)
-    return list(seen)
-
-
-def vocabulary(text: str) -> tuple[str, ...]:
-    """The words of a sentence that get a vector of their own, for matching a question's words
-    by meaning ("start" and "began"): its content words of three letters or more."""
-    return tuple(t for t in query_terms(text) if len(t) > 2)
 
 
 def fts_query(terms: Sequence[str]) -> str:

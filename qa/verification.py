@@ -22,11 +22,10 @@ from pathlib import Path
 import numpy as np
 
 from qa import features
-from qa.store import query_terms
+from qa.text import WORD, question_keys, question_terms
 
 PARAMS_FILE = Path(__file__).with_name("verifier_params.json")
 
-_WORDS = re.compile(r"\w+")
 _NEGATION = re.compile(r"\b(not|never|no|none|nothing|nobody|neither|nor|without|cannot|"
                        r"unable|fail(ed|s)?|\w+n't)\b", re.I)
 _NAME_ASKED = re.compile(r"\b(name[sd]?|called|titled?|known as)\b", re.I)
@@ -86,7 +85,7 @@ class Evidence:
 def _missing(terms: list[str], text: str) -> list[bool]:
     """For each question word, whether a text lacks it (in any form `features` accepts)."""
     places = features.traits(text).places
-    return [not any(k in places for k in features.question_keys(t)) for t in terms]
+    return [not any(k in places for k in question_keys(t)) for t in terms]
 
 
 def unmet(missing: list[bool], weights: list[float]) -> tuple[float, float, float]:
@@ -105,7 +104,7 @@ def row(question: str, evidence: Evidence, confidence_row: dict[str, float],
 
     Training calls this too, so the model is fitted on exactly what serving computes.
     """
-    terms = query_terms(question)
+    terms = question_terms(question)
     top_idf = max(idf.values(), default=1.0) or 1.0
     # Rarity on a 0-1 scale; a word the corpus lacks counts as the rarest.
     weights = [idf.get(t, top_idf) / top_idf for t in terms]
@@ -117,8 +116,8 @@ def row(question: str, evidence: Evidence, confidence_row: dict[str, float],
     names = features.question_names(question)
     numbers = set(_NUMBER.findall(question))
     kinds = features.question_types(question)
-    asked_words = set(_WORDS.findall(question.lower()))
-    new_proper = any(not set(_WORDS.findall(m.group(0).lower())) <= asked_words
+    asked_words = set(WORD.findall(question.lower()))
+    new_proper = any(not set(WORD.findall(m.group(0).lower())) <= asked_words
                      for m in _PROPER.finditer(sentence) if m.start() > 0)
     new_number = any(n not in numbers for n in _NUMBER.findall(sentence))
     asks_name = bool(_NAME_ASKED.search(question))
@@ -130,7 +129,7 @@ def row(question: str, evidence: Evidence, confidence_row: dict[str, float],
     q_neg, s_neg = bool(_NEGATION.search(question)), bool(_NEGATION.search(sentence))
     q_ext = {m.lower() for m in _EXTREME.findall(question)}
     s_ext = {m.lower() for m in _EXTREME.findall(sentence)}
-    q_words, s_words = asked_words, set(_WORDS.findall(sentence.lower()))
+    q_words, s_words = asked_words, set(WORD.findall(sentence.lower()))
     swapped = any(w not in s_words and ANTONYMS[w] & s_words for w in q_words & ANTONYMS.keys())
     # Meaning: each question word's best cosine to the sentence's words (1 when it is there).
     met = [(max(meaning.get(t, 0.0), 0.0 if m else 1.0), w)

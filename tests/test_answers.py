@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from qa.answering import is_near_duplicate
 from qa.chunking import chunk_text
 from qa.conversation import Turn
 from qa.service import Verbatim
+from qa.text import near_duplicate_key
 from tests.conftest import load_questions
 
 QUESTIONS = load_questions()
@@ -95,13 +97,18 @@ def test_every_citation_slices_to_the_quoted_sentence(seeded):
         assert scores == sorted(scores, reverse=True)
         assert not scores or scores[0] <= result.confidence
         for answer in result.answers:
+            c = answer.citation
+            assert seeded.get_document(c.doc_id).text[c.start:c.end] == answer.text
             for c in [answer.citation, *answer.also_in]:
-                text = seeded.store.get_document(c.doc_id).text
-                assert text[c.start:c.end] in (answer.text, text[c.start:c.end])
+                text = seeded.get_document(c.doc_id).text
+                # Each place is a whole sentence of its page, the quote itself or a near copy of
+                # it (a caption repeated with a small edit), inside the passage it cites.
+                sentences = {(s.start, s.end) for s in chunk_text(text).sentences}
+                assert (c.start, c.end) in sentences
+                assert is_near_duplicate(near_duplicate_key(text[c.start:c.end]),
+                                         near_duplicate_key(answer.text))
                 assert c.passage == text[c.passage_start:c.passage_start + len(c.passage)]
                 assert c.passage_start <= c.start and c.end <= c.passage_start + len(c.passage)
-            c = answer.citation
-            assert seeded.store.get_document(c.doc_id).text[c.start:c.end] == answer.text
 
 
 def test_repeated_captions_appear_once_citing_every_source(seeded):

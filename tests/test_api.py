@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from tests.test_documents import _pdf
+from bench.harness import pdf_with_text
 
 
 def test_answer_contract(seeded_client, seeded):
@@ -58,7 +58,7 @@ def test_documents_lifecycle_over_http(client):
     upload = client.post("/v1/documents", files=[
         ("files", ("notes.md", b"# Notes\n\nThe mascot was a polar bear in a blue scarf.",
                    "text/markdown")),
-        ("files", ("report.pdf", _pdf("The torch will light the cauldron in February."),
+        ("files", ("report.pdf", pdf_with_text("The torch will light the cauldron in February."),
                    "application/pdf"))])
     assert upload.status_code == 200, upload.text
     assert sorted(upload.json()["added"]) == ["notes", "report"]

@@ -91,3 +91,36 @@ def test_the_real_model_gives_the_same_vectors_batched_or_alone(embedder):
         t.join()
     for i in range(3):
         assert float(alone[i] @ got[i]) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_a_short_question_queued_with_long_ones_neither_pads_to_them_nor_waits_for_them():
+    calls: list[list[str]] = []
+    done: dict[str, float] = {}
+
+    def cost_by_length(texts: list[str]) -> np.ndarray:
+        """A 'model' whose call takes as long as its longest text, like padded attention."""
+        calls.append(list(texts))
+        time.sleep(0.0002 * max(len(t) for t in texts))
+        return np.array([[len(t), 1.0] for t in texts], dtype=np.float32)
+
+    batcher = MicroBatcher(cost_by_length)
+    first = threading.Thread(target=lambda: batcher.encode(["x" * 500]))  # keeps the model busy
+    first.start()
+    time.sleep(0.02)
+
+    def ask(text: str) -> None:
+        got = batcher.encode([text])
+        assert got.tolist() == [[len(text), 1.0]]
+        done[text] = time.monotonic()
+
+    long_texts = ["y" * 1500, "z" * 1600]
+    short = "Who carried the torch?"
+    threads = [threading.Thread(target=ask, args=(t,)) for t in [*long_texts, short]]
+    for t in threads:  # the long ones queue first
+        t.start()
+        time.sleep(0.005)
+    for t in [first, *threads]:
+        t.join(timeout=10)
+    assert [short] in calls  # a call of its own, not padded to 1,500 characters
+    assert all(short not in c or len(c) == 1 for c in calls)
+    assert done[short] < min(done[t] for t in long_texts)  # and it did not wait for them

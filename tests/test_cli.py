@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 import qa.service
-from qa.cli import app
+from api.cli import app
 
 
 @pytest.fixture

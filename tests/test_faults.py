@@ -12,8 +12,7 @@ import time
 import httpx
 import pytest
 
-from tests.couriers import make_doc
-from tests.live_server import ROOT, start_server, stop_server
+from bench.harness import ROOT, make_doc, start_server, stop_server
 
 pytestmark = pytest.mark.slow
 
@@ -168,7 +167,7 @@ def test_many_concurrent_writers_and_a_cli_writer_lose_nothing(tmp_path):
         folder.mkdir()
         cli_doc = make_doc("cliwriter")
         (folder / "cliwriter.txt").write_text(f"{cli_doc['title']}\n\n{cli_doc['text']}")
-        cli = subprocess.run([sys.executable, "-m", "qa.cli", "add", str(folder),
+        cli = subprocess.run([sys.executable, "-m", "api.cli", "add", str(folder),
                               "--data-dir", str(tmp_path)], cwd=ROOT, capture_output=True,
                              text=True, timeout=300)
         assert cli.returncode == 0, cli.stderr[-2000:]

@@ -11,8 +11,8 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 
 from api.main import create_app
+from bench.harness import running_server
 from qa.config import Settings
-from tests.live_server import running_server
 
 pytestmark = pytest.mark.slow
 

@@ -7,6 +7,7 @@ import os
 import pytest
 
 from api.schemas import MAX_DOCUMENTS_PER_REQUEST
+from bench.harness import pdf_bomb, pdf_with_text
 from tests.conftest import LOCAL
 
 JSON = {"content-type": "application/json"}
@@ -182,32 +183,12 @@ def test_path_like_ids_in_urls_are_just_missing_documents(client, doc_id):
     assert client.delete(f"/v1/documents/{doc_id}").status_code == 404
 
 
-def _pdf_bomb(pages: int, chars_per_page: int) -> bytes:
-    """A small PDF whose pages all draw one compressed content stream: tiny on disk, huge
-    once its text is extracted."""
-    import zlib
-
-    line = b"(" + b"x" * 99 + b") Tj T* "
-    stream = zlib.compress(b"BT /F1 12 Tf 14 TL " + line * (chars_per_page // 100) + b"ET", 9)
-    kids = " ".join(f"{5 + i} 0 R" for i in range(pages)).encode()
-    objects = [b"<< /Type /Catalog /Pages 2 0 R >>",
-               b"<< /Type /Pages /Kids [" + kids + b"] /Count %d >>" % pages,
-               b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(stream) + stream +
-               b"\nendstream",
-               b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
-    objects += [b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 3 0 R "
-                b"/Resources << /Font << /F1 4 0 R >> >> >>"] * pages
-    from tests.test_documents import pdf_file
-
-    return pdf_file(objects)
-
-
 def test_a_pdf_whose_text_passes_the_limit_is_refused_without_extracting_it_all(
         client, monkeypatch):
     import qa.documents
 
     monkeypatch.setattr(qa.documents, "MAX_DOCUMENT_CHARS", 50_000)
-    bomb = _pdf_bomb(pages=400, chars_per_page=10_000)  # 4,000,000 characters of text
+    bomb = pdf_bomb(pages=400, chars_per_page=10_000)  # 4,000,000 characters of text
     assert len(bomb) < 100_000  # 60 times smaller than its text
     extracted = []
     from pypdf import PageObject
@@ -239,13 +220,12 @@ def test_text_past_the_limit_is_refused_in_every_format(monkeypatch):
 def test_any_pdf_reader_failure_is_a_422_with_a_reason(client, monkeypatch, error):
     from pypdf import PageObject
 
-    from tests.test_documents import _pdf
 
     def broken(self, *args, **kwargs):
         raise error("crafted")
 
     monkeypatch.setattr(PageObject, "extract_text", broken)
-    r = client.post("/v1/documents", files=[("files", ("odd.pdf", _pdf("Some text."),
+    r = client.post("/v1/documents", files=[("files", ("odd.pdf", pdf_with_text("Some text."),
                                                        "application/pdf"))])
     assert r.status_code == 422 and "odd.pdf" in r.json()["detail"], r.text
 
@@ -264,6 +244,36 @@ def test_made_up_words_in_questions_are_not_remembered(client, monkeypatch):
     assert counts == {"lamp": 1, "keeper": 1, "lighthouse": 1, "dusk": 1, "zzz": 0}
     # words that match are kept, the least recently asked dropped past the bound
     assert {t for _, t in store._term_rows} == {"keeper", "lighthouse", "dusk"}
+
+
+def test_a_question_of_made_up_words_costs_a_bounded_reading_and_leaves_no_trace(client):
+    from qa import text
+    from qa.text import MAX_QUESTION_TERMS, question_terms
+
+    client.post("/v1/documents", json=KEEP)
+    words = [f"zk{i}q" for i in range(300)]
+    assert question_terms("Who keeps the lamp " + " ".join(words)) == [
+        "keeps", "lamp", *words[:MAX_QUESTION_TERMS - 2]]
+    document_words = text.lemmas.cache_info().currsize
+    for n in range(10):
+        junk = " ".join(f"zz{n}w{i}" for i in range(300))[:2000]
+        assert client.post("/v1/answer", json={"question": junk}).status_code == 200
+    # The documents' word cache takes none of them; the questions' own is small and bounded.
+    assert text.lemmas.cache_info().currsize == document_words
+    assert text.question_keys.cache_info().maxsize == text.QUESTION_WORDS_KEPT <= 10_000
+
+
+def test_the_served_model_reads_a_question_up_to_a_bound():
+    from embeddings.onnx_model import QUESTION_TOKENS, OnnxEmbedder
+
+    embedder = OnnxEmbedder(int8_queries=True)  # as `qa serve` runs it
+    embedder.warm_up()
+    assert embedder.backend == "onnx+int8-queries"
+    start = "Who keeps the lamp of the old lighthouse? " + "zqx " * (QUESTION_TOKENS // 3 + 5)
+    a, b = embedder.encode_queries([start + "the harbour at dusk", start + "a storm at sea"])
+    assert float(a @ b) == pytest.approx(1.0, abs=1e-6)  # nothing past the bound is read
+    c, d = embedder.encode_queries(["Who keeps the lamp?", "Who keeps the lighthouse?"])
+    assert float(c @ d) < 0.99  # while a short question is read whole
 
 
 def test_deleting_a_large_document_gives_its_disk_space_back(service, monkeypatch):
@@ -427,13 +437,12 @@ def test_a_pdf_drawing_one_stream_on_every_page_is_refused_before_extraction(mon
     real = PageObject.extract_text
     monkeypatch.setattr(PageObject, "extract_text",
                         lambda self, *a, **k: extracted.append(1) or real(self, *a, **k))
-    bomb = _pdf_bomb(pages=3000, chars_per_page=40_000)  # 120 M characters, 230 KB
+    bomb = pdf_bomb(pages=3000, chars_per_page=40_000)  # 120 M characters, 230 KB
     with pytest.raises(DocumentError, match="MB of content"):
         parse_document(bomb, "bomb.pdf")
-    bomb = _pdf_bomb(pages=600, chars_per_page=20_000)  # 12 M characters: under that budget
+    bomb = pdf_bomb(pages=600, chars_per_page=20_000)  # 12 M characters: under that budget
     with pytest.raises(DocumentError, match="same content over and over"):
         parse_document(bomb, "bomb.pdf")
     assert not extracted
-    from tests.test_documents import _pdf
 
-    assert parse_document(_pdf("One ordinary page."), "ok.pdf").text == "One ordinary page."
+    assert parse_document(pdf_with_text("One ordinary page."), "ok.pdf").text == "One ordinary page."

@@ -177,8 +177,8 @@ def test_a_second_process_writing_is_picked_up(service, settings, embedder):
 
 
 def test_a_large_index_switches_to_approximate_search_and_keeps_answering(tmp_path, embedder):
+    from bench.harness import make_doc
     from qa.config import Settings
-    from tests.couriers import make_doc
 
     settings = Settings(data_dir=tmp_path / "big", approximate_above=200, nprobe=64)
     service = Verbatim(settings, embedder=embedder)

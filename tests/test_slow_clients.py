@@ -9,7 +9,7 @@ import time
 import httpx
 import pytest
 
-from tests.live_server import start_server, stop_server
+from bench.harness import start_server, stop_server
 
 pytestmark = pytest.mark.slow
 

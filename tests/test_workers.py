@@ -12,7 +12,7 @@ import time
 import httpx
 import pytest
 
-from tests.live_server import ROOT, running_server
+from bench.harness import ROOT, running_server
 
 pytestmark = pytest.mark.slow
 
@@ -55,7 +55,7 @@ def test_a_second_server_on_a_taken_port_fails_with_a_message(tmp_path):
     with running_server(tmp_path / "data", "--workers", "2") as (url, _):
         port = url.rsplit(":", 1)[1]
         second = subprocess.run(
-            [sys.executable, "-m", "qa.cli", "serve", "--workers", "2", "--port", port,
+            [sys.executable, "-m", "api.cli", "serve", "--workers", "2", "--port", port,
              "--data-dir", str(tmp_path / "data")], cwd=ROOT, capture_output=True, text=True,
             timeout=120)
         assert second.returncode != 0

@@ -22,7 +22,7 @@ from qa.chunking import split_sentences
 from qa.config import Settings
 from qa.evaluation import load_squad
 from qa.service import make_embedder
-from qa.store import vocabulary
+from qa.text import vocabulary
 from training.squad_index import DEFAULT_SQUAD
 
 

@@ -141,13 +141,13 @@ async def _uploaded_documents(request: Request) -> list[Document]:
 def list_documents(service: Service) -> DocumentList:
     """List the indexed documents with their sizes."""
     return DocumentList(documents=[DocumentSummaryOut.model_validate(d.__dict__)
-                                   for d in service.store.list_documents()])
+                                   for d in service.list_documents()])
 
 
 @router.get("/documents/{doc_id}", response_model=DocumentOut)
 def get_document(doc_id: str, service: Service) -> DocumentOut:
     """Return a document's stored text, which citation offsets point into."""
-    doc = service.store.get_document(doc_id)
+    doc = service.get_document(doc_id)
     if doc is None:
         raise HTTPException(404, f"no document with doc_id {doc_id!r}")
     return DocumentOut(doc_id=doc.doc_id, title=doc.title, text=doc.text, source=doc.source)

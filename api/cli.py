@@ -1,0 +1,95 @@
+"""The `qa` entry point: the core commands of `qa/cli.py` plus `qa serve`, which runs the API.
+
+The server and its worker supervision live on the API side, so `qa/` never imports `api/`.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+import typer
+
+from qa.cli import DataDir, NoSeeds, app, fail, open_service
+from qa.config import Settings, describe_errors, get_settings, to_environment
+
+
+@app.command()
+def serve(data_dir: DataDir = None,
+          host: Annotated[str | None, typer.Option(
+              help="Address to listen on (default 127.0.0.1).")] = None,
+          port: Annotated[int | None, typer.Option(help="Port (default 8000).")] = None,
+          api_key: Annotated[str | None, typer.Option(
+              "--api-key", envvar="VERBATIM_API_KEY", show_envvar=True,
+              help="Writes need `Authorization: Bearer <key>`.")] = None,
+          allow_open_writes: Annotated[bool, typer.Option(
+              "--allow-open-writes",
+              help="Allow writes without a key on a non-loopback address.")] = False,
+          cors_origin: Annotated[list[str] | None, typer.Option(
+              "--cors-origin", help="Allow browser calls from this origin (repeatable).")] = None,
+          log_format: Annotated[str | None, typer.Option(
+              "--log-format", help="json (default) or text.")] = None,
+          workers: Annotated[int | None, typer.Option(
+              help="Server processes (default 1); more answer questions in parallel.")] = None,
+          no_seeds: NoSeeds = False) -> None:
+    """Serve the chat page and the HTTP API (indexes the seeds on first start)."""
+    # Imported here: the other commands should not pay for loading the web stack.
+    import uvicorn
+    from pydantic import ValidationError
+
+    from api.guard import GuardedHttpToolsProtocol
+    from api.logs import configure_logging
+    from api.main import create_app
+
+    try:
+        settings = get_settings(data_dir=data_dir, host=host, port=port, api_key=api_key,
+                                allow_open_writes=allow_open_writes or None,
+                                cors_origins=cors_origin or None, log_format=log_format,
+                                workers=workers, seed_on_start=False if no_seeds else None)
+    except ValidationError as exc:
+        fail(describe_errors(exc.errors()))
+    configure_logging(settings.log_format)
+    # Stop accepting on SIGTERM/Ctrl-C, let in-flight requests and writes finish, then save.
+    GuardedHttpToolsProtocol.configure(settings)
+    options = dict(host=settings.host, port=settings.port, log_config=None, access_log=False,
+                   timeout_graceful_shutdown=60, http=GuardedHttpToolsProtocol)
+    if settings.workers == 1:
+        uvicorn.run(create_app(settings, seed=settings.seed_on_start), **options)
+    else:
+        _serve_workers(settings, options)
+
+
+def _serve_workers(settings: Settings, options: dict) -> None:
+    """Run several server processes on one data directory, the cores shared between them."""
+    import uvicorn
+
+    from api.workers import APP, can_share_port
+    from api.workers import serve as serve_workers
+    from qa.store import Store
+
+    if settings.seed_on_start and not Store(settings.data_dir).has_content():
+        with open_service(settings.data_dir, seed=True):  # once, here, not racing in every worker
+            pass
+    if not settings.threads:
+        settings = settings.model_copy(
+            update={"threads": max(1, (os.cpu_count() or 1) // settings.workers)})
+    # The workers read their settings from here; the parent has seeded already.
+    os.environ.update(to_environment(settings.model_copy(update={"seed_on_start": False})))
+    if can_share_port() and settings.port:
+        try:
+            status = serve_workers(settings.workers, options, settings.log_format)
+        except OSError as exc:
+            fail(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}")
+        if status:
+            fail(f"a server process stopped with status {status}; see the log above")
+    else:  # one shared socket: connections may bunch up on one worker
+        uvicorn.run(APP, factory=True, workers=settings.workers, **options)
+
+
+def main() -> None:
+    """Run the CLI."""
+    app()
+
+
+if __name__ == "__main__":
+    main()
