@@ -134,7 +134,7 @@ def million(n: int, squad: Path, n_questions: int, nprobe: int) -> dict[str, obj
     docs, questions = load_squad(squad)
     qs = [q.question for q in questions[::max(1, len(questions) // n_questions)]][:n_questions]
     embedder = OnnxEmbedder()
-    sentences = [s.text for d in docs for s in split_sentences(d.text) if s.candidate]
+    sentences = [s.text for d in docs for s in split_sentences(d.text) if s.quotable]
     cache = CACHE / f"scale-vectors-{len(sentences)}.npz"
     if cache.exists():
         base = np.load(cache)["vectors"]

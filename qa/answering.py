@@ -12,7 +12,9 @@ from pathlib import Path
 import numpy as np
 
 from qa import features, verification
+from qa.catalog import Catalog
 from qa.config import ABSTAIN_BELOW, VERIFY_BELOW
+from qa.indexing import Snapshot
 from qa.retrieval import Candidates, Query, Retriever
 from qa.store import SentenceRow
 from qa.text import near_duplicate_key
@@ -169,7 +171,7 @@ class Answerer:
         self.prepared = threading.Event()  # no background analysis left to do
         self.prepared.set()
 
-    def prepare(self, texts: Iterable[str], background: bool = False) -> int:
+    def prepare(self, texts: Iterable[str], catalog: Catalog, background: bool = False) -> int:
         """Analyse sentences ahead of questions: a question meeting a sentence first paid for
         its analysis (1.2 ms more per SQuAD question). Stops at the analysis cache's size.
 
@@ -178,7 +180,6 @@ class Answerer:
         """
         done = 0
         try:
-            catalog = self.retriever.indexer.catalog
             for done, text in enumerate(texts, 1):
                 features.analyse(text)
                 near_duplicate_key(text)
@@ -241,18 +242,14 @@ class Answerer:
         and a script or a reader may want to see what the documents do say.
         """
         query = Query(question, context)
-        self.retriever.indexer.refresh()
-        lexical = self.retriever.lexical_soon(query)
-        vector = self.retriever.embed_query(query)
-        with self.retriever.indexer.lock:  # one consistent view of the index, citations included
-            candidates = self.retriever.search(query, vector, lexical)
+        with self.retriever.retrieve(query) as (view, candidates):  # citations from it too
             if not len(candidates):
                 return Result(question, None, 0.0, True, [])
-            titles = self.retriever.indexer.catalog.titles({r.doc_id for r in candidates.rows})
+            titles = view.catalog.titles({r.doc_id for r in candidates.rows})
             ranking, matrix = self.rank(query, candidates, titles)
             probs = self._confidence(ranking, matrix)
             ranked = np.argsort(-ranking, kind="stable")
-            answers = self._group(candidates.rows, ranked, probs, titles, top_k)
+            answers = self._group(view, candidates.rows, ranked, probs, titles, top_k)
         top = answers[0].citation
         verified = self.verify(query, int(ranked[0]), ranking, matrix,
                                Evidence(answers[0].text, top.passage, top.title), candidates)
@@ -263,10 +260,9 @@ class Answerer:
         return Result(question, None if abstained and abstain else answers[0].text, best,
                       abstained, answers)
 
-    def _group(self, rows: list[SentenceRow], ranked: np.ndarray, probs: np.ndarray,
-               titles: dict[str, str], top_k: int) -> list[Answer]:
+    def _group(self, view: Snapshot, rows: list[SentenceRow], ranked: np.ndarray,
+               probs: np.ndarray, titles: dict[str, str], top_k: int) -> list[Answer]:
         """Keep the top_k distinct sentences; near-duplicates add their sources to the first."""
-        indexer = self.retriever.indexer
         kept: list[tuple[frozenset[str], list[SentenceRow], float]] = []
         for i in ranked:
             row = rows[int(i)]
@@ -282,10 +278,10 @@ class Answerer:
                 if len(kept) >= top_k:
                     continue
                 kept.append((key, [row], float(probs[int(i)])))
-        passages = {(r.doc_id, r.passage_ord): indexer.catalog.passage(r.doc_id, r.passage_ord)
+        passages = {(r.doc_id, r.passage_ord): view.catalog.passage(r.doc_id, r.passage_ord)
                     for _, g, _ in kept for r in g}
-        texts = indexer.store.text_slices((p.doc_id, p.start, p.end) for p in passages.values()
-                                          if p is not None)
+        texts = view.store.text_slices((p.doc_id, p.start, p.end) for p in passages.values()
+                                       if p is not None)
 
         def cite(r: SentenceRow) -> Citation:
             p = passages[(r.doc_id, r.passage_ord)]

@@ -39,12 +39,12 @@ HEADING_MAX_WORDS = 12
 
 @dataclass(frozen=True)
 class Sentence:
-    """A sentence as a span of the document's stored text; `candidate` says if it may be quoted."""
+    """A sentence as a span of the document's stored text; `quotable` says if it may be quoted."""
 
     start: int
     end: int
     text: str
-    candidate: bool
+    quotable: bool
     block: int
     comment: bool = False  # written by a reader below the article, not by its author
 
@@ -69,7 +69,7 @@ class Chunks:
 
     def passage_text(self, passage: Passage, doc_text: str) -> str:
         """Give the passage's embeddable text: its quotable sentences, without scrape furniture."""
-        parts = [s.text for s in self.sentences[passage.first:passage.last + 1] if s.candidate]
+        parts = [s.text for s in self.sentences[passage.first:passage.last + 1] if s.quotable]
         return " ".join(parts) if parts else doc_text[passage.start:passage.end]
 
 

@@ -64,7 +64,7 @@ def model_inputs(docs: Sequence[Document], settings: Settings) -> ModelInputs:
     for doc, chunks in inputs.chunked:
         first = len(texts)
         title = doc.title if s.embed_titles else ""
-        quotable = [x.text for x in chunks.sentences if x.candidate]
+        quotable = [x.text for x in chunks.sentences if x.quotable]
         texts.extend(sentence_input(title, x) for x in quotable)
         inputs.words.update(w for x in quotable for w in vocabulary(x))
         middle = len(texts)
@@ -90,6 +90,17 @@ class AddReport:
                 "sentences_embedded": self.sentences}
 
 
+@dataclass(frozen=True)
+class Snapshot:
+    """One consistent view of the index for one question: the vector indexes, the catalog and
+    the store behind them. It is valid inside `Indexer.snapshot()`, while no write can land."""
+
+    sentences: VectorIndex
+    passages: VectorIndex
+    catalog: Catalog
+    store: Store
+
+
 class Indexer:
     """Owns the store and the vector indexes of one data directory."""
 
@@ -106,6 +117,14 @@ class Indexer:
         # ... and across processes (`qa add` while `qa serve` runs) on the same data dir.
         self.file_lock = FileLock(self.store.data_dir / "write.lock")
         self.loaded_generation = -1  # the store state the vector indexes mirror
+
+    @contextmanager
+    def snapshot(self) -> Iterator[Snapshot]:
+        """Hold the index still while one question is answered: vectors, catalog and cited
+        passages all come from the same state, never from a half-applied write."""
+        with self.lock:
+            assert self.sentence_index is not None and self.passage_index is not None, "load first"
+            yield Snapshot(self.sentence_index, self.passage_index, self.catalog, self.store)
 
     @contextmanager
     def writing(self) -> Iterator[None]:

@@ -7,14 +7,16 @@ candidate then gets every signal, so the answerer can weigh them together.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
 
 from qa.config import CANDIDATES, PASSAGE_CANDIDATES
-from qa.indexing import Indexer
+from qa.indexing import Indexer, Snapshot
 from qa.store import SentenceRow
 from qa.text import question_terms
 
@@ -41,7 +43,7 @@ class Candidates:
 
     rows: list[SentenceRow]
     signals: np.ndarray
-    passage_ids: list[int]
+    passage_rows: list[int]
     idf: dict[str, float] = field(default_factory=dict)  # how rare each question word is
     # How close in meaning each candidate comes to each question word: the best cosine of the
     # word's vector to any of the sentence's words (1 for the word itself). One row per
@@ -87,14 +89,15 @@ class Retriever:
         vector = own + joined
         return vector / max(float(np.linalg.norm(vector)), 1e-9)
 
-    def meaning(self, query: Query, rows: list[SentenceRow]) -> tuple[tuple[str, ...], np.ndarray]:
+    def meaning(self, view: Snapshot, query: Query, rows: list[SentenceRow]
+                ) -> tuple[tuple[str, ...], np.ndarray]:
         """Measure how close each sentence comes to each question word in meaning (see
-        `Candidates.meaning`), from the words' vectors. Call it holding `indexer.lock`.
+        `Candidates.meaning`), from the words' vectors.
 
         Only question words that some document holds have a vector: embedding the others
         would cost 0.4 ms each, as much as half the question.
         """
-        catalog = self.indexer.catalog
+        catalog = view.catalog
         terms, positions = [], []
         for t in query.terms:
             at = catalog.word_position(t)
@@ -123,14 +126,15 @@ class Retriever:
         best = np.maximum.reduceat(matrix[:, gather], starts, axis=1)
         return tuple(terms), np.clip(best.T, 0.0, 1.0)
 
-    def retrieve(self, query: Query) -> Candidates:
-        """Gather candidate sentences and score each on every signal."""
+    @contextmanager
+    def retrieve(self, query: Query) -> Iterator[tuple[Snapshot, Candidates]]:
+        """Gather candidate sentences and score each on every signal; inside the block, the
+        snapshot they came from stays valid for ranking and citing them."""
+        self.indexer.refresh()  # another process may have written
         lexical = self.lexical_soon(query)
         q = self.embed_query(query)
-        # The vector indexes and the catalog change together under this lock: searching under
-        # it sees one consistent index, never a half-applied write.
-        with self.indexer.lock:
-            return self.search(query, q, lexical)
+        with self.indexer.snapshot() as view:
+            yield view, self.search(view, query, q, lexical)
 
     def lexical_soon(self, query: Query) -> Future[Lexical]:
         """Start the BM25 searches in the background, to overlap them with embedding."""
@@ -142,22 +146,20 @@ class Retriever:
         return (store.lexical_search("sentences", query.terms, self.lexical_budget),
                 store.lexical_search("passages", query.terms, self.lexical_budget))
 
-    def search(self, query: Query, q: np.ndarray, lexical: Future[Lexical]) -> Candidates:
+    def search(self, view: Snapshot, query: Query, q: np.ndarray, lexical: Future[Lexical]
+               ) -> Candidates:
         """Join the dense searches for an embedded query with the lexical ones under way, and
         score the union of their candidates.
 
-        The dense searches run first, while BM25 may still be busy. Call it holding
-        `indexer.lock`, as `retrieve` does. BM25 may have read a newer store than the catalog
-        holds; ids the catalog does not know are left out.
+        The dense searches run first, while BM25 may still be busy. BM25 may have read a newer
+        store than the snapshot holds; ids its catalog does not know are left out.
         """
-        ix = self.indexer
-        assert ix.sentence_index is not None and ix.passage_index is not None
-        dense_s = ix.sentence_index.search(q, self.sentences)
-        dense_p = ix.passage_index.search(q, self.passages)
+        dense_s = view.sentences.search(q, self.sentences)
+        dense_p = view.passages.search(q, self.passages)
         s_lex, p_lex = lexical.result()
         ids = set(dense_s) | set(top_scored(s_lex, self.sentences))
         top_p = top_scored(p_lex, self.passages)
-        catalog = ix.catalog
+        catalog = view.catalog
         ids.update(catalog.sentences_of_passages(set(dense_p) | set(top_p)))
         rows = catalog.sentences(ids)
         if not rows:
@@ -167,16 +169,16 @@ class Retriever:
         homes = [catalog.passage(r.doc_id, r.passage_ord) for r in sentence_rows]
         pids = [p.id if p is not None else -1 for p in homes]
         known_pids = sorted({p for p in pids if p >= 0})
-        s_dense = ix.sentence_index.similarity(q, order)
-        p_dense = ix.passage_index.similarity(q, known_pids)
+        s_dense = view.sentences.similarity(q, order)
+        p_dense = view.passages.similarity(q, known_pids)
         signals = np.array([[s_dense.get(i, 0.0), p_dense.get(p, 0.0), s_lex.get(i, 0.0),
                              p_lex.get(p, 0.0)] for i, p in zip(order, pids)], dtype=np.float32)
-        terms, meaning = self.meaning(query, sentence_rows)
-        return Candidates(sentence_rows, signals, pids, self.rarity(query), terms, meaning)
+        terms, meaning = self.meaning(view, query, sentence_rows)
+        return Candidates(sentence_rows, signals, pids, self.rarity(view, query), terms, meaning)
 
-    def rarity(self, query: Query) -> dict[str, float]:
+    def rarity(self, view: Snapshot, query: Query) -> dict[str, float]:
         """Weigh each question word by how few sentences hold it (BM25's IDF): "torch" says
         little in a corpus about the torch. The counts are cached from the BM25 search."""
-        counts = self.indexer.store.row_counts("sentences", query.terms)
-        n = max(len(self.indexer.catalog), *counts.values(), 0) if counts else 0
+        counts = view.store.row_counts("sentences", query.terms)
+        n = max(len(view.catalog), *counts.values(), 0) if counts else 0
         return {t: math.log((n + 1.0) / (c + 0.5)) for t, c in counts.items()}

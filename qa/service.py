@@ -61,14 +61,14 @@ class Verbatim:
     def _prepare(self, doc_ids: Sequence[str] | None) -> None:
         """Analyse documents' sentences for ranking ahead of questions: all of them in the
         background at start, just-written ones as part of the write."""
-        with self.indexer.lock:
-            texts = self.indexer.catalog.texts(doc_ids)
+        with self.indexer.snapshot() as view:
+            texts = view.catalog.texts(doc_ids)
         if doc_ids is not None:
-            self.answerer.prepare(texts)
+            self.answerer.prepare(texts, view.catalog)
         elif texts:
             self.answerer.prepared.clear()
-            threading.Thread(target=self.answerer.prepare, args=(texts, True), daemon=True,
-                             name="prepare").start()
+            threading.Thread(target=self.answerer.prepare, args=(texts, view.catalog, True),
+                             daemon=True, name="prepare").start()
 
     def _ready(self) -> None:
         """Load lazily for library and CLI use, and refuse a stale model's index."""

@@ -40,7 +40,7 @@ CREATE TABLE IF NOT EXISTS sentences (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     doc_id TEXT NOT NULL REFERENCES documents(doc_id) ON DELETE CASCADE,
     ord INTEGER NOT NULL, passage_ord INTEGER NOT NULL, start INTEGER NOT NULL,
-    end INTEGER NOT NULL, text TEXT NOT NULL, candidate INTEGER NOT NULL, vector BLOB,
+    end INTEGER NOT NULL, text TEXT NOT NULL, quotable INTEGER NOT NULL, vector BLOB,
     comment INTEGER NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS passages_doc ON passages(doc_id, ord);
 CREATE INDEX IF NOT EXISTS sentences_doc ON sentences(doc_id, ord);
@@ -143,9 +143,11 @@ class Store:
             columns = {row[1] for row in conn.execute("PRAGMA table_info(sentences)")}
             if "comment" not in columns:  # a data dir from before reader comments were told apart
                 conn.execute("ALTER TABLE sentences ADD COLUMN comment INTEGER NOT NULL DEFAULT 0")
+            if "candidate" in columns:  # `quotable`'s old name ("candidate" now means retrieved)
+                conn.execute("ALTER TABLE sentences RENAME COLUMN candidate TO quotable")
             # Covering indexes for loading the catalog: a scan of the tables themselves would
             # read every vector blob too (0.6 s instead of 0.15 s at 100k sentences).
-            conn.execute("CREATE INDEX IF NOT EXISTS sentences_catalog ON sentences(candidate, "
+            conn.execute("CREATE INDEX IF NOT EXISTS sentences_catalog ON sentences(quotable, "
                          "id, doc_id, ord, passage_ord, start, end, comment, text)")
             conn.execute("CREATE INDEX IF NOT EXISTS passages_catalog ON passages(id, doc_id, "
                          "ord, start, end, first_sentence, last_sentence)")
@@ -234,7 +236,7 @@ class Store:
         rows = self._conn().execute("""
             SELECT d.doc_id, d.title, d.source, length(d.text),
                    (SELECT count(*) FROM passages p WHERE p.doc_id = d.doc_id),
-                   (SELECT count(*) FROM sentences s WHERE s.doc_id = d.doc_id AND s.candidate),
+                   (SELECT count(*) FROM sentences s WHERE s.doc_id = d.doc_id AND s.quotable),
                    d.added_at
             FROM documents d ORDER BY d.doc_id""").fetchall()
         return [DocumentSummary(*row) for row in rows]
@@ -246,13 +248,13 @@ class Store:
             "documents": conn.execute("SELECT count(*) FROM documents").fetchone()[0],
             "passages": conn.execute("SELECT count(*) FROM passages").fetchone()[0],
             "sentences": conn.execute(
-                "SELECT count(*) FROM sentences WHERE candidate").fetchone()[0],
+                "SELECT count(*) FROM sentences WHERE quotable").fetchone()[0],
         }
 
     def _delete(self, conn: sqlite3.Connection, doc_id: str) -> tuple[list[int], list[int]]:
         """Delete one document's rows and return the vector ids that went with it."""
         sids = [r[0] for r in conn.execute(
-            "SELECT id FROM sentences WHERE doc_id = ? AND candidate", (doc_id,))]
+            "SELECT id FROM sentences WHERE doc_id = ? AND quotable", (doc_id,))]
         pids = [r[0] for r in conn.execute("SELECT id FROM passages WHERE doc_id = ?", (doc_id,))]
         _delete_rowids(conn, "sentence_fts", sids)
         _delete_rowids(conn, "passage_fts", pids)
@@ -316,14 +318,14 @@ class Store:
         added_s: list[int] = []
         vectors = iter(sentence_vectors)
         for ord_, sentence in enumerate(chunks.sentences):
-            vector = next(vectors) if sentence.candidate else None
+            vector = next(vectors) if sentence.quotable else None
             cur = conn.execute(
-                "INSERT INTO sentences (doc_id, ord, passage_ord, start, end, text, candidate, "
+                "INSERT INTO sentences (doc_id, ord, passage_ord, start, end, text, quotable, "
                 "vector, comment) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (doc.doc_id, ord_, chunks.home_passage[ord_], sentence.start, sentence.end,
-                 sentence.text, int(sentence.candidate),
+                 sentence.text, int(sentence.quotable),
                  _blob(vector) if vector is not None else None, int(sentence.comment)))
-            if sentence.candidate:
+            if sentence.quotable:
                 added_s.append(int(cur.lastrowid))
                 conn.execute("INSERT INTO sentence_fts (rowid, title, body) VALUES (?, ?, ?)",
                              (cur.lastrowid, doc.title, sentence.text))
@@ -342,7 +344,7 @@ class Store:
     def load_vectors(self, kind: str) -> tuple[np.ndarray, np.ndarray]:
         """Read all stored vectors of `kind` ('sentences' or 'passages') with their ids."""
         table = _table(kind)
-        where = " WHERE candidate" if table == "sentences" else ""
+        where = " WHERE quotable" if table == "sentences" else ""
         rows = self._conn().execute(f"SELECT id, vector FROM {table}{where} ORDER BY id").fetchall()
         if not rows:
             return np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32)
@@ -388,7 +390,7 @@ class Store:
         """Read the quotable sentences of some documents (all when None)."""
         return [SentenceRow(*row[:7], bool(row[7])) for row in self._of_documents(
             "SELECT id, doc_id, ord, passage_ord, start, end, text, comment FROM sentences "
-            "WHERE candidate AND {where}", doc_ids)]
+            "WHERE quotable AND {where}", doc_ids)]
 
     def passages(self, doc_ids: Sequence[str] | None = None) -> list[PassageRow]:
         """Read the passages of some documents (all when None)."""

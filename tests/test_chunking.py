@@ -30,7 +30,7 @@ def test_unicode_offsets_are_character_offsets():
 @pytest.mark.parametrize("path", SEEDS, ids=lambda p: p.name)
 def test_scrape_boilerplate_is_never_an_answer_candidate(path):
     for s in chunk_text(path.read_text()).sentences:
-        if s.candidate:
+        if s.quotable:
             assert "Open Image Modal" not in s.text
             assert "(credit:" not in s.text
             assert not s.text.startswith("•")
@@ -46,7 +46,7 @@ def test_furniture_lines_are_not_quotable(line):
 
 def test_trailing_photo_credit_is_cut_from_the_quote():
     text = "The torch will be brought back along with the station's current crew. (credit:AP)"
-    (sentence,) = [s for s in chunk_text(text).sentences if s.candidate]
+    (sentence,) = [s for s in chunk_text(text).sentences if s.quotable]
     assert sentence.text.endswith("current crew.")
 
 
@@ -77,7 +77,7 @@ def test_reader_comments_are_told_apart_from_the_article():
             "  • skywatcher42\n\n    I think the rocket left the pad far too early that day.\n\n"
             "    It was still dark where I live, honestly.\n\n"
             "  • Jane Doe\n\n    Great photos of the launch from the press site.\n")
-    sentences = [s for s in chunk_text(page).sentences if s.candidate]
+    sentences = [s for s in chunk_text(page).sentences if s.quotable]
     by_text = {s.text: s.comment for s in sentences}
     assert by_text["The rocket left the pad at dawn with three crew aboard."] is False
     assert by_text["I think the rocket left the pad far too early that day."] is True
@@ -87,7 +87,7 @@ def test_reader_comments_are_told_apart_from_the_article():
 
 def test_the_seed_page_with_comments_keeps_its_article_uncommented():
     page = next(p for p in SEEDS if "lidocaineus" in p.read_text())
-    sentences = [s for s in chunk_text(page.read_text()).sentences if s.candidate]
+    sentences = [s for s in chunk_text(page.read_text()).sentences if s.quotable]
     article = [s for s in sentences if "Expedition 37 crew will bring the torch" in s.text]
     comments = [s for s in sentences if "reusable spacecraft made of three modules" in s.text]
     assert article and not article[0].comment

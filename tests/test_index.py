@@ -263,7 +263,8 @@ def test_question_words_meet_sentence_words_by_meaning_and_keep_their_vectors(se
     service.add_documents(docs)
 
     def closeness() -> dict[str, float]:
-        found = service.retriever.retrieve(Query("When did the relay start?"))
+        with service.retriever.retrieve(Query("When did the relay start?")) as (_, found):
+            pass
         column = found.meaning_terms.index("start")
         return {r.doc_id: float(found.meaning[i, column]) for i, r in enumerate(found.rows)}
 

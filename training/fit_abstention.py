@@ -42,15 +42,15 @@ def collect(squad: Path, refresh: bool) -> list[dict]:
     if cache.exists() and not refresh:
         return pickle.loads(cache.read_bytes())
     service, questions = open_squad_index(squad)
-    answerer, indexer = service.answerer, service.indexer
+    answerer = service.answerer
     out = []
 
-    def example(q, query: Query, cands: Candidates, titles: dict, kind: str) -> dict:
+    def example(view, q, query: Query, cands: Candidates, titles: dict, kind: str) -> dict:
         ranking, matrix = answerer.rank(query, cands, titles)
         best = int(np.argmax(ranking))
         r = cands.rows[best]
-        p = indexer.catalog.passage(r.doc_id, r.passage_ord)
-        passage = indexer.store.text_slices([(p.doc_id, p.start, p.end)])[
+        p = view.catalog.passage(r.doc_id, r.passage_ord)
+        passage = view.store.text_slices([(p.doc_id, p.start, p.end)])[
             (p.doc_id, p.start, p.end)]
         right = kind == "own" and not q.unanswerable and judge(q, r.text, r.doc_id, r.start,
                                                                r.end)
@@ -63,14 +63,14 @@ def collect(squad: Path, refresh: bool) -> list[dict]:
 
     for qi, q in enumerate(tqdm(questions, desc="asking", unit="q", mininterval=10)):
         query = Query(q.question)
-        cands = service.retriever.retrieve(query)
-        if not len(cands):
-            continue
-        titles = indexer.catalog.titles({r.doc_id for r in cands.rows})
-        out.append(example(q, query, cands, titles, "own"))
-        sub = off_corpus(cands, q.group, qi)
-        if sub is not None:
-            out.append(example(q, query, sub, titles, "off"))
+        with service.retriever.retrieve(query) as (view, cands):
+            if not len(cands):
+                continue
+            titles = view.catalog.titles({r.doc_id for r in cands.rows})
+            out.append(example(view, q, query, cands, titles, "own"))
+            sub = off_corpus(cands, q.group, qi)
+            if sub is not None:
+                out.append(example(view, q, query, sub, titles, "off"))
     CACHE.mkdir(parents=True, exist_ok=True)
     cache.write_bytes(pickle.dumps(out))
     return out

@@ -47,8 +47,8 @@ def collect(squad: Path, refresh: bool) -> list[tuple]:
     store = service.store
     out = []
     for q in tqdm(questions, desc="retrieving", unit="q", mininterval=10):
-        cands = service.retriever.retrieve(Query(q.question))
-        titles = store.titles({r.doc_id for r in cands.rows})
+        with service.retriever.retrieve(Query(q.question)) as (_, cands):
+            titles = store.titles({r.doc_id for r in cands.rows})
         out.append((q, cands, titles))
     CACHE.mkdir(parents=True, exist_ok=True)
     cache.write_bytes(pickle.dumps(out))

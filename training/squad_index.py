@@ -46,5 +46,5 @@ def off_corpus(cands: Candidates, article: str, n: int) -> Candidates | None:
     if not keep:
         return None
     return Candidates([cands.rows[i] for i in keep], cands.signals[keep],
-                      [cands.passage_ids[i] for i in keep], cands.idf, cands.meaning_terms,
+                      [cands.passage_rows[i] for i in keep], cands.idf, cands.meaning_terms,
                       cands.meaning[keep])
