@@ -33,20 +33,16 @@ SHORT_CHARS = 120  # texts up to this long share a call whatever their lengths
 LENGTH_RATIO = 2  # beyond that, a call's longest text is at most this many times its shortest
 
 
-def _longest(pending: _Pending) -> int:
-    """Measure a caller's texts by the longest, which sets the width it pads to."""
-    return max((len(t) for t in pending.texts), default=0)
-
-
-def similar_lengths(batch: list[_Pending]) -> list[list[_Pending]]:
-    """Split queued callers into groups of similar length, shortest group first."""
-    groups: list[list[_Pending]] = []
-    for pending in sorted(batch, key=_longest):
-        size = _longest(pending)
-        if groups and (size <= SHORT_CHARS or size <= LENGTH_RATIO * _longest(groups[-1][0])):
-            groups[-1].append(pending)
+def similar_lengths(lengths: Sequence[int], short: int) -> list[list[int]]:
+    """Group positions by length, shortest group first: up to `short` anything goes together,
+    beyond it a group's longest is at most LENGTH_RATIO times its shortest. Padding a short
+    text to a long one's width would cost it the long one's time."""
+    groups: list[list[int]] = []
+    for i in sorted(range(len(lengths)), key=lengths.__getitem__):
+        if groups and (lengths[i] <= short or lengths[i] <= LENGTH_RATIO * lengths[groups[-1][0]]):
+            groups[-1].append(i)
         else:
-            groups.append([pending])
+            groups.append([i])
     return groups
 
 
@@ -82,13 +78,13 @@ class MicroBatcher:
         vectors, then put the rest back in front and hand the lead on: a short question led
         in does not wait for the long ones queued with it."""
         with self._lock:
-            leader, size = self._queue[0], 0
-            batch = []
+            leader, size, batch = self._queue[0], 0, []
             while self._queue and (not batch or size + len(self._queue[0].texts)
                                    <= self.max_texts):
                 batch.append(self._queue.pop(0))
                 size += len(batch[-1].texts)
-        groups = similar_lengths(batch)
+        widths = [max((len(t) for t in p.texts), default=0) for p in batch]
+        groups = [[batch[i] for i in g] for g in similar_lengths(widths, SHORT_CHARS)]
         while groups:
             group = groups.pop(0)
             self._run_group(group)

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from embeddings.batching import similar_lengths
 from embeddings.model import Embedder, model_path
 
 log = logging.getLogger(__name__)
@@ -207,16 +208,7 @@ class OnnxEmbedder(Embedder):
             encodings = tokenizer.encode_batch(texts)
         # Texts of very different lengths run apart (a follow-up and its question joined to the
         # earlier turn, say): padding the short one to the long one's width would double the cost.
-        order = sorted(range(len(encodings)), key=lambda i: len(encodings[i].ids))
-        groups: list[list[int]] = []
-        for i in order:
-            width = len(encodings[i].ids)
-            if groups and width > max(SHORT_TOKENS, 2 * len(encodings[groups[-1][0]].ids)):
-                groups.append([i])
-            elif groups:
-                groups[-1].append(i)
-            else:
-                groups.append([i])
+        groups = similar_lengths([len(e.ids) for e in encodings], SHORT_TOKENS)
         if len(groups) == 1:
             return self._run_encoded(encodings, session)
         out: list[np.ndarray | None] = [None] * len(encodings)
