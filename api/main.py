@@ -16,7 +16,8 @@ from fastapi.staticfiles import StaticFiles
 from api.access import WritePolicy
 from api.metrics import Metrics
 from api.middleware import BodyLimit, ObserveRequests, SecurityHeaders
-from api.routes import answer, documents, health, metrics
+from api.openai_schemas import error_body
+from api.routes import answer, completions, documents, health, metrics
 from qa.config import Settings, describe_errors
 from qa.documents import DocumentError
 from qa.indexing import ModelMismatch
@@ -67,9 +68,13 @@ def create_app(settings: Settings | None = None, service: Verbatim | None = None
                               "sentence from your documents, with its citation.")
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type")}
                   for e in exc.errors()]
+        if request.url.path.startswith(completions.PATHS):  # the OpenAI protocol's shape
+            param = ".".join(str(p) for p in errors[0]["loc"][1:]) if errors else None
+            return JSONResponse(status_code=400, content=error_body(
+                describe_errors(errors), param=param or None))
         return JSONResponse(status_code=422, content={"detail": describe_errors(errors),
                                                       "errors": errors})
 
@@ -82,6 +87,7 @@ def create_app(settings: Settings | None = None, service: Verbatim | None = None
         return JSONResponse(status_code=409, content={"detail": str(exc)})
 
     app.include_router(answer.router)
+    app.include_router(completions.router)
     app.include_router(documents.router)
     app.include_router(health.router)
     app.include_router(metrics.router)

@@ -5,10 +5,14 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from embeddings.batching import MicroBatcher
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
 
 # The weights ship inside a package: nothing may be fetched from a model hub at run time.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -52,7 +56,7 @@ class Embedder:
         """Give the vector size the index must be built with."""
         return int(self._load().get_embedding_dimension())
 
-    def _load(self):  # noqa: ANN202 - the model type comes from sentence-transformers
+    def _load(self) -> SentenceTransformer:
         """Load the model once, with a thread count that fits the machine."""
         if self._model is None:
             with self._lock:

@@ -19,11 +19,17 @@ import threading
 from collections.abc import Sequence
 from importlib.metadata import version
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from embeddings.batching import similar_lengths
 from embeddings.model import Embedder, model_path
+
+if TYPE_CHECKING:
+    import torch
+    from onnxruntime import InferenceSession
+    from tokenizers import Encoding, Tokenizer
 
 log = logging.getLogger(__name__)
 PARITY_TEXTS = ("Who carried the Olympic torch on the spacewalk?",
@@ -61,7 +67,8 @@ def _export(source: str, target: Path) -> None:
             super().__init__()
             self.inner = inner
 
-        def forward(self, input_ids, attention_mask, token_type_ids):  # noqa: ANN001, ANN202
+        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                    token_type_ids: torch.Tensor) -> torch.Tensor:
             return self.inner(input_ids=input_ids, attention_mask=attention_mask,
                               token_type_ids=token_type_ids).last_hidden_state
 
@@ -161,7 +168,7 @@ class OnnxEmbedder(Embedder):
             if self.int8_queries:
                 self._load_int8(target)
 
-    def _open(self, path: Path, threads: int | None = None):  # noqa: ANN202 - a session
+    def _open(self, path: Path, threads: int | None = None) -> InferenceSession:
         """Open a model file with thread settings that fit the machine."""
         import onnxruntime as ort
 
@@ -194,7 +201,8 @@ class OnnxEmbedder(Embedder):
             log.warning("int8 question model unavailable, using full precision: %s", exc)
             target.unlink(missing_ok=True)  # made afresh on the next start
 
-    def _run(self, texts: list[str], session=None, tokenizer=None) -> np.ndarray:  # noqa: ANN001
+    def _run(self, texts: list[str], session: InferenceSession | None = None,
+             tokenizer: Tokenizer | None = None) -> np.ndarray:
         """Embed one small batch of texts (with the full-precision model and passage
         tokenizer unless told).
 
@@ -225,7 +233,8 @@ class OnnxEmbedder(Embedder):
             return self.encode(texts)
         return self._run(texts, self._query_session, self._question_tokenizer)
 
-    def _run_encoded(self, encodings: list, session=None) -> np.ndarray:  # noqa: ANN001
+    def _run_encoded(self, encodings: list[Encoding],
+                     session: InferenceSession | None = None) -> np.ndarray:
         """Pad one batch of tokenised texts, run the model and mean-pool into unit vectors."""
         width = max(len(e.ids) for e in encodings)
         ids = np.zeros((len(encodings), width), dtype=np.int64)

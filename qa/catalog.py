@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
+from qa import memo
 from qa.store import PassageRow, SentenceRow, Store
 from qa.text import vocabulary
 
@@ -41,8 +42,10 @@ class Catalog:
 
     def load(self, store: Store) -> None:
         """Read the whole store, on start-up or after another process wrote to it."""
+        before = set(self.texts())
         self.__init__()
         self._take(store, None)
+        memo.forget(before.difference(self.texts()))
 
     def add_documents(self, store: Store, doc_ids: Sequence[str]) -> None:
         """Read just-written documents, so a write costs what the documents cost."""
@@ -71,12 +74,16 @@ class Catalog:
         self.word_vectors = vectors if not start else np.vstack([self.word_vectors, vectors])
 
     def remove_document(self, doc_id: str) -> None:
-        """Forget a deleted (or about to be rewritten) document."""
-        for sid in self._quotable.pop(doc_id, {}).values():
-            self._sentences.pop(sid, None)
+        """Forget a deleted (or about to be rewritten) document, and what was worked out
+        about its sentences: memory follows the corpus, not every text ever indexed."""
+        texts = [self._sentences.pop(sid).text
+                 for sid in self._quotable.pop(doc_id, {}).values() if sid in self._sentences]
         for pid in self._doc_passages.pop(doc_id, ()):
             del self._passages[self._passage_keys.pop(pid)]
-        self._titles.pop(doc_id, None)
+        texts.append(self._titles.pop(doc_id, ""))
+        for text in texts:
+            self._sentence_words.pop(text, None)
+        memo.forget(texts)
 
     # --- lookups --------------------------------------------------------------------------
     def word_position(self, word: str) -> int | None:

@@ -10,6 +10,10 @@ import unicodedata
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pypdf import PdfReader
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf")
 MAX_TITLE_CHARS = 200
@@ -152,7 +156,7 @@ class _HtmlText(HTMLParser):
         self.in_head = False
         self.in_title = False
 
-    def handle_starttag(self, tag: str, attrs: list) -> None:  # noqa: ARG002 - not needed
+    def handle_starttag(self, tag: str, attrs: list) -> None:  # noqa: ARG002 - HTMLParser's signature
         if tag == "head":
             self.in_head = True
         elif tag == "body" or (self.in_head and tag not in _HEAD_TAGS):
@@ -199,7 +203,7 @@ PDF_MAX_REPEATS = 10  # times pages may draw the same content streams, on averag
 PDF_REPEAT_BYTES = 2_000_000  # ...once they draw this much (a form's pages share a little)
 
 
-def _check_content_size(reader, name: str) -> None:  # noqa: ANN001 - a pypdf PdfReader
+def _check_content_size(reader: PdfReader, name: str) -> None:
     """Refuse a PDF whose pages draw more content than any document's text could need, before
     extracting a character: a few KB can point every page at one huge compressed stream, and
     extracting even the allowed part of it held the interpreter for seconds. Each stream is

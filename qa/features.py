@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 
+from qa.memo import Memo
 from qa.retrieval import SIGNALS, Candidates
 from qa.text import STOPWORDS, WORD, question_keys, question_terms, text_keys
 
@@ -132,8 +132,13 @@ def _places(word_list: list[str]) -> dict[str, tuple[int, ...]]:
     return {k: tuple(v) for k, v in found.items()}
 
 
-@lru_cache(maxsize=TRAITS_CACHE)
-def traits(text: str) -> Traits:
+def places(text: str) -> dict[str, tuple[int, ...]]:
+    """Index a text's words by the keys a question word meets them by, without remembering it
+    (a passage, read once per question)."""
+    return _places(WORD.findall(text.lower()))
+
+
+def _traits(text: str) -> Traits:
     """Analyse a sentence or title once: the same candidates come back question after question."""
     lowered = text.lower()
     word_list = WORD.findall(lowered)
@@ -143,20 +148,25 @@ def traits(text: str) -> Traits:
                   float(np.log1p(len(text)) / 6.0), _places(word_list))
 
 
-@lru_cache(maxsize=TRAITS_CACHE)
-def answer_shapes(text: str, kind: str) -> tuple[str, ...]:
-    """Find the strings in a sentence shaped like one kind of answer (dates, names...).
+def _shapes(text: str) -> dict[str, tuple[str, ...]]:
+    """Find the strings in a sentence shaped like each kind of answer (dates, names...)."""
+    return {kind: tuple(m.group(0).lower() for m in pattern.finditer(text))
+            for kind, pattern in _ANSWER_SHAPES.items()}
 
-    Worked out only for the kinds a question asks for: most questions ask for one or none.
-    """
-    return tuple(m.group(0).lower() for m in _ANSWER_SHAPES[kind].finditer(text))
+
+traits = Memo(_traits, TRAITS_CACHE)
+shapes = Memo(_shapes, TRAITS_CACHE)
+
+
+def answer_shapes(text: str, kind: str) -> tuple[str, ...]:
+    """The strings in a sentence shaped like the kind of answer a question asks for."""
+    return shapes(text)[kind]
 
 
 def analyse(text: str) -> None:
     """Work out what ranking needs about a sentence before a question first meets it."""
     traits(text)
-    for kind in _ANSWER_SHAPES:
-        answer_shapes(text, kind)
+    shapes(text)
 
 
 class _Asked:

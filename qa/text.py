@@ -11,6 +11,8 @@ from functools import lru_cache
 
 from lemminflect import getAllLemmas
 
+from qa.memo import Memo
+
 WORD = re.compile(r"\w+")  # a run of letters, digits or underscores
 LETTER_WORD = re.compile(r"[^\W\d_]{2,}")  # a word of two letters or more, no digits
 
@@ -93,7 +95,9 @@ def question_keys(term: str) -> tuple[str, ...]:
     return (term, *prefix, *("=" + form for form in _lemmas(term)))
 
 
-@lru_cache(maxsize=20_000)
-def near_duplicate_key(text: str) -> frozenset[str]:
+def _near_duplicate_key(text: str) -> frozenset[str]:
     """Reduce a sentence to its words, so captions repeated with tiny edits compare equal."""
     return frozenset(words(text))
+
+
+near_duplicate_key = Memo(_near_duplicate_key, 20_000)

@@ -82,9 +82,8 @@ class Evidence:
     title: str
 
 
-def _missing(terms: list[str], text: str) -> list[bool]:
+def _missing(terms: list[str], places: dict[str, tuple[int, ...]]) -> list[bool]:
     """For each question word, whether a text lacks it (in any form `features` accepts)."""
-    places = features.traits(text).places
     return [not any(k in places for k in question_keys(t)) for t in terms]
 
 
@@ -109,9 +108,10 @@ def row(question: str, evidence: Evidence, confidence_row: dict[str, float],
     # Rarity on a 0-1 scale; a word the corpus lacks counts as the rarest.
     weights = [idf.get(t, top_idf) / top_idf for t in terms]
     sentence, context = evidence.sentence, f"{evidence.title}\n{evidence.passage}"
-    missing_here = _missing(terms, sentence)
+    missing_here = _missing(terms, features.traits(sentence).places)
     s_share, s_idf, s_rare = unmet(missing_here, weights)
-    p_share, p_idf, p_rare = unmet(_missing(terms, context), weights)
+    # A passage is read here once per question: analysed afresh, not kept with the sentences'.
+    p_share, p_idf, p_rare = unmet(_missing(terms, features.places(context)), weights)
     lowered_context = context.lower()
     names = features.question_names(question)
     numbers = set(_NUMBER.findall(question))

@@ -262,6 +262,30 @@ def test_a_question_of_made_up_words_costs_a_bounded_reading_and_leaves_no_trace
     assert text.lemmas.cache_info().currsize == document_words
 
 
+def test_rewriting_documents_leaves_no_analysis_of_their_old_sentences(client):
+    from qa import features
+    from qa.text import near_duplicate_key
+
+    client.post("/v1/documents", json=KEEP)
+    catalog = client.app.state.verbatim.indexer.catalog
+    old = [f"Keeper number {n} polished the brass lamp of the lighthouse {n} times."
+           for n in range(40)]
+    for version in range(2):
+        text = " ".join(f"{s[:-1]} in round {version}." for s in old)
+        doc = {"doc_id": "rounds", "title": "Rounds", "text": text}
+        assert client.post("/v1/documents", json={"documents": [doc]}).status_code in (200, 201)
+        asked = client.post("/v1/answer", json={"question": "How often was the brass lamp polished?"})
+        assert asked.status_code == 200 and f"round {version}" in asked.json()["answers"][0]["text"]
+    first = [t for t in features.traits if "in round 0" in t]
+    latest = [t for t in features.traits if "in round 1" in t]
+    assert latest and not first  # the rewritten sentences' analyses went with them
+    assert not [t for t in near_duplicate_key if "in round 0" in t]
+    assert not [t for t in catalog._sentence_words if "in round 0" in t]
+    assert client.delete("/v1/documents/rounds").status_code in (200, 204)
+    assert not [t for t in features.traits if "in round" in t]
+    assert not [t for t in features.shapes if "in round" in t]
+
+
 def test_the_served_model_reads_a_question_up_to_a_bound():
     from embeddings.onnx_model import QUESTION_TOKENS, OnnxEmbedder
 

@@ -1,0 +1,127 @@
+"""OpenAI-compatible chat: `POST /v1/chat/completions` and `GET /v1/models`, so chat front ends
+and the `openai` SDKs that take a base URL can ask Verbatim.
+
+The reply is the quote followed by its numbered sources, as plain text any client shows; the
+structured answer (citations with offsets, confidence) travels in the extra `verbatim` field.
+Reads are open, as on `/v1/chat`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterator
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+
+from api.deps import Service
+from api.openai_schemas import (
+    MODEL_ID,
+    AssistantMessage,
+    ChatCompletion,
+    ChatCompletionChunk,
+    ChatCompletionRequest,
+    ChatMessage,
+    Choice,
+    ChunkChoice,
+    Delta,
+    ModelCard,
+    ModelList,
+    Usage,
+    error_body,
+)
+from api.routes.answer import as_json, to_response
+from api.schemas import AnswerResponse
+from qa.conversation import ABSTAIN_MESSAGE, Turn
+
+router = APIRouter(prefix="/v1", tags=["openai"])
+PATHS = ("/v1/chat/completions", "/v1/models")  # errors there take the protocol's shape
+STARTED = int(time.time())
+
+
+def reply_parts(answer: AnswerResponse) -> tuple[str, str]:
+    """The quote with its source markers, and the numbered sources (empty when abstaining)."""
+    if answer.answer is None or not answer.answers:
+        return ABSTAIN_MESSAGE, ""
+    best = answer.answers[0]
+    sources = [best.citation, *best.also_in]
+    markers = "".join(f"[{n}]" for n in range(1, len(sources) + 1))
+    listed = "\n".join(f"[{n}] {c.title} ({c.doc_id})" for n, c in enumerate(sources, 1))
+    return f"{answer.answer} {markers}", f"\n\nSources:\n{listed}"
+
+
+def turns(messages: list[ChatMessage]) -> list[Turn]:
+    """The conversation as Verbatim reads it: the user's and assistant's turns, in order
+    (system prompts and tool messages ask nothing of an extractive answerer)."""
+    return [Turn(m.role, m.text()) for m in messages
+            if m.role in ("user", "assistant") and m.text().strip()]
+
+
+def _unknown_model(name: str) -> JSONResponse:
+    """Refuse a model name other than the index's, as the protocol does."""
+    return JSONResponse(status_code=404, content=error_body(
+        f"the model {name[:200]!r} does not exist; this server answers as {MODEL_ID!r}",
+        param="model", code="model_not_found"))
+
+
+@router.post("/chat/completions", response_model=ChatCompletion,
+             responses={200: {"content": {"text/event-stream": {}},
+                              "description": "A completion, or server-sent chunks with "
+                                             "`stream: true`."}})
+def chat_completions(body: ChatCompletionRequest, service: Service) -> Response:
+    """Answer the conversation's last user message with a quote and its numbered sources."""
+    if body.model != MODEL_ID:
+        return _unknown_model(body.model)
+    answer = to_response(service.chat(turns(body.messages), top_k=body.top_k))
+    quote, sources = reply_parts(answer)
+    ident, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
+    if body.stream:
+        return StreamingResponse(_events(ident, created, answer, [quote, sources]),
+                                 media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-cache"})
+    asked = sum(len(m.text().split()) for m in body.messages)
+    written = len((quote + sources).split())
+    return as_json(ChatCompletion(
+        id=ident, created=created, model=MODEL_ID,
+        choices=[Choice(message=AssistantMessage(content=quote + sources))],
+        usage=Usage(prompt_tokens=asked, completion_tokens=written,
+                    total_tokens=asked + written),
+        verbatim=answer))
+
+
+def _events(ident: str, created: int, answer: AnswerResponse, pieces: list[str]
+            ) -> Iterator[str]:
+    """The reply as the protocol streams it: the role, the text, then the end (with the
+    structured answer), then `[DONE]`."""
+    def event(delta: Delta, finish: bool = False) -> str:
+        chunk = ChatCompletionChunk(
+            id=ident, created=created, model=MODEL_ID,
+            choices=[ChunkChoice(delta=delta, finish_reason="stop" if finish else None)],
+            verbatim=answer if finish else None).model_dump(mode="json")
+        chunk["choices"][0]["delta"] = delta.model_dump(exclude_none=True)  # as the protocol
+        if not finish:
+            del chunk["verbatim"]
+        return f"data: {json.dumps(chunk)}\n\n"
+
+    yield event(Delta(role="assistant", content=""))
+    for piece in pieces:
+        if piece:
+            yield event(Delta(content=piece))
+    yield event(Delta(), finish=True)
+    yield "data: [DONE]\n\n"
+
+
+@router.get("/models", response_model=ModelList)
+def models() -> ModelList:
+    """Name the one model a client may ask for: this server's index."""
+    return ModelList(data=[ModelCard(created=STARTED)])
+
+
+@router.get("/models/{model_id}", response_model=ModelCard)
+def model(model_id: str) -> Response:
+    """Describe the index's model, or refuse another name as the protocol does."""
+    if model_id != MODEL_ID:
+        return _unknown_model(model_id)
+    return as_json(ModelCard(created=STARTED))
