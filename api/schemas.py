@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from qa.documents import DOC_ID_PATTERN, MAX_DOCUMENT_CHARS
+from qa.documents import DOC_ID_PATTERN, MAX_DOCUMENT_CHARS, SUPPORTED_SUFFIXES
 
 MAX_QUESTION_CHARS = 2000
 MAX_MESSAGES = 50
@@ -139,9 +139,11 @@ class DocumentSummaryOut(BaseModel):
 
 
 class DocumentList(BaseModel):
-    """All indexed documents."""
+    """All indexed documents, and the file types an upload may be."""
 
     documents: list[DocumentSummaryOut]
+    formats: list[str] = Field(default_factory=lambda: list(SUPPORTED_SUFFIXES),
+                               description="File suffixes uploads and `qa add` accept.")
 
 
 class DocumentOut(BaseModel):

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from qa.config import get_settings
-from qa.documents import DocumentError
+from qa.documents import SUPPORTED_SUFFIXES, DocumentError
 from qa.indexing import ModelMismatch, Progress
 
 if TYPE_CHECKING:
@@ -103,10 +103,11 @@ def ask(question: Annotated[str, typer.Argument(help="The question to answer.")]
             typer.echo(f"    {a.text}")
 
 
-@app.command()
+@app.command(help=f"Add or update documents ({' '.join(SUPPORTED_SUFFIXES)}); unchanged ones "
+                  "are skipped.")
 def add(paths: Annotated[list[Path], typer.Argument(help="Files or folders to index.")],
         data_dir: DataDir = None) -> None:
-    """Add or update documents (.txt .md .html .pdf); unchanged ones are skipped."""
+    """Index files and folders the way uploads are, for operators working on the server."""
     with open_service(data_dir) as service:
         with _progress("Embedding") as progress:
             report = service.add_paths(paths, progress)

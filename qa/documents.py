@@ -7,6 +7,7 @@ import hashlib
 import io
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
@@ -15,7 +16,6 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from pypdf import PdfReader
 
-SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf")
 MAX_TITLE_CHARS = 200
 MAX_DOCUMENT_CHARS = 10_000_000  # of text, however small the file it was extracted from
 # Ids are never used as paths; still, no slashes, controls, or leading dots or spaces.
@@ -260,21 +260,46 @@ def _pdf_to_text(data: bytes, name: str) -> tuple[str, str]:
     return "\n\n".join(p.strip() for p in pages if p.strip()), str(meta_title)
 
 
+def _plain(data: bytes, name: str) -> tuple[str, str]:
+    """Read a text or Markdown file (titled later, from its first line)."""
+    return _decode(data, name), ""
+
+
+def _docx(data: bytes, name: str) -> tuple[str, str]:
+    """Read a Word document (python-docx is imported only when one arrives)."""
+    from qa.office import docx_to_text
+
+    return docx_to_text(data, name)
+
+
+def _pptx(data: bytes, name: str) -> tuple[str, str]:
+    """Read a PowerPoint presentation (python-pptx is imported only when one arrives)."""
+    from qa.office import pptx_to_text
+
+    return pptx_to_text(data, name)
+
+
+# The one list of formats: file suffix -> reader giving (text, title). `qa add`, uploads, folder
+# walks and the page's file picker all read it.
+READERS: dict[str, Callable[[bytes, str], tuple[str, str]]] = {
+    ".txt": _plain, ".md": _plain, ".markdown": _plain,
+    ".html": _html_to_text, ".htm": _html_to_text,
+    ".pdf": _pdf_to_text,
+    ".docx": _docx, ".pptx": _pptx,
+}
+SUPPORTED_SUFFIXES = tuple(READERS)
+
+
 def parse_document(data: bytes, name: str, doc_id: str | None = None) -> Document:
     """Turn uploaded or on-disk bytes into a document, choosing the reader by file suffix."""
     suffix = Path(name).suffix.lower()
-    if suffix not in SUPPORTED_SUFFIXES:
+    reader = READERS.get(suffix)
+    if reader is None:
         raise DocumentError(
             f"{name}: unsupported file type {suffix or '(none)'}; "
             f"use one of {', '.join(SUPPORTED_SUFFIXES)}"
         )
-    title = ""
-    if suffix in (".html", ".htm"):
-        text, title = _html_to_text(data, name)
-    elif suffix == ".pdf":
-        text, title = _pdf_to_text(data, name)
-    else:
-        text = _decode(data, name)
+    text, title = reader(data, name)
     if not text.strip():
         raise DocumentError(f"{name}: no text found in the file")
     return make_document(text, doc_id=doc_id or doc_id_from_name(name), title=title or None,

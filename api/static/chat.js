@@ -283,6 +283,10 @@ async function loadDocuments() {
     const res = await fetch("/v1/documents");
     if (!res.ok) throw new Error(`HTTP ${res.status}`);
     const body = await res.json();
+    if (body.formats) {  // the server's one list of readable file types
+      $("files").accept = body.formats.join(",");
+      $("files-label").textContent = `Add documents (${body.formats.join(", ")})`;
+    }
     list.replaceChildren(...body.documents.map((d) =>
       el("li", {}, el("strong", {text: d.title}), ` (${d.doc_id}, ${d.sentences} sentences)`)));
     if (!body.documents.length) list.replaceChildren(el("li", {text: "No documents yet."}));
