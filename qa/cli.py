@@ -1,4 +1,4 @@
-"""The `qa` command's core: ask, add, remove, documents, rebuild, vacuum, eval.
+"""The `qa` command's core: ask, add, sync, remove, documents, rebuild, vacuum, eval.
 
 `qa serve` belongs to the API and registers itself from `api/cli.py`, the entry point, so this
 module imports nothing of `api/`."""
@@ -21,6 +21,7 @@ from qa.indexing import ModelMismatch, Progress
 
 if TYPE_CHECKING:
     from qa.service import Verbatim
+    from qa.sync import FolderSync
 
 app = typer.Typer(help="Verbatim: ask your documents, get the exact sentence that answers.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
@@ -115,6 +116,52 @@ def add(paths: Annotated[list[Path], typer.Argument(help="Files or folders to in
                f"unchanged {len(report.unchanged)} ({report.sentences} sentences embedded)")
     for skipped in report.skipped:
         typer.echo(f"skipped {skipped}", err=True)
+
+
+@app.command()
+def sync(folder: Annotated[Path, typer.Argument(help="The folder to mirror.")],
+         watch: Annotated[bool, typer.Option(
+             "--watch", help="Keep following the folder until Ctrl-C.")] = False,
+         data_dir: DataDir = None) -> None:
+    """Mirror a folder: new and changed files indexed, deleted ones removed, unchanged skipped."""
+    from qa.sync import FolderSync
+
+    with open_service(data_dir) as service:
+        mirror = FolderSync(service, folder)
+        failed = _sync_once(mirror)
+        if watch:
+            from watchfiles import watch as changes
+
+            typer.echo(f"watching {folder} (Ctrl-C to stop)", err=True)
+            try:
+                # Every few seconds without a change the watcher yields nothing; its first
+                # yield also catches what changed between the first pass and its start.
+                caught_up = False
+                for changed in changes(folder, debounce=500, raise_interrupt=False,
+                                       yield_on_timeout=True, rust_timeout=2000):
+                    if caught_up and not changed:
+                        continue
+                    caught_up = True
+                    try:
+                        _sync_once(mirror)
+                    except DocumentError as exc:  # say so and keep following the folder
+                        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+            except KeyboardInterrupt:
+                pass
+            typer.echo("stopped watching", err=True)
+            return
+    if failed:
+        fail(f"{failed} file(s) could not be read (listed above); the rest is in step")
+
+
+def _sync_once(mirror: FolderSync) -> int:
+    """One pass with a progress bar and a summary; counts the files that could not be read."""
+    with _progress("Embedding") as progress:
+        report = mirror.run(progress)
+    for failure in report.failed:
+        typer.echo(f"skipped {failure}", err=True)
+    typer.echo(report.summary())
+    return len(report.failed)
 
 
 @app.command()
