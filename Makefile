@@ -10,17 +10,18 @@ DATA_DIR ?= data
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet --quiet --upgrade pip
 
 # torch is pinned to the CPU build in pyproject.toml; installing it first keeps pip from
 # resolving a CUDA build for sentence-transformers.
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e .
+	@echo "installing Verbatim into $(VENV) (a few minutes the first time)"
+	$(BIN)/pip install --quiet --quiet torch==2.13.0
+	$(BIN)/pip install --quiet --quiet -e .
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
-	$(BIN)/pip install --quiet -e ".[test]"
+	$(BIN)/pip install --quiet --quiet -e ".[test]"
 	touch $@
 
 install: $(VENV)/.installed

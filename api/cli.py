@@ -28,7 +28,7 @@ def serve(data_dir: DataDir = None,
           cors_origin: Annotated[list[str] | None, typer.Option(
               "--cors-origin", help="Allow browser calls from this origin (repeatable).")] = None,
           log_format: Annotated[str | None, typer.Option(
-              "--log-format", help="json (default) or text.")] = None,
+              "--log-format", help="auto (text at a terminal, JSON otherwise), json or text.")] = None,
           workers: Annotated[int | None, typer.Option(
               help="Server processes (default 1); more answer questions in parallel.")] = None,
           no_seeds: NoSeeds = False) -> None:

@@ -14,8 +14,21 @@ def _drop_colours(record: logging.LogRecord) -> bool:
     return True
 
 
-def configure_logging(fmt: str = "json", level: int = logging.INFO) -> None:
+# Libraries whose INFO lines say nothing an operator acts on ("Loading SentenceTransformer model
+# from ..."); their warnings still show.
+QUIET_LOGGERS = ("sentence_transformers", "transformers", "onnxruntime", "httpx", "filelock")
+
+
+def resolve_format(fmt: str) -> str:
+    """Read "auto" as plain text for a person at a terminal, JSON for a log shipper."""
+    if fmt == "auto":
+        return "text" if sys.stderr.isatty() else "json"
+    return fmt
+
+
+def configure_logging(fmt: str = "auto", level: int = logging.INFO) -> None:
     """Send Verbatim's and uvicorn's logs to stderr in one format."""
+    fmt = resolve_format(fmt)
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(_drop_colours)
     if fmt == "json":
@@ -32,3 +45,5 @@ def configure_logging(fmt: str = "json", level: int = logging.INFO) -> None:
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)

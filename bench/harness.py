@@ -63,10 +63,10 @@ def stop_server(proc: subprocess.Popen, timeout: float = 60.0) -> int:
 
 
 @contextmanager
-def running_server(data_dir: Path, *args: str, timeout: float = 120.0
-                   ) -> Iterator[tuple[str, subprocess.Popen]]:
+def running_server(data_dir: Path, *args: str, timeout: float = 120.0,
+                   env: dict[str, str] | None = None) -> Iterator[tuple[str, subprocess.Popen]]:
     """Run `qa serve` for the duration of a block."""
-    url, proc = start_server(data_dir, *args, timeout=timeout)
+    url, proc = start_server(data_dir, *args, timeout=timeout, env=env)
     try:
         yield url, proc
     finally:

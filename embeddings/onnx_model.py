@@ -16,7 +16,9 @@ import logging
 import os
 import tempfile
 import threading
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from importlib.metadata import version
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -39,6 +41,23 @@ MIN_INT8_COSINE = 0.97  # int8 vectors sit at ~0.994 cosine to fp32; far below m
 TOKENS_PER_BATCH = 2048  # padded tokens per model call: bounds attention memory
 
 
+@contextmanager
+def _quiet_tools() -> Iterator[None]:
+    """Keep the exporter's and quantiser's chatter (tracer warnings, a progress bar, an INFO
+    line per tensor on the root logger) out of the operator's terminal and logs."""
+    def drop(record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.ERROR
+
+    root = logging.getLogger()
+    root.addFilter(drop)  # applies only to records logged on the root logger itself
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        root.removeFilter(drop)
+
+
 def _quantize(source: Path, target: Path) -> None:
     """Write an int8 (dynamically quantised, per channel) copy of an exported model, atomically."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
@@ -47,7 +66,8 @@ def _quantize(source: Path, target: Path) -> None:
     os.close(fd)
     try:
         # Per-channel scales keep questions at ~0.994 cosine to fp32 (one scale per tensor: 0.97).
-        quantize_dynamic(str(source), tmp, weight_type=QuantType.QInt8, per_channel=True)
+        with _quiet_tools():
+            quantize_dynamic(str(source), tmp, weight_type=QuantType.QInt8, per_channel=True)
         os.replace(tmp, target)
     finally:
         if os.path.exists(tmp):
@@ -58,9 +78,12 @@ def _export(source: str, target: Path) -> None:
     """Export the transformer to ONNX with dynamic batch and sequence sizes."""
     import torch
     from transformers import AutoModel, AutoTokenizer
+    from transformers.utils import logging as transformers_logging
 
-    tokenizer = AutoTokenizer.from_pretrained(source)
-    model = AutoModel.from_pretrained(source).eval()
+    transformers_logging.disable_progress_bar()
+    with _quiet_tools():
+        tokenizer = AutoTokenizer.from_pretrained(source)
+        model = AutoModel.from_pretrained(source).eval()
 
     class Encoder(torch.nn.Module):
         def __init__(self, inner: torch.nn.Module) -> None:
@@ -77,7 +100,7 @@ def _export(source: str, target: Path) -> None:
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=target.name, suffix=".tmp")
     os.close(fd)
     try:
-        with torch.no_grad():
+        with torch.no_grad(), _quiet_tools():
             torch.onnx.export(Encoder(model), tuple(sample[n] for n in names), tmp,
                               input_names=names, output_names=["last_hidden_state"],
                               dynamic_axes={n: {0: "batch", 1: "tokens"}
@@ -140,7 +163,8 @@ class OnnxEmbedder(Embedder):
                 self.cache_dir.mkdir(parents=True, exist_ok=True)
                 checked = target.with_suffix(".checked")
                 if not target.exists():
-                    log.info("exporting %s to ONNX at %s (once)", self.name, target)
+                    log.info("first start: exporting %s to ONNX for faster answers (once, "
+                             "about 10 s) at %s", self.name, target)
                     _export(source, target)
                     checked.unlink(missing_ok=True)
                 session = self._open(target)
@@ -185,7 +209,8 @@ class OnnxEmbedder(Embedder):
         target = exported.with_name(f"{exported.stem}-int8pc.onnx")
         try:
             if not target.exists():
-                log.info("quantising %s for questions at %s (once)", self.name, target)
+                log.info("first start: quantising %s to int8 for questions (once, a few "
+                         "seconds) at %s", self.name, target)
                 _quantize(exported, target)
             # One thread embeds a short question fastest (1.1 ms against 1.5 ms with two
             # here) and leaves the other core to the BM25 search running meanwhile.

@@ -99,7 +99,8 @@ class Settings(BaseSettings):
         1000, ge=1, description="Open connections per server process; more are closed at once.")
     max_request_mb: float = Field(
         50.0, gt=0, description="Largest request body for document uploads, in MB.")
-    log_format: Literal["json", "text"] = Field("json", description="Server log lines.")
+    log_format: Literal["auto", "json", "text"] = Field(
+        "auto", description="Server log lines: text at a terminal, JSON otherwise (auto).")
 
     @field_validator("cors_origins", mode="before")
     @classmethod
