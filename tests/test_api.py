@@ -46,7 +46,7 @@ def test_chat_understands_a_follow_up(seeded_client):
 
 
 def test_documents_lifecycle_over_http(client):
-    assert client.get("/v1/documents").json() == {"documents": []}
+    assert client.get("/v1/documents").json()["documents"] == []
     r = client.post("/v1/documents", json={"documents": [
         {"doc_id": "launch", "title": "Launch", "text": "The rocket launched from Baikonur. "
                                                        "It carried three astronauts."}]})

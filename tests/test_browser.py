@@ -184,6 +184,22 @@ def test_upload_then_ask_about_the_new_document(page, tmp_path):
     assert "forty kilograms of fresh oranges" in answer.locator("blockquote").inner_text()
 
 
+def test_the_file_picker_takes_the_servers_formats_word_files_among_them(page, tmp_path):
+    from tests.test_office import word_file
+
+    page.get_by_role("button", name="Documents").click()
+    expect(page.locator("#files-label")).to_contain_text(".docx")
+    assert {".pdf", ".docx", ".pptx"} <= set(page.locator("#files").get_attribute("accept")
+                                              .split(","))
+    log = tmp_path / "keeper-log.docx"
+    log.write_bytes(word_file())
+    page.locator("#files").set_input_files(str(log))
+    expect(page.locator("#upload-status")).to_contain_text("Done")
+    expect(page.locator("#document-list")).to_contain_text("keeper-log")
+    answer = ask(page, "What did the lighthouse keeper light every night at dusk?")
+    assert "lit the lamp every night" in answer.locator("blockquote").inner_text()
+
+
 def test_reload_keeps_the_conversation_and_new_conversation_clears_it(page):
     ask(page, "How many cities will the relay stop in?")
     page.reload()

@@ -45,7 +45,9 @@ def test_no_request_makes_the_server_fail(case, server):
     assert response.status_code < 500, (response.status_code, response.text[:500],
                                         case.as_curl_command())
     if response.status_code >= 400:
-        detail = response.json().get("detail")
+        body = response.json()
+        # Verbatim's own shape, or the OpenAI protocol's on its compatible endpoints.
+        detail = body.get("detail") or (body.get("error") or {}).get("message")
         assert detail, "4xx answers say why"
 
 
