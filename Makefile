@@ -45,7 +45,7 @@ lint: install-test
 test: install-test browser lint
 	$(BIN)/python -m pytest
 
-# The unit tier: no browser, no server processes started (under a few minutes).
+# The unit tier: no browser, no server processes, nothing of more than a few seconds.
 test-fast: install-test lint
 	$(BIN)/python -m pytest -m "not slow and not browser"
 

@@ -52,6 +52,7 @@ def test_add_documents_ask_remove(cli, tmp_path):
     assert r.exit_code == 0 and "rebuilt 1" in r.output
 
 
+@pytest.mark.slow
 def test_ask_seeds_the_index_on_first_use(cli):
     r = cli("ask", "How many cities will the relay stop in?")
     assert r.exit_code == 0, r.output

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from embeddings.onnx_model import OnnxEmbedder
 
@@ -10,6 +11,7 @@ TEXTS = ["Who carried the Olympic torch on the spacewalk?", "Sochi 2014",
          "The torch spent more than an hour in open space but was not lit in orbit. " * 20, "x"]
 
 
+@pytest.mark.slow
 def test_onnx_vectors_match_torch(embedder, tmp_path):
     onnx = OnnxEmbedder(threads=2, cache_dir=tmp_path)
     got = onnx.encode(TEXTS)
@@ -23,6 +25,7 @@ def test_onnx_vectors_match_torch(embedder, tmp_path):
     assert (tmp_path / next(p.name for p in tmp_path.glob("*.onnx"))).stat().st_size > 1_000_000
 
 
+@pytest.mark.slow
 def test_a_broken_export_falls_back_to_torch(embedder, tmp_path):
     onnx = OnnxEmbedder(threads=2, cache_dir=tmp_path)
     onnx.encode(["warm"])  # exports and checks
@@ -34,6 +37,7 @@ def test_a_broken_export_falls_back_to_torch(embedder, tmp_path):
     assert np.all(np.sum(got * embedder.encode(TEXTS[:2]), axis=1) >= 0.9999)
 
 
+@pytest.mark.slow
 def test_int8_questions_point_where_full_precision_points(tmp_path):
     full = OnnxEmbedder(threads=2, cache_dir=tmp_path)
     small = OnnxEmbedder(threads=2, cache_dir=tmp_path, int8_queries=True)
@@ -46,6 +50,7 @@ def test_int8_questions_point_where_full_precision_points(tmp_path):
     assert np.allclose(small.encode(questions), reference, atol=1e-5)  # documents: full precision
 
 
+@pytest.mark.slow
 def test_a_broken_int8_model_leaves_questions_at_full_precision(tmp_path):
     OnnxEmbedder(threads=2, cache_dir=tmp_path, int8_queries=True).encode_queries(["warm"])
     (broken_file,) = tmp_path.glob("*-int8pc.onnx")

@@ -299,6 +299,7 @@ def test_the_served_model_reads_a_question_up_to_a_bound():
     assert float(c @ d) < 0.99  # while a short question is read whole
 
 
+@pytest.mark.slow
 def test_deleting_a_large_document_gives_its_disk_space_back(service, monkeypatch):
     import qa.store
     from qa.documents import make_document
@@ -322,6 +323,7 @@ def test_deleting_a_missing_document_writes_nothing(client):
     assert store.generation == generation + 1
 
 
+@pytest.mark.slow
 def test_chat_quotes_a_sentence_longer_than_a_message_may_be(client, monkeypatch):
     # A sentence this long scores low; never abstaining makes it the quoted reply.
     monkeypatch.setattr(client.app.state.verbatim.answerer, "abstain_below", 0.0)
@@ -403,6 +405,7 @@ def test_text_of_very_short_lines_is_refused_before_any_embedding(client):
     assert client.get("/v1/documents").json()["documents"] == []
 
 
+@pytest.mark.slow
 def test_html_is_read_in_memory_that_follows_its_text_not_its_markup():
     import tracemalloc
 

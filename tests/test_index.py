@@ -117,6 +117,7 @@ def test_a_model_change_is_detected_and_rebuild_fixes_it(service):
     assert service.ask("Who carried the torch?").answers[0].citation.doc_id == "torch"
 
 
+@pytest.mark.slow
 def test_seeds_are_indexed_once(service, embedder):
     assert service.ensure_seeded() is not None
     assert service.store.counts()["documents"] == 5
@@ -176,6 +177,7 @@ def test_a_second_process_writing_is_picked_up(service, settings, embedder):
     assert len(restarted.indexer.sentence_index) == 4
 
 
+@pytest.mark.slow
 def test_a_large_index_switches_to_approximate_search_and_keeps_answering(tmp_path, embedder):
     from bench.harness import make_doc
     from qa.config import Settings
@@ -200,6 +202,7 @@ def test_a_large_index_switches_to_approximate_search_and_keeps_answering(tmp_pa
     assert len(restarted.indexer.sentence_index) == restarted.store.counts()["sentences"]
 
 
+@pytest.mark.slow
 def test_the_article_is_quoted_before_a_reader_comment_saying_the_same(service):
     page = ("Rocket report\n\nThe launch was delayed twice by high winds over the coast. "
             "A new weather satellite rode the rocket to orbit on Tuesday. Engineers said the "
