@@ -4,7 +4,9 @@ There is no timer: a lone question runs at once, so one client pays nothing. Und
 questions that queued during a model call go through together in the next one, which costs
 little more than a single question on a CPU. Queued texts of very different lengths do not
 share a call: a short question would pad to a long one's width and wait for its result, so
-anyone could slow everyone down with long questions. Shorter groups go first.
+anyone could slow everyone down with long questions. Shorter groups go first, and short and
+long questions queue in separate lanes (`Lanes`): a short question arriving while a long one is
+being read runs beside it on the other core instead of waiting behind it.
 """
 
 from __future__ import annotations
@@ -112,3 +114,20 @@ class MicroBatcher:
         except BaseException as exc:  # noqa: BLE001 - every waiter must hear of it, not hang
             for p in group:
                 p.error = exc
+
+
+class Lanes:
+    """Two micro-batchers, one for callers whose texts are all short and one for the rest, so
+    a burst of long questions (made-up words, long follow-ups) never holds up ordinary ones."""
+
+    def __init__(self, encode: Callable[[list[str]], np.ndarray], short: int = SHORT_CHARS,
+                 max_texts: int = 64) -> None:
+        """Wrap a batch encode function that may run in two threads at once."""
+        self.short = short
+        self._short = MicroBatcher(encode, max_texts)
+        self._long = MicroBatcher(encode, max_texts)
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed a caller's texts in the lane its longest text belongs to."""
+        lane = self._short if max(map(len, texts), default=0) <= self.short else self._long
+        return lane.encode(texts)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from embeddings.batching import MicroBatcher
+from embeddings.batching import Lanes
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -49,7 +49,7 @@ class Embedder:
         self.batch_size = batch_size
         self._model = None
         self._lock = threading.Lock()
-        self._batcher = MicroBatcher(self._encode_questions)
+        self._batcher = Lanes(self._encode_questions)
 
     @property
     def dim(self) -> int:

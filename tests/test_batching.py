@@ -8,7 +8,7 @@ import time
 import numpy as np
 import pytest
 
-from embeddings.batching import MicroBatcher
+from embeddings.batching import Lanes, MicroBatcher
 
 
 def fake_model(calls: list[list[str]]):
@@ -124,3 +124,28 @@ def test_a_short_question_queued_with_long_ones_neither_pads_to_them_nor_waits_f
     assert [short] in calls  # a call of its own, not padded to 1,500 characters
     assert all(short not in c or len(c) == 1 for c in calls)
     assert done[short] < min(done[t] for t in long_texts)  # and it did not wait for them
+
+
+def test_a_short_question_does_not_wait_behind_a_long_one_being_read():
+    finished: dict[str, float] = {}
+
+    def cost_by_length(texts: list[str]) -> np.ndarray:
+        """A 'model' whose call takes as long as its longest text, like padded attention."""
+        time.sleep(0.0002 * max(len(t) for t in texts))
+        return np.array([[len(t), 1.0] for t in texts], dtype=np.float32)
+
+    lanes = Lanes(cost_by_length)
+
+    def ask(text: str) -> None:
+        assert lanes.encode([text]).tolist() == [[len(text), 1.0]]
+        finished[text] = time.monotonic()
+
+    long_text, short = "z" * 1500, "Who carried the torch?"  # 0.3 s against 4 ms
+    slow = threading.Thread(target=ask, args=(long_text,))
+    slow.start()
+    time.sleep(0.05)  # the long one is being read
+    started = time.monotonic()
+    ask(short)
+    slow.join(timeout=10)
+    assert finished[short] - started < 0.15  # it ran beside the long one...
+    assert finished[short] < finished[long_text]  # ...and did not wait for it to finish
