@@ -279,13 +279,20 @@ def _pptx(data: bytes, name: str) -> tuple[str, str]:
     return pptx_to_text(data, name)
 
 
+def _odt(data: bytes, name: str) -> tuple[str, str]:
+    """Read an OpenDocument text (lxml is imported only when one arrives)."""
+    from qa.office import odt_to_text
+
+    return odt_to_text(data, name)
+
+
 # The one list of formats: file suffix -> reader giving (text, title). `qa add`, uploads, folder
 # walks and the page's file picker all read it.
 READERS: dict[str, Callable[[bytes, str], tuple[str, str]]] = {
     ".txt": _plain, ".md": _plain, ".markdown": _plain,
     ".html": _html_to_text, ".htm": _html_to_text,
     ".pdf": _pdf_to_text,
-    ".docx": _docx, ".pptx": _pptx,
+    ".docx": _docx, ".pptx": _pptx, ".odt": _odt,
 }
 SUPPORTED_SUFFIXES = tuple(READERS)
 

@@ -1,5 +1,5 @@
 """Readers for office documents: Word (.docx) and PowerPoint (.pptx), through python-docx and
-python-pptx.
+python-pptx, and OpenDocument text (.odt), read from its XML with lxml.
 
 Both formats are zip archives of XML. The archive is checked before any XML is parsed: a few KB
 of zip can declare gigabytes of content (a zip bomb), and an encrypted Office file is not a zip
@@ -139,3 +139,53 @@ def docx_to_text(data: bytes, name: str) -> tuple[str, str]:
 def pptx_to_text(data: bytes, name: str) -> tuple[str, str]:
     """Read a PowerPoint presentation's text and title."""
     return _read(data, name, "PowerPoint (.pptx)", _pptx)
+
+
+_ODF_TEXT = "urn:oasis:names:tc:opendocument:xmlns:text:1.0"
+_ODF_DC = "http://purl.org/dc/elements/1.1/"
+
+
+def _odt_lines(root: object) -> Iterator[str]:
+    """An OpenDocument text's headings and paragraphs (tables' and lists' included) in order;
+    spaces, tabs and line breaks written as elements become white space."""
+    blocks = {f"{{{_ODF_TEXT}}}p", f"{{{_ODF_TEXT}}}h"}
+    gaps = {f"{{{_ODF_TEXT}}}s", f"{{{_ODF_TEXT}}}tab", f"{{{_ODF_TEXT}}}line-break"}
+
+    def text_of(element: object) -> str:
+        parts = [element.text or ""]
+        for child in element:
+            if child.tag in gaps:
+                parts.append(" ")
+            elif child.tag not in blocks:  # a span, link or note inside the paragraph
+                parts.append(text_of(child))
+            parts.append(child.tail or "")
+        return "".join(parts)
+
+    for element in root.iter(*blocks):
+        # A paragraph inside another (a note's body) is read with its own.
+        if not any(a.tag in blocks for a in element.iterancestors()):
+            yield text_of(element)
+
+
+def _odt(data: bytes, name: str) -> tuple[str, str]:
+    """Extract an OpenDocument text, titled by its metadata or its first heading."""
+    from lxml import etree
+
+    parser = etree.XMLParser(resolve_entities=False, no_network=True)
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        root = etree.fromstring(archive.read("content.xml"), parser)
+        meta = archive.read("meta.xml") if "meta.xml" in archive.namelist() else b""
+    text = _collect(_odt_lines(root), name)
+    title = ""
+    if meta:
+        found = etree.fromstring(meta, parser).find(f".//{{{_ODF_DC}}}title")
+        title = found.text or "" if found is not None else ""
+    if not title.strip():
+        heading = root.find(f".//{{{_ODF_TEXT}}}h")
+        title = "".join(heading.itertext()) if heading is not None else ""
+    return text, " ".join(title.split())
+
+
+def odt_to_text(data: bytes, name: str) -> tuple[str, str]:
+    """Read an OpenDocument text's words and title."""
+    return _read(data, name, "OpenDocument (.odt)", _odt)
