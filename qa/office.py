@@ -114,8 +114,9 @@ def _pptx_lines(presentation: object) -> Iterator[str]:
 
     for slide in presentation.slides:
         yield from shape_lines(slide.shapes)
-        if slide.has_notes_slide:
-            yield from slide.notes_slide.notes_text_frame.text.splitlines()
+        notes = slide.notes_slide.notes_text_frame if slide.has_notes_slide else None
+        if notes is not None:  # a notes page may lack the body that holds them
+            yield from notes.text.splitlines()
 
 
 def _pptx(data: bytes, name: str) -> tuple[str, str]:
