@@ -13,7 +13,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from api.schemas import MAX_MESSAGES, MAX_QUESTION_CHARS, MAX_TOP_K, AnswerResponse
+from api.schemas import (
+    MAX_MESSAGES,
+    MAX_QUESTION_CHARS,
+    MAX_TOP_K,
+    AnswerResponse,
+    clean_question,
+)
 
 MODEL_ID = "verbatim"
 MAX_CONTENT_CHARS = 20_000
@@ -79,12 +85,9 @@ class ChatCompletionRequest(BaseModel):
         if messages[-1].role != "user":
             raise ValueError("the last message must be the user's question")
         question = messages[-1].text()
-        if not question.strip():
-            raise ValueError("the last message must have text")
-        if "\x00" in question:
-            raise ValueError("the question must not contain NUL characters")
         if len(question) > MAX_QUESTION_CHARS:
             raise ValueError(f"the question must be at most {MAX_QUESTION_CHARS} characters")
+        clean_question(question)  # the same rule as /v1/answer and /v1/chat
         return messages
 
 
@@ -106,7 +109,7 @@ class Choice(BaseModel):
 
 
 class Usage(BaseModel):
-    """Word pieces read and written, counted as words: Verbatim has no generation to meter."""
+    """Words read and written (whitespace-separated): Verbatim has no generation to meter."""
 
     prompt_tokens: int
     completion_tokens: int

@@ -14,7 +14,7 @@ MAX_TOP_K = 20
 MAX_DOCUMENTS_PER_REQUEST = 100
 
 
-def _clean_question(value: str) -> str:
+def clean_question(value: str) -> str:
     """Refuse questions that are blank or carry control characters, before any work is done."""
     if "\x00" in value:
         raise ValueError("must not contain NUL characters")
@@ -33,7 +33,7 @@ class AnswerRequest(BaseModel):
     top_k: int = Field(3, ge=1, le=MAX_TOP_K, strict=True,
                        description="How many ranked answers to return.")
 
-    _clean = field_validator("question")(_clean_question)
+    _clean = field_validator("question")(clean_question)
 
 
 class CitationOut(BaseModel):
@@ -91,7 +91,7 @@ class ChatRequest(BaseModel):
             raise ValueError("the last message must be the user's question")
         if len(messages[-1].content) > MAX_QUESTION_CHARS:
             raise ValueError(f"the question must be at most {MAX_QUESTION_CHARS} characters")
-        messages[-1].content = _clean_question(messages[-1].content)
+        messages[-1].content = clean_question(messages[-1].content)
         return messages
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -130,34 +130,26 @@ def sync(folder: Annotated[Path, typer.Argument(help="The folder to mirror.")],
         mirror = FolderSync(service, folder)
         failed = _sync_once(mirror)
         if watch:
-            from watchfiles import watch as changes
-
             typer.echo(f"watching {folder} (Ctrl-C to stop)", err=True)
-            try:
-                # Every few seconds without a change the watcher yields nothing; its first
-                # yield also catches what changed between the first pass and its start.
-                caught_up = False
-                for changed in changes(folder, debounce=500, raise_interrupt=False,
-                                       yield_on_timeout=True, rust_timeout=2000):
-                    if caught_up and not changed:
-                        continue
-                    caught_up = True
-                    try:
-                        _sync_once(mirror)
-                    except DocumentError as exc:  # say so and keep following the folder
-                        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
-            except KeyboardInterrupt:
-                pass
+            with suppress(KeyboardInterrupt):
+                mirror.follow(lambda: _sync_once(mirror, keep_going=True))
             typer.echo("stopped watching", err=True)
             return
     if failed:
         fail(f"{failed} file(s) could not be read (listed above); the rest is in step")
 
 
-def _sync_once(mirror: FolderSync) -> int:
-    """One pass with a progress bar and a summary; counts the files that could not be read."""
-    with _progress("Embedding") as progress:
-        report = mirror.run(progress)
+def _sync_once(mirror: FolderSync, keep_going: bool = False) -> int:
+    """One pass with a progress bar and a summary; counts the files that could not be read
+    (`keep_going`: a pass that fails is reported, and the folder still followed)."""
+    try:
+        with _progress("Embedding") as progress:
+            report = mirror.run(progress)
+    except DocumentError as exc:
+        if not keep_going:
+            raise
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        return 1
     for failure in report.failed:
         typer.echo(f"skipped {failure}", err=True)
     typer.echo(report.summary())

@@ -356,11 +356,12 @@ def doc_id_from_path(relative: str) -> str:
     return doc_id_from_name(name)
 
 
-def load_file(path: Path, relative: str | None = None) -> Document:
+def load_file(path: Path, relative: str | None = None, data: bytes | None = None) -> Document:
     """Read one document from disk; `relative` is its path inside the folder added (its id
-    and source come from it)."""
+    and source come from it), `data` its bytes when the caller has read them already."""
     name = relative or path.name
-    return parse_document(path.read_bytes(), name, doc_id=doc_id_from_path(name))
+    return parse_document(path.read_bytes() if data is None else data, name,
+                          doc_id=doc_id_from_path(name))
 
 
 def check_distinct_ids(docs: list[Document]) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -61,22 +62,24 @@ class FolderSync:
         known = self._known()
         found = find_document_files([self.folder])
         report.failed.extend(found.skipped)
+        stored = self.service.store.document_hashes()  # one query, not one per file
         seen: dict[str, list[str]] = {}
         changed: list[Document] = []
         for path, relative in found.files:
             try:
-                digest = hashlib.sha256(path.read_bytes()).hexdigest()
+                data = path.read_bytes()
             except OSError as exc:  # deleted or unreadable between listing and reading
                 report.failed.append(f"{relative}: {exc.strerror or exc}")
                 continue
+            digest = hashlib.sha256(data).hexdigest()
             before = known.get(relative)
-            if before and before[0] == digest and self.service.get_document(before[1]):
+            if before and before[0] == digest and before[1] in stored:
                 seen[relative] = before
                 report.unchanged += 1
                 continue
             try:
-                doc = load_file(path, relative)
-            except (DocumentError, OSError) as exc:
+                doc = load_file(path, relative, data)
+            except DocumentError as exc:
                 report.failed.append(str(exc))
                 if before:  # keep the last good version rather than losing it
                     seen[relative] = before
@@ -94,3 +97,16 @@ class FolderSync:
                 report.removed.append(doc_id)
         self.service.store.set_meta(self._key, json.dumps(seen, sort_keys=True))
         return report
+
+    def follow(self, each_pass: Callable[[], object]) -> None:
+        """Run a pass whenever the folder changes, until Ctrl-C. The watcher yields nothing
+        every few seconds when all is quiet; its first yield also catches what changed between
+        the last pass and its start."""
+        from watchfiles import watch
+
+        caught_up = False
+        for changed in watch(self.folder, debounce=500, raise_interrupt=False,
+                             yield_on_timeout=True, rust_timeout=2000):
+            if changed or not caught_up:
+                caught_up = True
+                each_pass()

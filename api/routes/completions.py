@@ -55,8 +55,8 @@ def reply_parts(answer: AnswerResponse) -> tuple[str, str]:
 def turns(messages: list[ChatMessage]) -> list[Turn]:
     """The conversation as Verbatim reads it: the user's and assistant's turns, in order
     (system prompts and tool messages ask nothing of an extractive answerer)."""
-    return [Turn(m.role, m.text()) for m in messages
-            if m.role in ("user", "assistant") and m.text().strip()]
+    said = [Turn(m.role, m.text()) for m in messages if m.role in ("user", "assistant")]
+    return [t for t in said if t.content.strip()]
 
 
 def _unknown_model(name: str) -> JSONResponse:
@@ -74,14 +74,15 @@ def chat_completions(body: ChatCompletionRequest, service: Service) -> Response:
     """Answer the conversation's last user message with a quote and its numbered sources."""
     if body.model != MODEL_ID:
         return _unknown_model(body.model)
-    answer = to_response(service.chat(turns(body.messages), top_k=body.top_k))
+    conversation = turns(body.messages)
+    answer = to_response(service.chat(conversation, top_k=body.top_k))
     quote, sources = reply_parts(answer)
     ident, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
     if body.stream:
         return StreamingResponse(_events(ident, created, answer, [quote, sources]),
                                  media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache"})
-    asked = sum(len(m.text().split()) for m in body.messages)
+    asked = sum(len(t.content.split()) for t in conversation)
     written = len((quote + sources).split())
     return as_json(ChatCompletion(
         id=ident, created=created, model=MODEL_ID,
