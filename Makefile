@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 DATA_DIR ?= data
 
-.PHONY: install install-test browser run lint test test-fast bench clean
+.PHONY: install install-test browser postgres run lint test test-fast bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,17 +36,25 @@ browser:
 	  $$SUDO apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
+# The replica tests start their own PostgreSQL servers from Debian's package.
+postgres:
+	@command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+	  echo "installing Debian's postgresql for the replica tests"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq postgresql >/dev/null; }
+
 run: install
 	$(BIN)/qa serve --data-dir $(DATA_DIR) --host $(HOST) --port $(PORT)
 
 lint: install-test
 	$(BIN)/ruff check qa api embeddings training bench tests
 
-test: install-test browser lint
+test: install-test browser postgres lint
 	$(BIN)/python -m pytest
 
 # The unit tier: no browser, no server processes, nothing of more than a few seconds.
-test-fast: install-test lint
+test-fast: install-test postgres lint
 	$(BIN)/python -m pytest -m "not slow and not browser"
 
 bench: install-test

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from qa.cli import DataDir, NoSeeds, app, fail, open_service
+from qa.cli import DataDir, NoSeeds, StoreUrl, app, fail, open_service
 from qa.config import Settings, describe_errors, get_settings, to_environment
 
 
@@ -31,7 +31,7 @@ def serve(data_dir: DataDir = None,
               "--log-format", help="auto (text at a terminal, JSON otherwise), json or text.")] = None,
           workers: Annotated[int | None, typer.Option(
               help="Server processes (default 1); more answer questions in parallel.")] = None,
-          no_seeds: NoSeeds = False) -> None:
+          no_seeds: NoSeeds = False, store_url: StoreUrl = None) -> None:
     """Serve the chat page and the HTTP API (indexes the seeds on first start)."""
     # Imported here: the other commands should not pay for loading the web stack.
     import uvicorn
@@ -45,9 +45,16 @@ def serve(data_dir: DataDir = None,
         settings = get_settings(data_dir=data_dir, host=host, port=port, api_key=api_key,
                                 allow_open_writes=allow_open_writes or None,
                                 cors_origins=cors_origin or None, log_format=log_format,
-                                workers=workers, seed_on_start=False if no_seeds else None)
+                                workers=workers, seed_on_start=False if no_seeds else None,
+                                store_url=store_url)
     except ValidationError as exc:
         fail(describe_errors(exc.errors()))
+    from qa.storage import StoreUrlError, open_store
+
+    try:  # reach the store (and bring this machine's copy up to date) before serving
+        open_store(settings).close()
+    except StoreUrlError as exc:
+        fail(str(exc))
     configure_logging(settings.log_format)
     # Stop accepting on SIGTERM/Ctrl-C, let in-flight requests and writes finish, then save.
     GuardedHttpToolsProtocol.configure(settings)
@@ -65,10 +72,11 @@ def _serve_workers(settings: Settings, options: dict) -> None:
 
     from api.workers import APP, can_share_port
     from api.workers import serve as serve_workers
-    from qa.store import Store
+    from qa.storage import open_store
 
-    if settings.seed_on_start and not Store(settings.data_dir).has_content():
-        with open_service(settings.data_dir, seed=True):  # once, here, not racing in every worker
+    if settings.seed_on_start and not open_store(settings).has_content():
+        # once, here, not racing in every worker
+        with open_service(settings.data_dir, seed=True, store_url=settings.store_url):
             pass
     if not settings.threads:
         settings = settings.model_copy(

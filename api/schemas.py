@@ -170,6 +170,8 @@ class Health(BaseModel):
     status: str
     model: str
     backend: str
+    store: str = Field("sqlite", description="Where the documents live: sqlite (this machine) "
+                                             "or postgresql (shared by replicas).")
     detail: str | None
     prepared: bool = Field(
         True, description="False while the sentences are still being analysed for ranking in "

@@ -14,7 +14,8 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 from qa import memo
-from qa.store import PassageRow, SentenceRow, Store
+from qa.storage import DocumentStore
+from qa.store import PassageRow, SentenceRow
 from qa.text import vocabulary
 
 SENTENCE_WORDS_KEPT = 200_000  # sentences whose word positions are remembered
@@ -40,18 +41,18 @@ class Catalog:
         """Count the quotable sentences held."""
         return len(self._sentences)
 
-    def load(self, store: Store) -> None:
+    def load(self, store: DocumentStore) -> None:
         """Read the whole store, on start-up or after another process wrote to it."""
         before = set(self.texts())
         self.__init__()
         self._take(store, None)
         memo.forget(before.difference(self.texts()))
 
-    def add_documents(self, store: Store, doc_ids: Sequence[str]) -> None:
+    def add_documents(self, store: DocumentStore, doc_ids: Sequence[str]) -> None:
         """Read just-written documents, so a write costs what the documents cost."""
         self._take(store, doc_ids)
 
-    def _take(self, store: Store, doc_ids: Sequence[str] | None) -> None:
+    def _take(self, store: DocumentStore, doc_ids: Sequence[str] | None) -> None:
         """Copy sentences, passages and titles of some documents (or all) from the store."""
         for row in store.quotable_sentences(doc_ids):
             self._sentences[row.id] = row
@@ -64,7 +65,7 @@ class Catalog:
         self._titles.update(store.titles(doc_ids))
         self._take_words(store)
 
-    def _take_words(self, store: Store) -> None:
+    def _take_words(self, store: DocumentStore) -> None:
         """Read the word vectors stored since the last read (words are never removed)."""
         self._last_word, words, vectors = store.load_words(self._last_word)
         if not words:

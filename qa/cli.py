@@ -29,6 +29,10 @@ app = typer.Typer(help="Verbatim: ask your documents, get the exact sentence tha
 DataDir = Annotated[Path | None, typer.Option(
     "--data-dir", help="Index folder (default: $VERBATIM_DATA_DIR or ./data).")]
 NoSeeds = Annotated[bool, typer.Option("--no-seeds", help="Don't index the seed documents.")]
+StoreUrl = Annotated[str | None, typer.Option(
+    "--store-url", envvar="VERBATIM_STORE_URL", show_envvar=True,
+    help="A shared PostgreSQL store (postgresql://user@host/db) for replicas; the data dir "
+         "then holds this machine's copy. Default: SQLite in the data dir.")]
 
 
 def fail(message: str, code: int = 1) -> None:
@@ -38,19 +42,27 @@ def fail(message: str, code: int = 1) -> None:
 
 
 @contextmanager
-def open_service(data_dir: Path | None, seed: bool = False) -> Iterator[Verbatim]:
+def open_service(data_dir: Path | None, seed: bool = False, store_url: str | None = None
+                 ) -> Iterator[Verbatim]:
     """Open the service for one command, turning known failures into messages."""
+    from pydantic import ValidationError
+
+    from qa.config import describe_errors
     from qa.service import Verbatim
+    from qa.storage import StoreUrlError
 
     try:
-        settings = get_settings(data_dir=data_dir)
+        settings = get_settings(data_dir=data_dir, store_url=store_url)
+    except ValidationError as exc:
+        fail(describe_errors(exc.errors()))
+    try:
         service = Verbatim(settings)
         if seed:
             with _progress("Indexing seeds") as progress:
                 service.ensure_seeded(progress)
         yield service
         service.close()
-    except (DocumentError, ModelMismatch) as exc:
+    except (DocumentError, ModelMismatch, StoreUrlError) as exc:
         fail(str(exc))
 
 
@@ -79,11 +91,11 @@ def ask(question: Annotated[str, typer.Argument(help="The question to answer.")]
         top_k: Annotated[int, typer.Option("--top-k", min=1, max=20,
                                            help="How many ranked answers.")] = 3,
         as_json: Annotated[bool, typer.Option("--json", help="Print the API's JSON.")] = False,
-        data_dir: DataDir = None, no_seeds: NoSeeds = False) -> None:
+        data_dir: DataDir = None, no_seeds: NoSeeds = False, store_url: StoreUrl = None) -> None:
     """Answer a question from the indexed documents."""
     if not question.strip():
         fail("the question is empty")
-    with open_service(data_dir, seed=not no_seeds) as service:
+    with open_service(data_dir, seed=not no_seeds, store_url=store_url) as service:
         result = service.ask(question.strip(), top_k=top_k)
     if as_json:
         typer.echo(json.dumps(asdict(result), ensure_ascii=False, indent=2))
@@ -107,9 +119,9 @@ def ask(question: Annotated[str, typer.Argument(help="The question to answer.")]
 @app.command(help=f"Add or update documents ({' '.join(SUPPORTED_SUFFIXES)}); unchanged ones "
                   "are skipped.")
 def add(paths: Annotated[list[Path], typer.Argument(help="Files or folders to index.")],
-        data_dir: DataDir = None) -> None:
+        data_dir: DataDir = None, store_url: StoreUrl = None) -> None:
     """Index files and folders the way uploads are, for operators working on the server."""
-    with open_service(data_dir) as service:
+    with open_service(data_dir, store_url=store_url) as service:
         with _progress("Embedding") as progress:
             report = service.add_paths(paths, progress)
     typer.echo(f"added {len(report.added)}, updated {len(report.updated)}, "
@@ -122,11 +134,11 @@ def add(paths: Annotated[list[Path], typer.Argument(help="Files or folders to in
 def sync(folder: Annotated[Path, typer.Argument(help="The folder to mirror.")],
          watch: Annotated[bool, typer.Option(
              "--watch", help="Keep following the folder until Ctrl-C.")] = False,
-         data_dir: DataDir = None) -> None:
+         data_dir: DataDir = None, store_url: StoreUrl = None) -> None:
     """Mirror a folder: new and changed files indexed, deleted ones removed, unchanged skipped."""
     from qa.sync import FolderSync
 
-    with open_service(data_dir) as service:
+    with open_service(data_dir, store_url=store_url) as service:
         mirror = FolderSync(service, folder)
         failed = _sync_once(mirror)
         if watch:
@@ -158,10 +170,10 @@ def _sync_once(mirror: FolderSync, keep_going: bool = False) -> int:
 
 @app.command()
 def remove(doc_ids: Annotated[list[str], typer.Argument(help="Ids of the documents to remove.")],
-           data_dir: DataDir = None) -> None:
+           data_dir: DataDir = None, store_url: StoreUrl = None) -> None:
     """Remove documents and their vectors from the index."""
     missing = []
-    with open_service(data_dir) as service:
+    with open_service(data_dir, store_url=store_url) as service:
         for doc_id in doc_ids:
             if service.remove(doc_id):
                 typer.echo(f"removed {doc_id}")
@@ -173,9 +185,10 @@ def remove(doc_ids: Annotated[list[str], typer.Argument(help="Ids of the documen
 
 @app.command()
 def documents(data_dir: DataDir = None,
-              as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+              as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+              store_url: StoreUrl = None) -> None:
     """List the indexed documents."""
-    with open_service(data_dir) as service:
+    with open_service(data_dir, store_url=store_url) as service:
         rows = service.list_documents()
     if as_json:
         typer.echo(json.dumps([asdict(r) for r in rows], ensure_ascii=False, indent=2))
@@ -186,19 +199,19 @@ def documents(data_dir: DataDir = None,
 
 
 @app.command()
-def rebuild(data_dir: DataDir = None) -> None:
+def rebuild(data_dir: DataDir = None, store_url: StoreUrl = None) -> None:
     """Re-chunk and re-embed every document (after a model or chunking change)."""
-    with open_service(data_dir) as service:
+    with open_service(data_dir, store_url=store_url) as service:
         with _progress("Re-embedding") as progress:
             count = service.rebuild(progress)
     typer.echo(f"rebuilt {count} documents")
 
 
 @app.command()
-def vacuum(data_dir: DataDir = None) -> None:
+def vacuum(data_dir: DataDir = None, store_url: StoreUrl = None) -> None:
     """Give the disk space of deleted documents back (also done by itself when over half the
     database is free)."""
-    with open_service(data_dir) as service:
+    with open_service(data_dir, store_url=store_url) as service:
         before = service.store.disk_bytes()
         freed = service.reclaim()
     typer.echo(f"freed {freed / 1e6:.1f} MB ({before / 1e6:.1f} MB -> "

@@ -27,6 +27,10 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="VERBATIM_", extra="ignore")
 
     data_dir: Path = Field(DEFAULT_DATA_DIR, description="Where the index (SQLite + FAISS) lives.")
+    store_url: str | None = Field(
+        None, description="A shared store for replicas (postgresql://user@host/db); the data "
+                          "dir then holds this replica's mirror of it. None: SQLite in the data "
+                          "dir.")
     seeds_dir: Path = Field(DEFAULT_SEEDS_DIR, description="Documents indexed on first start.")
     seed_on_start: bool = Field(
         True, description="Index the seeds when the server starts on an empty data dir.")
@@ -108,6 +112,17 @@ class Settings(BaseSettings):
         """Read origins as a comma-separated list, the form an environment variable has."""
         if isinstance(value, str):
             return [o.strip() for o in value.split(",") if o.strip()]
+        return value
+
+    @field_validator("store_url", mode="before")
+    @classmethod
+    def _known_store(cls, value: object) -> object:
+        """Refuse a store URL no backend reads, before anything is opened."""
+        from qa.storage import backend_of
+
+        if isinstance(value, str):
+            value = value.strip() or None
+            backend_of(value)
         return value
 
     @field_validator("api_key", mode="before")

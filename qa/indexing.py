@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from filelock import FileLock, Timeout
 
 from embeddings.model import Embedder
 from embeddings.vector_index import VectorIndex
@@ -20,7 +19,8 @@ from qa.catalog import Catalog
 from qa.chunking import CHUNKER_VERSION, Chunks, TooManyPassages, chunk_text
 from qa.config import Settings
 from qa.documents import Document, DocumentError
-from qa.store import Replaced, Store
+from qa.storage import DocumentStore, open_store
+from qa.store import Replaced
 from qa.text import vocabulary
 
 log = logging.getLogger(__name__)
@@ -98,24 +98,23 @@ class Snapshot:
     sentences: VectorIndex
     passages: VectorIndex
     catalog: Catalog
-    store: Store
+    store: DocumentStore
 
 
 class Indexer:
     """Owns the store and the vector indexes of one data directory."""
 
-    def __init__(self, settings: Settings, embedder: Embedder, store: Store | None = None) -> None:
+    def __init__(self, settings: Settings, embedder: Embedder,
+                 store: DocumentStore | None = None) -> None:
         """Open the store; vectors load in `load`."""
         self.settings = settings
         self.embedder = embedder
-        self.store = store or Store(settings.data_dir)
+        self.store = store or open_store(settings)
         self.sentence_index: VectorIndex | None = None
         self.passage_index: VectorIndex | None = None
         self.catalog = Catalog()  # sentences, passages and titles for answering, in memory
         self.lock = threading.RLock()  # held briefly: vector index searches and mutations
         self.write_lock = threading.RLock()  # serialises writers, held while they embed
-        # ... and across processes (`qa add` while `qa serve` runs) on the same data dir.
-        self.file_lock = FileLock(self.store.data_dir / "write.lock")
         self.loaded_generation = -1  # the store state the vector indexes mirror
 
     @contextmanager
@@ -128,17 +127,9 @@ class Indexer:
 
     @contextmanager
     def writing(self) -> Iterator[None]:
-        """Be the only writer of this data directory, in this process and across processes."""
-        with self.write_lock:
-            try:
-                self.file_lock.acquire(timeout=0.05)
-            except Timeout:
-                log.info("another process is writing to %s; waiting for it", self.store.data_dir)
-                self.file_lock.acquire()
-            try:
-                yield
-            finally:
-                self.file_lock.release()
+        """Be the only writer of the store, in this process and across processes (and replicas)."""
+        with self.write_lock, self.store.exclusive():
+            yield
 
     # --- state ----------------------------------------------------------------------------
     @property

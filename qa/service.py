@@ -18,7 +18,8 @@ from qa.conversation import Turn, conversation_context
 from qa.documents import Document, check_distinct_ids, find_document_files, load_file
 from qa.indexing import AddReport, Indexer, ModelMismatch, Progress
 from qa.retrieval import Retriever
-from qa.store import DocumentSummary, Store
+from qa.storage import DocumentStore, backend_of
+from qa.store import DocumentSummary
 from qa.verification import Verifier
 
 log = logging.getLogger(__name__)
@@ -48,7 +49,7 @@ class Verbatim:
                                  verifier=verifier, verify_below=settings.verify_below)
 
     @property
-    def store(self) -> Store:
+    def store(self) -> DocumentStore:
         """Give read access to stored documents."""
         return self.indexer.store
 
@@ -56,6 +57,7 @@ class Verbatim:
         """Load the model and the vector indexes, the slow part of starting."""
         self.embedder.warm_up()
         self.indexer.load()
+        self.store.follow()  # other replicas' writes (a no-op for SQLite)
         self._prepare(None)
 
     def _prepare(self, doc_ids: Sequence[str] | None) -> None:
@@ -154,9 +156,11 @@ class Verbatim:
         counts = self.counts()
         mismatch = self.indexer.model_mismatch()
         return {"status": "stale_index" if mismatch else "ok", "model": self.embedder.name,
+                "store": backend_of(self.settings.store_url),
                 "backend": getattr(self.embedder, "backend", "torch"),
                 "detail": mismatch, "prepared": self.answerer.prepared.is_set(), **counts}
 
     def close(self) -> None:
         """Wait for a running write to finish, then save the vector indexes for a fast start."""
         self.indexer.save()
+        self.store.close()

@@ -8,6 +8,7 @@ derived from the vectors stored here and can always be rebuilt from them without
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import threading
 import time
@@ -18,9 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from filelock import FileLock, Timeout
 
 from qa.chunking import Chunks
 from qa.documents import Document
+
+log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = "1"
 DB_NAME = "verbatim.sqlite3"
@@ -137,6 +141,8 @@ class Store:
         self._term_rows: OrderedDict[tuple[str, str], int] = OrderedDict()
         self._counts_lock = threading.Lock()
         self._counts_generation = -1
+        # One writer across processes (`qa add` while `qa serve` runs) on the same data dir.
+        self._file_lock = FileLock(self.data_dir / "write.lock")
         with self._write_lock:
             conn = self._conn()
             conn.executescript(_SCHEMA)
@@ -166,6 +172,34 @@ class Store:
             conn.execute("PRAGMA foreign_keys=ON")
             self._local.conn = conn
         return conn
+
+    @property
+    def url(self) -> str:
+        """Name the store for logs and health checks."""
+        return f"sqlite:///{self.path}"
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Be the only writer of this store across processes, held while a writer embeds."""
+        try:
+            self._file_lock.acquire(timeout=0.05)
+        except Timeout:
+            log.info("another process is writing to %s; waiting for it", self.data_dir)
+            self._file_lock.acquire()
+        try:
+            yield
+        finally:
+            self._file_lock.release()
+
+    def follow(self, interval: float = 0.25) -> None:
+        """Keep up with other writers; a no-op here, since every process reads the one file."""
+
+    def pull(self) -> bool:
+        """Catch up with other writers now; nothing to copy here (False): they share the file."""
+        return False
+
+    def close(self) -> None:
+        """Release what the store holds open beyond its connections (nothing for SQLite)."""
 
     @contextmanager
     def transaction(self, bump: bool = True) -> Iterator[sqlite3.Connection]:

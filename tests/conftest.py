@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +13,7 @@ from fastapi.testclient import TestClient
 from api.main import create_app
 from embeddings.model import Embedder
 from qa.config import DEFAULT_SEEDS_DIR, Settings
+from qa.local_postgres import LocalPostgres
 from qa.service import Verbatim
 
 DATA = Path(__file__).with_name("data")
@@ -83,3 +85,21 @@ def seeded_client(seeded: Verbatim) -> Iterator[TestClient]:
 def load_questions(name: str = "seed_questions.jsonl") -> list[dict]:
     """Read a question set."""
     return [json.loads(line) for line in (DATA / name).read_text().splitlines() if line.strip()]
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[LocalPostgres]:
+    """A real PostgreSQL server of the test run's own, on 127.0.0.1 at a random port."""
+    server = LocalPostgres().init().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def store_url(postgres: LocalPostgres, request: pytest.FixtureRequest) -> str:
+    """An empty database of its own on the test run's server."""
+    name = "t_" + "".join(c if c.isalnum() else "_" for c in request.node.name)[:50].lower()
+    return postgres.create_database(f"{name}_{next(_DATABASES)}")
+
+
+_DATABASES = itertools.count()
