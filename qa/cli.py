@@ -17,7 +17,7 @@ import typer
 
 from qa.config import get_settings
 from qa.documents import SUPPORTED_SUFFIXES, DocumentError
-from qa.indexing import ModelMismatch, Progress
+from qa.indexing import Encoder, ModelMismatch, Progress
 
 if TYPE_CHECKING:
     from qa.service import Verbatim
@@ -29,6 +29,9 @@ app = typer.Typer(help="Verbatim: ask your documents, get the exact sentence tha
 DataDir = Annotated[Path | None, typer.Option(
     "--data-dir", help="Index folder (default: $VERBATIM_DATA_DIR or ./data).")]
 NoSeeds = Annotated[bool, typer.Option("--no-seeds", help="Don't index the seed documents.")]
+Dask = Annotated[str | None, typer.Option(
+    "--dask", metavar="SCHEDULER", help="Embed on the Dask cluster whose scheduler is at this "
+                                        "address (tcp://host:8786).")]
 StoreUrl = Annotated[str | None, typer.Option(
     "--store-url", envvar="VERBATIM_STORE_URL", show_envvar=True,
     help="A shared PostgreSQL store (postgresql://user@host/db) for replicas; the data dir "
@@ -64,6 +67,26 @@ def open_service(data_dir: Path | None, seed: bool = False, store_url: str | Non
         service.close()
     except (DocumentError, ModelMismatch, StoreUrlError) as exc:
         fail(str(exc))
+
+
+@contextmanager
+def _cluster(address: str | None, service: Verbatim) -> Iterator[Encoder | None]:
+    """Connect to a Dask scheduler for one command (None: embed in this process)."""
+    if address is None:
+        yield None
+        return
+    from qa.dask_embedding import ClusterError, DaskEncoder
+
+    try:
+        encoder = DaskEncoder(address, service.settings)
+    except ClusterError as exc:
+        fail(str(exc))
+    try:
+        yield encoder
+    except ClusterError as exc:
+        fail(str(exc))
+    finally:
+        encoder.close()
 
 
 @contextmanager
@@ -119,11 +142,11 @@ def ask(question: Annotated[str, typer.Argument(help="The question to answer.")]
 @app.command(help=f"Add or update documents ({' '.join(SUPPORTED_SUFFIXES)}); unchanged ones "
                   "are skipped.")
 def add(paths: Annotated[list[Path], typer.Argument(help="Files or folders to index.")],
-        data_dir: DataDir = None, store_url: StoreUrl = None) -> None:
+        data_dir: DataDir = None, store_url: StoreUrl = None, dask: Dask = None) -> None:
     """Index files and folders the way uploads are, for operators working on the server."""
-    with open_service(data_dir, store_url=store_url) as service:
+    with open_service(data_dir, store_url=store_url) as service, _cluster(dask, service) as encode:
         with _progress("Embedding") as progress:
-            report = service.add_paths(paths, progress)
+            report = service.add_paths(paths, progress, encode)
     typer.echo(f"added {len(report.added)}, updated {len(report.updated)}, "
                f"unchanged {len(report.unchanged)} ({report.sentences} sentences embedded)")
     for skipped in report.skipped:
@@ -199,11 +222,11 @@ def documents(data_dir: DataDir = None,
 
 
 @app.command()
-def rebuild(data_dir: DataDir = None, store_url: StoreUrl = None) -> None:
+def rebuild(data_dir: DataDir = None, store_url: StoreUrl = None, dask: Dask = None) -> None:
     """Re-chunk and re-embed every document (after a model or chunking change)."""
-    with open_service(data_dir, store_url=store_url) as service:
+    with open_service(data_dir, store_url=store_url) as service, _cluster(dask, service) as encode:
         with _progress("Re-embedding") as progress:
-            count = service.rebuild(progress)
+            count = service.rebuild(progress, encode)
     typer.echo(f"rebuilt {count} documents")
 
 

@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 Words = tuple[list[str], np.ndarray]  # words and their vectors, one row each
 Progress = Callable[[int, int], None]
 """Called with (sentences embedded so far, total sentences) while indexing."""
+Encoder = Callable[[Sequence[str], "Progress | None"], np.ndarray]
+"""Embeds many texts elsewhere (a Dask cluster), rows in order, reporting progress."""
 
 
 class ModelMismatch(RuntimeError):
@@ -246,7 +248,8 @@ class Indexer:
                                passage_vectors)
 
     # --- writes ---------------------------------------------------------------------------
-    def _embed(self, docs: list[Document], progress: Progress | None, all_words: bool = False
+    def _embed(self, docs: list[Document], progress: Progress | None, all_words: bool = False,
+               encode: Encoder | None = None
                ) -> tuple[list[tuple[Document, Chunks, np.ndarray, np.ndarray]], Words]:
         """Chunk and embed documents, in batches across documents for the model's best pace,
         and the words of their sentences that have no vector yet (all of them for a rebuild)."""
@@ -256,7 +259,9 @@ class Indexer:
         documents_end = len(inputs.texts)
         texts = inputs.texts + new_words
         vectors = np.zeros((0, 0), dtype=np.float32)
-        if texts:
+        if texts and encode is not None:
+            vectors = encode(texts, progress)
+        elif texts:
             if progress:
                 progress(0, len(texts))
             parts = []
@@ -270,7 +275,8 @@ class Indexer:
                  for (doc, chunks), (a, b, c) in zip(inputs.chunked, inputs.bounds)],
                 (new_words, project_words(vectors[documents_end:])))
 
-    def add(self, docs: Iterable[Document], progress: Progress | None = None) -> AddReport:
+    def add(self, docs: Iterable[Document], progress: Progress | None = None,
+            encode: Encoder | None = None) -> AddReport:
         """Index new or changed documents; unchanged ones (same content hash) cost nothing.
 
         Embedding happens before the index lock is taken, so questions keep being answered
@@ -293,7 +299,7 @@ class Indexer:
                     todo.append(doc)
             if not todo:
                 return report
-            embedded, (words, word_vectors) = self._embed(todo, progress)
+            embedded, (words, word_vectors) = self._embed(todo, progress, encode=encode)
             with self.lock:
                 changes = []
                 with self.store.transaction() as conn:
@@ -326,12 +332,13 @@ class Indexer:
         with self.writing():
             return self.store.reclaim(force=True)
 
-    def rebuild(self, progress: Progress | None = None) -> int:
+    def rebuild(self, progress: Progress | None = None, encode: Encoder | None = None) -> int:
         """Re-chunk and re-embed every document, e.g. after a model change; one atomic swap."""
         with self.writing():
             docs = list(self.store.iter_documents())
             # Questions are still answered meanwhile.
-            embedded, (words, word_vectors) = self._embed(docs, progress, all_words=True)
+            embedded, (words, word_vectors) = self._embed(docs, progress, all_words=True,
+                                                          encode=encode)
             with self.lock:
                 with self.store.transaction() as conn:
                     self.store.clear(conn)

@@ -16,7 +16,7 @@ from qa.answering import Answerer, Result
 from qa.config import Settings
 from qa.conversation import Turn, conversation_context
 from qa.documents import Document, check_distinct_ids, find_document_files, load_file
-from qa.indexing import AddReport, Indexer, ModelMismatch, Progress
+from qa.indexing import AddReport, Encoder, Indexer, ModelMismatch, Progress
 from qa.retrieval import Retriever
 from qa.storage import DocumentStore, backend_of
 from qa.store import DocumentSummary
@@ -90,20 +90,21 @@ class Verbatim:
         self.store.set_meta("seeded", "1")
         return report
 
-    def add_documents(self, docs: Iterable[Document], progress: Progress | None = None
-                      ) -> AddReport:
-        """Index documents; the index is updated when this returns."""
+    def add_documents(self, docs: Iterable[Document], progress: Progress | None = None,
+                      encode: Encoder | None = None) -> AddReport:
+        """Index documents (embedded by `encode` when given); the index is updated on return."""
         docs = list(docs)
         check_distinct_ids(docs)
         self._ready()
-        report = self.indexer.add(docs, progress)
+        report = self.indexer.add(docs, progress, encode)
         self._prepare(report.added + report.updated)
         return report
 
-    def add_paths(self, paths: Sequence[Path], progress: Progress | None = None) -> AddReport:
+    def add_paths(self, paths: Sequence[Path], progress: Progress | None = None,
+                  encode: Encoder | None = None) -> AddReport:
         """Index files and folders from disk; the report names what was skipped."""
         found = find_document_files(list(paths))
-        report = self.add_documents([load_file(*f) for f in found.files], progress)
+        report = self.add_documents([load_file(*f) for f in found.files], progress, encode)
         report.skipped.extend(found.skipped)
         return report
 
@@ -117,10 +118,10 @@ class Verbatim:
         self._ready()
         return self.indexer.reclaim()
 
-    def rebuild(self, progress: Progress | None = None) -> int:
-        """Re-embed every document with the configured model."""
+    def rebuild(self, progress: Progress | None = None, encode: Encoder | None = None) -> int:
+        """Re-embed every document with the configured model (on a cluster with `encode`)."""
         self._ready()
-        return self.indexer.rebuild(progress)
+        return self.indexer.rebuild(progress, encode)
 
     def ask(self, question: str, top_k: int = 3, context: str = "",
             abstain: bool = True) -> Result:
