@@ -31,6 +31,9 @@ class Settings(BaseSettings):
         None, description="A shared store for replicas (postgresql://user@host/db); the data "
                           "dir then holds this replica's mirror of it. None: SQLite in the data "
                           "dir.")
+    store_read_url: str | None = Field(
+        None, description="A streaming standby of the store to read from (writes still go to "
+                          "store_url).")
     seeds_dir: Path = Field(DEFAULT_SEEDS_DIR, description="Documents indexed on first start.")
     seed_on_start: bool = Field(
         True, description="Index the seeds when the server starts on an empty data dir.")

@@ -203,7 +203,7 @@ def open_store(settings: Settings) -> DocumentStore:
         from qa.postgres_store import PostgresStore
 
         assert settings.store_url is not None
-        return PostgresStore(settings.store_url, settings.data_dir)
+        return PostgresStore(settings.store_url, settings.data_dir, settings.store_read_url)
     from qa.store import Store
 
     return Store(settings.data_dir)

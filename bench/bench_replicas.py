@@ -1,0 +1,161 @@
+"""Replicas on PostgreSQL and bulk embedding on Dask, against the embedded default.
+
+Usage: python bench/bench_replicas.py [--writes 50] [--rounds 3] [--squad PATH] [--skip-dask]
+Writes bench/results/replicas.md. Targets (issue: replicas on PostgreSQL, Dask):
+- a write through replica A is answered by replica B within 2 s (p95 over the writes);
+- an answer through a PostgreSQL-backed replica within 1.1x the embedded one (same corpus);
+- a rebuild on a 2-worker Dask cluster at >= 0.8x the single-process pace on 2 cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.bench_core import Asker, markdown_table, wait_prepared
+from bench.harness import make_doc, running_server
+from qa.evaluation import load_jsonl
+from qa.local_postgres import LocalPostgres
+
+RESULTS = ROOT / "bench" / "results"
+SQUAD = ROOT.parent / "shared" / "data" / "squad-dev-public.json"
+
+
+def latency(url: str, questions: list[str], rounds: int) -> list[float]:
+    """Ask every question `rounds` times, one at a time; milliseconds each."""
+    ask, out = Asker(url), []
+    for _ in range(rounds):
+        for q in questions:
+            t = time.perf_counter()
+            ask(q)
+            out.append((time.perf_counter() - t) * 1000)
+    ask.close()
+    return out
+
+
+def visibility(url_a: str, url_b: str, writes: int) -> list[float]:
+    """Add a document through A, then time until B's answer cites it; seconds per write."""
+    import httpx
+
+    out = []
+    ask_b = Asker(url_b)
+    with httpx.Client(base_url=url_a, timeout=60) as a:
+        for i in range(writes):
+            doc = make_doc(f"v{i}", sentences=5)
+            t = time.perf_counter()
+            a.post("/v1/documents", json={"documents": [doc]}).raise_for_status()
+            while True:
+                body = ask_b(f"What did courier V{i} carry?")
+                if body["answers"] and body["answers"][0]["citation"]["doc_id"] == doc["doc_id"]:
+                    break
+                if time.perf_counter() - t > 30:
+                    raise RuntimeError(f"replica B never answered from {doc['doc_id']}")
+                time.sleep(0.01)
+            out.append(time.perf_counter() - t)
+    ask_b.close()
+    return out
+
+
+def dask_pace(squad: Path) -> list[dict[str, object]]:
+    """Rebuild the SQuAD file's index in one process and on a 2-worker LocalCluster."""
+    from distributed import LocalCluster
+
+    from qa.config import Settings
+    from qa.dask_embedding import DaskEncoder
+    from qa.evaluation import load_squad
+    from qa.service import Verbatim
+
+    docs, _ = load_squad(squad)
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="verbatim-bench-") as tmp:
+        settings = Settings(data_dir=Path(tmp), seed_on_start=False)
+        service = Verbatim(settings)
+        service.add_documents(docs)
+        sentences = service.store.counts()["sentences"]
+        t = time.perf_counter()
+        service.rebuild()
+        single = time.perf_counter() - t
+        rows.append({"rebuild": "one process (2 threads)", "seconds": round(single, 1),
+                     "sentences_per_s": round(sentences / single, 1), "vs_one_process": "1.00x"})
+        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                          scheduler_port=0, dashboard_address=None) as cluster:
+            encoder = DaskEncoder(cluster.scheduler_address, settings)
+            encoder(["warm up the workers' models"] * 4)
+            t = time.perf_counter()
+            service.rebuild(None, encoder)
+            spread = time.perf_counter() - t
+            encoder.close()
+        rows.append({"rebuild": "Dask LocalCluster, 2 workers x 1 thread",
+                     "seconds": round(spread, 1), "sentences_per_s": round(sentences / spread, 1),
+                     "vs_one_process": f"{single / spread:.2f}x"})
+        service.close()
+    return rows
+
+
+def main() -> None:
+    """Run the three measurements and write the results file."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--writes", type=int, default=50)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--squad", type=Path, default=SQUAD)
+    parser.add_argument("--skip-dask", action="store_true")
+    args = parser.parse_args()
+    questions = [q.question for q in load_jsonl(ROOT / "tests" / "data" / "seed_questions.jsonl")]
+    server = LocalPostgres().init().start()
+    try:
+        url = server.create_database("bench")
+        env = {**os.environ, "VERBATIM_STORE_URL": url}
+        with tempfile.TemporaryDirectory(prefix="verbatim-bench-") as tmp:
+            root = Path(tmp)
+            with running_server(root / "embedded") as (embedded, _), \
+                    running_server(root / "a", env=env) as (url_a, _), \
+                    running_server(root / "b", env=env) as (url_b, _):
+                for u in (embedded, url_a, url_b):
+                    wait_prepared(u)
+                rounds = {"embedded (SQLite)": [], "PostgreSQL replica": []}
+                for _ in range(args.rounds):  # alternate, so drift hits both alike
+                    rounds["embedded (SQLite)"] += latency(embedded, questions, 1)
+                    rounds["PostgreSQL replica"] += latency(url_b, questions, 1)
+                lat_rows = [{"store": k, "questions": len(v),
+                             "p50_ms": round(float(np.percentile(v, 50)), 2),
+                             "p95_ms": round(float(np.percentile(v, 95)), 2)}
+                            for k, v in rounds.items()]
+                ratio = lat_rows[1]["p50_ms"] / lat_rows[0]["p50_ms"]
+                seen = visibility(url_a, url_b, args.writes)
+    finally:
+        server.stop()
+    vis = {"writes": len(seen), "p50_s": round(float(np.percentile(seen, 50)), 3),
+           "p95_s": round(float(np.percentile(seen, 95)), 3), "max_s": round(max(seen), 3)}
+    dask_rows = [] if args.skip_dask else dask_pace(args.squad)
+    text = [
+        "# Replicas and bulk embedding", "",
+        f"Command: `python bench/bench_replicas.py --writes {args.writes} --rounds {args.rounds}`"
+        f"{' --skip-dask' if args.skip_dask else ''}", "",
+        "## Answer latency, same corpus (the seeds), over HTTP", "",
+        markdown_table(lat_rows), "",
+        f"PostgreSQL replica / embedded p50: **{ratio:.2f}x** (target <= 1.1x).", "",
+        "## A write through replica A, answered by replica B", "",
+        markdown_table([vis]), "",
+        "Target: p95 <= 2 s.", "",
+    ]
+    if dask_rows:
+        text += ["## Rebuilding the SQuAD public file's index", "", markdown_table(dask_rows), "",
+                 "Target: Dask at >= 0.8x one process on these 2 cores.", ""]
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "replicas.md").write_text("\n".join(text))
+    print("\n".join(text))
+    print(json.dumps({"latency": lat_rows, "visibility": vis, "dask": dask_rows}))
+
+
+if __name__ == "__main__":
+    main()
