@@ -31,7 +31,7 @@ DIM, K = 384, 10
 
 def clustered(n: int, rng: np.random.Generator, centres: np.ndarray) -> np.ndarray:
     """Unit vectors near random topic centres."""
-    x = centres[rng.integers(0, len(centres), n)] + 0.6 * rng.standard_normal((n, DIM)) / np.sqrt(DIM)
+    x = centres[rng.integers(0, len(centres), n)] + 0.8 * rng.standard_normal((n, DIM))
     x = x.astype(np.float32)
     faiss.normalize_L2(x)
     return x

@@ -74,6 +74,11 @@ class Catalog:
         self._word_position.update((w, start + i) for i, w in enumerate(words))
         self.word_vectors = vectors if not start else np.vstack([self.word_vectors, vectors])
 
+    def ids_of(self, doc_id: str) -> tuple[list[int], list[int]]:
+        """The quotable sentence and passage ids held for a document, to remove its vectors."""
+        return (list(self._quotable.get(doc_id, {}).values()),
+                list(self._doc_passages.get(doc_id, ())))
+
     def remove_document(self, doc_id: str) -> None:
         """Forget a deleted (or about to be rewritten) document, and what was worked out
         about its sentences: memory follows the corpus, not every text ever indexed."""

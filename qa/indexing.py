@@ -198,12 +198,34 @@ class Indexer:
             self.loaded_generation = generation
 
     def refresh(self) -> None:
-        """Pick up writes made by another process (`qa add` while `qa serve` runs)."""
+        """Pick up writes made by another process (`qa add` while `qa serve` runs) or replica:
+        just their documents when the store can say which, else everything."""
         if self.store.generation != self.loaded_generation:
             with self.lock:
-                if self.store.generation != self.loaded_generation:
+                target = self.store.generation
+                if target == self.loaded_generation:
+                    return
+                changed = self.store.changed_since(self.loaded_generation, target)
+                if changed is None:
                     log.info("the index changed on disk; reloading its vectors")
                     self.load()
+                    return
+                self._reload_documents(changed)
+                self.loaded_generation = target
+                if self._outgrown():
+                    self.load()
+
+    def _reload_documents(self, doc_ids: list[str]) -> None:
+        """Replace some documents' vectors and catalog entries with what the store holds now."""
+        assert self.sentence_index is not None and self.passage_index is not None
+        for doc_id in doc_ids:
+            sentence_ids, passage_ids = self.catalog.ids_of(doc_id)
+            self.sentence_index.remove(sentence_ids)
+            self.passage_index.remove(passage_ids)
+            self.catalog.remove_document(doc_id)
+        self.sentence_index.add(*self.store.load_vectors("sentences", doc_ids))
+        self.passage_index.add(*self.store.load_vectors("passages", doc_ids))
+        self.catalog.add_documents(self.store, doc_ids)
 
     def _follow(self, changes: list[tuple[Replaced, np.ndarray, np.ndarray]]) -> None:
         """Mirror this thread's committed write in memory, or reload if others wrote too."""

@@ -24,6 +24,7 @@ import logging
 import re
 import threading
 import time
+from collections import deque
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -76,6 +77,7 @@ INSERT INTO verbatim.meta VALUES ('generation', '0'), ('meta_serial', '0'),
 """
 
 DOCS_PER_READ = 200  # documents whose rows one query of a pull fetches
+JOURNAL = 1000  # pulls remembered, so the in-memory indexes can follow them document by document
 
 
 def redact(url: str) -> str:
@@ -98,6 +100,8 @@ class PostgresStore(Store):
         self._reader: psycopg.Connection | None = None
         self._stop = threading.Event()
         self._follower: threading.Thread | None = None
+        # (from generation, to generation, documents changed or None for everything)
+        self._journal: deque[tuple[int, int, frozenset[str] | None]] = deque(maxlen=JOURNAL)
         try:
             with psycopg.connect(url, autocommit=True, connect_timeout=10) as pg:
                 with pg.transaction():
@@ -310,6 +314,7 @@ class PostgresStore(Store):
         with Store.transaction(self, bump=False) as conn:
             if self._mirrors(state["store_id"], generation, serial):
                 return False  # another process sharing this data dir pulled meanwhile
+            local_generation = self.generation  # (the same unless such a process pulled)
             if full:
                 Store.clear(self, conn)
                 conn.execute("DELETE FROM meta WHERE key = 'faiss_generation'")
@@ -328,10 +333,26 @@ class PostgresStore(Store):
             Store.set_meta(self, "generation", str(generation), conn)
             Store.set_meta(self, "pg_meta_serial", str(serial), conn)
             Store.set_meta(self, "pg_store_id", state["store_id"], conn)
+        if generation != local_generation:
+            self._journal.append((local_generation, generation,
+                                  None if full else frozenset(d for d in changed if d)))
         if full:
             log.info("copied the store at %s into %s (%d documents)", self.url, self.data_dir,
                      len(changed))
         return True
+
+    def changed_since(self, generation: int, until: int) -> list[str] | None:
+        """The documents this process's pulls changed from one generation to another (None
+        when it cannot tell: a full copy, or a pull by another process on this data dir)."""
+        changed: set[str] = set()
+        at = generation
+        for start, end, doc_ids in list(self._journal):
+            if start == at and end <= until:
+                if doc_ids is None:
+                    return None
+                changed |= doc_ids
+                at = end
+        return sorted(changed) if at == until else None
 
     def _mirrors(self, store_id: str, generation: int, serial: int) -> bool:
         """Tell whether the mirror already holds this state of the store."""

@@ -91,6 +91,10 @@ class DocumentStore(LexicalIndex, Protocol):
         """Catch up with other writers now, before a write decides what to do; True if it did."""
         ...
 
+    def changed_since(self, generation: int, until: int) -> list[str] | None:
+        """The documents changed between two generations, when known (None: reload all)."""
+        ...
+
     def close(self) -> None:
         """Stop following and release connections."""
         ...
@@ -148,8 +152,9 @@ class DocumentStore(LexicalIndex, Protocol):
         """Size of what this process keeps on its local disk."""
         ...
 
-    def load_vectors(self, kind: str) -> tuple[np.ndarray, np.ndarray]:
-        """Read all stored vectors of `kind` with their ids."""
+    def load_vectors(self, kind: str, doc_ids: Sequence[str] | None = None
+                     ) -> tuple[np.ndarray, np.ndarray]:
+        """Read the stored vectors of `kind` with their ids, of some documents (all: None)."""
         ...
 
     def known_words(self, words: Iterable[str]) -> set[str]:

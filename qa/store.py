@@ -198,6 +198,11 @@ class Store:
         """Catch up with other writers now; nothing to copy here (False): they share the file."""
         return False
 
+    def changed_since(self, generation: int, until: int) -> list[str] | None:
+        """The documents that changed between two generations, when known (None: reload all)."""
+        del generation, until  # processes sharing the file keep no record of each other's writes
+        return None
+
     def close(self) -> None:
         """Release what the store holds open beyond its connections (nothing for SQLite)."""
 
@@ -375,11 +380,16 @@ class Store:
         conn.execute("DELETE FROM words")
 
     # --- vectors --------------------------------------------------------------------------
-    def load_vectors(self, kind: str) -> tuple[np.ndarray, np.ndarray]:
-        """Read all stored vectors of `kind` ('sentences' or 'passages') with their ids."""
+    def load_vectors(self, kind: str, doc_ids: Sequence[str] | None = None
+                     ) -> tuple[np.ndarray, np.ndarray]:
+        """Read the stored vectors of `kind` ('sentences' or 'passages') with their ids, of
+        some documents (all when None)."""
         table = _table(kind)
-        where = " WHERE quotable" if table == "sentences" else ""
-        rows = self._conn().execute(f"SELECT id, vector FROM {table}{where} ORDER BY id").fetchall()
+        quotable = "quotable AND " if table == "sentences" else ""
+        rows = list(self._of_documents(
+            f"SELECT id, vector FROM {table} WHERE {quotable}{{where}} ORDER BY id", doc_ids))
+        if doc_ids is not None:
+            rows.sort()  # ordered within each chunk of ids only
         if not rows:
             return np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32)
         ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))

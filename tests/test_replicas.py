@@ -66,13 +66,20 @@ def test_a_replica_started_empty_copies_the_store_without_embedding(tmp_path, st
 
 
 def test_writes_through_one_replica_are_answered_and_deleted_on_the_other(tmp_path, store_url,
-                                                                          embedder):
+                                                                          embedder, monkeypatch):
     a, b = replica(tmp_path, "a", store_url, embedder), replica(tmp_path, "b", store_url, embedder)
-    assert b.ask(QUESTION).abstained or "caraway" not in (b.ask(QUESTION).answer or "")
+    a.add_documents([Document("other", "Other", "The ferry leaves at noon.", "o.txt")])
+    assert wait_for(lambda: b.health()["documents"] == 1, timeout=5)
+    assert "caraway" not in (b.ask(QUESTION).answer or "")
+    full_loads: list[int] = []
+    load = b.indexer.load
+    monkeypatch.setattr(b.indexer, "load", lambda: full_loads.append(1) or load())
     a.add_documents([BAKERY])
     seen = wait_for(lambda: "caraway" in (b.ask(QUESTION).answer or ""), timeout=5)
     assert seen, "the second replica never answered from the new document"
-    assert b.health()["store"] == "postgresql" and b.health()["documents"] == 1
+    assert not full_loads  # it took in just the new document, not the whole corpus again
+    assert b.indexer.vector_count() == a.indexer.vector_count()
+    assert b.health()["store"] == "postgresql" and b.health()["documents"] == 2
     b.remove("bakery")  # and back the other way
     assert wait_for(lambda: a.get_document("bakery") is None and not any(
         x.citation.doc_id == "bakery" for x in a.ask(QUESTION).answers), timeout=5)

@@ -87,6 +87,16 @@ def test_a_written_document_reads_back_with_its_vectors_and_ids(store):
     assert [d.doc_id for d in store.iter_documents()] == ["torch"]
 
 
+def test_vectors_of_some_documents_are_read_alone(store):
+    torch, tvec, _ = write(store, TORCH)
+    relay, rvec, _ = write(store, RELAY, seed=1)
+    ids, vectors = store.load_vectors("sentences", ["relay"])
+    assert ids.tolist() == relay.added_sentences
+    np.testing.assert_array_equal(vectors, rvec)
+    assert store.load_vectors("passages", ["torch"])[0].tolist() == torch.added_passages
+    assert store.load_vectors("sentences", ["nope"])[0].size == 0
+
+
 def test_words_are_found_by_bm25_with_titles_weighted_less(store):
     write(store, TORCH)
     write(store, RELAY, seed=1)
