@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 import faiss
 import numpy as np
@@ -35,6 +36,40 @@ def _ivf(ids: np.ndarray, vectors: np.ndarray, dim: int, nprobe: int) -> faiss.I
     index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32),
                        np.asarray(ids, dtype=np.int64))
     return index
+
+
+@runtime_checkable
+class VectorSearch(Protocol):
+    """What retrieval and indexing ask of a vector index, whatever holds the vectors."""
+
+    @property
+    def approximate(self) -> bool:
+        """Tell whether searches may miss a true neighbour (clustered search)."""
+        ...
+
+    def __len__(self) -> int:
+        """Count the vectors held."""
+        ...
+
+    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        """Add unit vectors under the store's row ids."""
+        ...
+
+    def remove(self, ids: list[int] | np.ndarray) -> None:
+        """Remove vectors by id (ids not present are ignored)."""
+        ...
+
+    def search(self, query: np.ndarray, k: int) -> dict[int, float]:
+        """The k nearest ids with their cosine similarity."""
+        ...
+
+    def similarity(self, query: np.ndarray, ids: list[int]) -> dict[int, float]:
+        """Cosine similarity of the query to specific stored vectors."""
+        ...
+
+    def save(self, path: Path) -> None:
+        """Write the index so a restart can skip rebuilding it."""
+        ...
 
 
 class VectorIndex:

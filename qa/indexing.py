@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from embeddings.model import Embedder
-from embeddings.vector_index import VectorIndex
+from embeddings.vector_index import VectorIndex, VectorSearch
 from embeddings.words import project_words, projection_name
 from qa.catalog import Catalog
 from qa.chunking import CHUNKER_VERSION, Chunks, TooManyPassages, chunk_text
@@ -97,8 +97,8 @@ class Snapshot:
     """One consistent view of the index for one question: the vector indexes, the catalog and
     the store behind them. It is valid inside `Indexer.snapshot()`, while no write can land."""
 
-    sentences: VectorIndex
-    passages: VectorIndex
+    sentences: VectorSearch
+    passages: VectorSearch
     catalog: Catalog
     store: DocumentStore
 
