@@ -139,13 +139,25 @@ class PostgresStore(Store):
     # --- writes ---------------------------------------------------------------------------
     @contextmanager
     def exclusive(self) -> Iterator[None]:
-        """Be the only writer across every replica (and process) until the block ends."""
+        """Be the only writer across every replica (and process) until the block ends; a
+        thread already holding it may enter again (a rebuild saves under it)."""
+        if getattr(self._local, "exclusive", 0):
+            self._local.exclusive += 1
+            try:
+                yield
+            finally:
+                self._local.exclusive -= 1
+            return
         with super().exclusive(), psycopg.connect(self._url, autocommit=True) as lock:
             if not lock.execute("SELECT pg_try_advisory_lock(%s)", (WRITER_LOCK,)).fetchone()[0]:
                 log.info("another replica is writing to %s; waiting for it", self.url)
                 lock.execute("SELECT pg_advisory_lock(%s)", (WRITER_LOCK,))
             self.pull()  # decide what to write from the latest state
-            yield  # the lock goes with the connection when the block ends
+            self._local.exclusive = 1
+            try:
+                yield  # the lock goes with the connection when the block ends
+            finally:
+                self._local.exclusive = 0
 
     @contextmanager
     def transaction(self, bump: bool = True) -> Iterator[psycopg.Connection]:
@@ -314,7 +326,10 @@ class PostgresStore(Store):
         with Store.transaction(self, bump=False) as conn:
             if self._mirrors(state["store_id"], generation, serial):
                 return False  # another process sharing this data dir pulled meanwhile
-            local_generation = self.generation  # (the same unless such a process pulled)
+            now = self.generation
+            if now != local_generation and now >= generation and not full:
+                return False  # ...and from a snapshot as new as this one, or newer
+            local_generation = now
             if full:
                 Store.clear(self, conn)
                 conn.execute("DELETE FROM meta WHERE key = 'faiss_generation'")

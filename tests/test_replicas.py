@@ -87,6 +87,26 @@ def test_writes_through_one_replica_are_answered_and_deleted_on_the_other(tmp_pa
     b.close()
 
 
+def test_a_rebuild_through_one_replica_is_taken_in_by_the_others(tmp_path, store_url, embedder):
+    a, b = replica(tmp_path, "a", store_url, embedder), replica(tmp_path, "b", store_url, embedder)
+    a.add_documents([BAKERY])
+    assert wait_for(lambda: b.health()["documents"] == 1, timeout=5)
+    old_ids = set(b.store.load_vectors("sentences")[0].tolist())
+    rebuilt: list[int] = []
+    thread = threading.Thread(target=lambda: rebuilt.append(a.rebuild()), daemon=True)
+    thread.start()
+    thread.join(120)
+    assert rebuilt == [1], "the rebuild did not finish (a writer waiting on itself?)"
+    new_ids = set(a.store.load_vectors("sentences")[0].tolist())
+    assert new_ids and not new_ids & old_ids
+    assert wait_for(lambda: set(b.store.load_vectors("sentences")[0].tolist()) == new_ids, 5)
+    answer = b.ask(QUESTION)
+    assert "caraway" in answer.answer and answer.answers[0].citation.doc_id == "bakery"
+    assert b.indexer.vector_count() == len(new_ids)
+    a.close()
+    b.close()
+
+
 def test_one_writer_at_a_time_across_replicas(tmp_path, store_url):
     a = PostgresStore(store_url, tmp_path / "a")
     b = PostgresStore(store_url, tmp_path / "b")
