@@ -130,6 +130,7 @@ def test_one_writer_at_a_time_across_replicas(tmp_path, store_url):
     b.close()
 
 
+@pytest.mark.slow
 def test_a_replica_can_read_from_a_streaming_standby(tmp_path, postgres):
     url = postgres.create_database("standby_test")
     writer = PostgresStore(url, tmp_path / "writer")  # creates the schema on the primary
@@ -156,6 +157,7 @@ def test_a_replica_can_read_from_a_streaming_standby(tmp_path, postgres):
         writer.close()
 
 
+@pytest.mark.slow
 def test_a_store_that_cannot_be_reached_is_a_message_not_a_traceback(tmp_path):
     from qa.local_postgres import free_port
 
