@@ -1,6 +1,6 @@
 """Replicas on PostgreSQL and bulk embedding on Dask, against the embedded default.
 
-Usage: python bench/bench_replicas.py [--writes 50] [--rounds 3] [--squad PATH] [--skip-dask]
+Usage: python bench/bench_replicas.py [--writes 50] [--rounds 5] [--squad PATH] [--skip-dask]
 Writes bench/results/replicas.md. Targets (issue: replicas on PostgreSQL, Dask):
 - a write through replica A is answered by replica B within 2 s (p95 over the writes);
 - an answer through a PostgreSQL-backed replica within 1.1x the embedded one (same corpus);
@@ -31,15 +31,19 @@ RESULTS = ROOT / "bench" / "results"
 SQUAD = ROOT.parent / "shared" / "data" / "squad-dev-public.json"
 
 
-def latency(url: str, questions: list[str], rounds: int) -> list[float]:
-    """Ask every question `rounds` times, one at a time; milliseconds each."""
-    ask, out = Asker(url), []
+def latency(urls: dict[str, str], questions: list[str], rounds: int) -> dict[str, list[float]]:
+    """Ask every question of each server in turn, `rounds` times, one at a time, so drift on
+    shared cores hits them alike; milliseconds per answer, by server."""
+    askers = {name: Asker(url) for name, url in urls.items()}
+    out: dict[str, list[float]] = {name: [] for name in urls}
     for _ in range(rounds):
         for q in questions:
-            t = time.perf_counter()
-            ask(q)
-            out.append((time.perf_counter() - t) * 1000)
-    ask.close()
+            for name, ask in askers.items():
+                t = time.perf_counter()
+                ask(q)
+                out[name].append((time.perf_counter() - t) * 1000)
+    for ask in askers.values():
+        ask.close()
     return out
 
 
@@ -145,7 +149,7 @@ def main() -> None:
     """Run the three measurements and write the results file."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--writes", type=int, default=50)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--squad", type=Path, default=SQUAD)
     parser.add_argument("--skip-dask", action="store_true")
     args = parser.parse_args()
@@ -161,10 +165,8 @@ def main() -> None:
                     running_server(root / "b", env=env) as (url_b, _):
                 for u in (embedded, url_a, url_b):
                     wait_prepared(u)
-                rounds = {"embedded (SQLite)": [], "PostgreSQL replica": []}
-                for _ in range(args.rounds):  # alternate, so drift hits both alike
-                    rounds["embedded (SQLite)"] += latency(embedded, questions, 1)
-                    rounds["PostgreSQL replica"] += latency(url_b, questions, 1)
+                rounds = latency({"embedded (SQLite)": embedded, "PostgreSQL replica": url_b},
+                                 questions, args.rounds)
                 lat_rows = [{"store": k, "questions": len(v),
                              "p50_ms": round(float(np.percentile(v, 50)), 2),
                              "p95_ms": round(float(np.percentile(v, 95)), 2)}
