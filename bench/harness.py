@@ -50,6 +50,13 @@ def start_server(data_dir: Path, *args: str, timeout: float = 120.0,
             time.sleep(0.2)
 
 
+def run_qa(*args: str, env: dict[str, str] | None = None, timeout: float = 120.0
+           ) -> subprocess.CompletedProcess:
+    """Run a `qa` command as a user would, in a process of its own, capturing its output."""
+    return subprocess.run([sys.executable, "-m", "api.cli", *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
 def stop_server(proc: subprocess.Popen, timeout: float = 60.0) -> int:
     """Ask the server to stop (SIGTERM), as an operator would, and return its exit code."""
     if proc.poll() is None:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 
@@ -13,7 +11,7 @@ import numpy as np
 import pytest
 from distributed import Client, LocalCluster
 
-from bench.harness import ROOT, make_doc
+from bench.harness import make_doc, run_qa
 from qa.config import Settings
 from qa.dask_embedding import ClusterError, DaskEncoder
 from qa.documents import Document
@@ -87,9 +85,8 @@ def test_qa_add_on_dask_from_the_command_line(tmp_path, cluster):
     for d in docs(3):
         (folder / f"{d.doc_id}.txt").write_text(d.text)
     env = {**os.environ, "VERBATIM_BACKEND": "torch"}
-    done = subprocess.run([sys.executable, "-m", "api.cli", "add", str(folder), "--data-dir",
-                           str(tmp_path / "data"), "--dask", cluster.scheduler_address],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    done = run_qa("add", str(folder), "--data-dir", str(tmp_path / "data"), "--dask",
+                  cluster.scheduler_address, env=env, timeout=300)
     assert done.returncode == 0, done.stderr
     assert "added 3" in done.stdout
     with Client(cluster.scheduler_address) as client:  # the workers did the embedding
@@ -99,9 +96,7 @@ def test_qa_add_on_dask_from_the_command_line(tmp_path, cluster):
 
 def test_an_unreachable_scheduler_is_a_message(tmp_path):
     address = f"tcp://127.0.0.1:{free_port()}"
-    result = subprocess.run([sys.executable, "-m", "api.cli", "rebuild", "--data-dir",
-                             str(tmp_path / "d"), "--dask", address], cwd=ROOT,
-                            capture_output=True, text=True, timeout=120)
+    result = run_qa("rebuild", "--data-dir", str(tmp_path / "d"), "--dask", address)
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert f"cannot reach the Dask scheduler at {address}" in result.stderr
 

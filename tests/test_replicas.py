@@ -19,7 +19,7 @@ import numpy as np
 import psycopg
 import pytest
 
-from bench.harness import ROOT, make_doc, running_server, start_server, stop_server
+from bench.harness import ROOT, make_doc, run_qa, running_server, start_server, stop_server
 from qa.config import Settings
 from qa.documents import Document
 from qa.local_postgres import LocalPostgres
@@ -162,14 +162,11 @@ def test_a_store_that_cannot_be_reached_is_a_message_not_a_traceback(tmp_path):
     from qa.local_postgres import free_port
 
     url = f"postgresql://nobody:secret@127.0.0.1:{free_port()}/none"
-    result = subprocess.run([sys.executable, "-m", "api.cli", "documents", "--data-dir",
-                             str(tmp_path / "d"), "--store-url", url], cwd=ROOT,
-                            capture_output=True, text=True, timeout=60)
+    result = run_qa("documents", "--data-dir", str(tmp_path / "d"), "--store-url", url)
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert "cannot open the store at postgresql://nobody:***@" in result.stderr
     assert "secret" not in result.stderr
-    wrong = subprocess.run([sys.executable, "-m", "api.cli", "documents", "--store-url",
-                            "mysql://x/y"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    wrong = run_qa("documents", "--store-url", "mysql://x/y")
     assert wrong.returncode == 1 and "unknown store URL scheme 'mysql'" in wrong.stderr
 
 
@@ -218,9 +215,7 @@ def test_a_writer_killed_mid_add_leaves_no_partial_document(tmp_path, store_url)
             "verbatim.sentences s USING (doc_id) GROUP BY d.doc_id").fetchall()
     assert len(counts) in (0, 40) and all(n == 40 for _, n in counts)  # all or nothing
     # The dead writer's lock went with its connection: the next writer gets on with it.
-    done = subprocess.run([sys.executable, "-m", "api.cli", "add", str(folder), "--data-dir",
-                           str(tmp_path / "w2")], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=600)
+    done = run_qa("add", str(folder), "--data-dir", str(tmp_path / "w2"), env=env, timeout=600)
     assert done.returncode == 0, done.stderr
     reader = PostgresStore(store_url, tmp_path / "r")
     assert reader.counts()["documents"] == 40
