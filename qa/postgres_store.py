@@ -78,6 +78,7 @@ INSERT INTO verbatim.meta VALUES ('generation', '0'), ('meta_serial', '0'),
 
 DOCS_PER_READ = 200  # documents whose rows one query of a pull fetches
 JOURNAL = 1000  # pulls remembered, so the in-memory indexes can follow them document by document
+CHANGES_KEPT = 100_000  # generations of the change log kept; a replica further behind copies all
 
 
 def redact(url: str) -> str:
@@ -172,6 +173,9 @@ class PostgresStore(Store):
                 if bump:
                     pg.execute("UPDATE verbatim.meta SET value = %s WHERE key = 'generation'",
                                (str(start + 1),))
+                    if (start + 1) % max(1, CHANGES_KEPT // 10) == 0:  # now and then
+                        pg.execute("DELETE FROM verbatim.changes WHERE generation <= %s",
+                                   (start + 1 - CHANGES_KEPT,))
         self._pull(primary=True)
 
     @property

@@ -107,6 +107,36 @@ def test_a_rebuild_through_one_replica_is_taken_in_by_the_others(tmp_path, store
     b.close()
 
 
+def test_a_replica_behind_the_pruned_change_log_copies_everything(tmp_path, store_url,
+                                                                  monkeypatch):
+    from qa import postgres_store
+    from qa.chunking import chunk_text
+
+    monkeypatch.setattr(postgres_store, "CHANGES_KEPT", 2)
+    a = PostgresStore(store_url, tmp_path / "a")
+    b = PostgresStore(store_url, tmp_path / "b")
+
+    def add(doc_id: str) -> None:
+        chunks = chunk_text(BAKERY.text, 4, 1, 1200)
+        with a.transaction() as conn:
+            a.write_document(conn, Document(doc_id, BAKERY.title, BAKERY.text, "x.txt"), chunks,
+                             np.ones((2, 4), np.float32),
+                             np.ones((len(chunks.passages), 4), np.float32))
+
+    add("d1")
+    assert b.pull() and b.changed_since(0, 1) == ["d1"]
+    for n in range(2, 7):
+        add(f"d{n}")
+    with psycopg.connect(store_url) as conn:
+        logged = [r[0] for r in conn.execute("SELECT generation FROM verbatim.changes")]
+    assert min(logged) > 2  # the log was pruned past b's generation...
+    assert b.pull() and b.changed_since(1, 6) is None  # ...so b copied everything anew
+    assert sorted(d.doc_id for d in b.list_documents()) == [f"d{n}" for n in range(1, 7)]
+    assert b.load_vectors("sentences")[0].tolist() == a.load_vectors("sentences")[0].tolist()
+    a.close()
+    b.close()
+
+
 def test_one_writer_at_a_time_across_replicas(tmp_path, store_url):
     a = PostgresStore(store_url, tmp_path / "a")
     b = PostgresStore(store_url, tmp_path / "b")
