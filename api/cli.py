@@ -74,7 +74,10 @@ def _serve_workers(settings: Settings, options: dict) -> None:
     from api.workers import serve as serve_workers
     from qa.storage import open_store
 
-    if settings.seed_on_start and not open_store(settings).has_content():
+    store = open_store(settings)
+    empty = not store.has_content()
+    store.close()
+    if settings.seed_on_start and empty:
         # once, here, not racing in every worker
         with open_service(settings.data_dir, seed=True, store_url=settings.store_url):
             pass

@@ -6,9 +6,9 @@ answering never waits on the network, and BM25 scores are exactly those of the e
 
 - Writes: one PostgreSQL transaction per change. It locks the `generation` row (`FOR UPDATE`),
   so commits are serialised and row ids grow in commit order, records the changed documents in
-  `changes` under the new generation, and commits. One writer at a time across replicas is a
-  session advisory lock (`exclusive`), held while the writer embeds; it is released by the
-  server if the writer's process dies.
+  `changes` under the new generation, and commits. One writer at a time across replicas is an
+  advisory lock held by the writer's connection (`exclusive`) while it embeds; the server
+  releases it if the writer's process dies.
 - Reads: `pull` copies what changed since the mirror's generation (the documents named in
   `changes`, new words, the shared metadata) inside one repeatable-read snapshot, into one
   SQLite transaction. A mirror that is empty, from another database, or behind a rebuild is
@@ -36,7 +36,7 @@ import psycopg
 from qa.chunking import Chunks
 from qa.documents import Document
 from qa.storage import StoreUrlError
-from qa.store import Replaced, Store, _blob, _chunks, _NothingWritten
+from qa.store import Replaced, Store, _blob, _chunks
 
 log = logging.getLogger(__name__)
 
@@ -245,17 +245,14 @@ class PostgresStore(Store):
                                 sentence.comment))
         return Replaced(doc.doc_id, removed_s, removed_p, added_s, pids)
 
-    def delete_document(self, doc_id: str) -> Replaced | None:
-        """Remove a document everywhere; None (and nothing written) when it was not there."""
-        try:
-            with self.transaction() as pg:
-                if pg.execute("SELECT 1 FROM verbatim.documents WHERE doc_id = %s",
-                              (doc_id,)).fetchone() is None:
-                    raise _NothingWritten
-                sids, pids = self._pg_delete(pg, doc_id)
-        except _NothingWritten:
-            return None
-        return Replaced(doc_id, sids, pids, [], [])
+    def _holds(self, conn: Any, doc_id: str) -> bool:
+        """Tell, inside a write transaction, whether PostgreSQL has this document."""
+        return conn.execute("SELECT 1 FROM verbatim.documents WHERE doc_id = %s",
+                            (doc_id,)).fetchone() is not None
+
+    def _remove(self, conn: Any, doc_id: str) -> tuple[list[int], list[int]]:
+        """Delete a document in PostgreSQL (the mirror follows when the write is pulled)."""
+        return self._pg_delete(conn, doc_id)
 
     def clear(self, conn: Any) -> None:
         """Empty the shared store for a rebuild; every replica then copies it anew."""

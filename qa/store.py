@@ -305,13 +305,21 @@ class Store:
         nothing is written: a new generation would make every replica reload)."""
         try:
             with self.transaction() as conn:
-                if conn.execute("SELECT 1 FROM documents WHERE doc_id = ?",
-                                (doc_id,)).fetchone() is None:
+                if not self._holds(conn, doc_id):
                     raise _NothingWritten
-                sids, pids = self._delete(conn, doc_id)
+                sids, pids = self._remove(conn, doc_id)
         except _NothingWritten:
             return None
         return Replaced(doc_id, sids, pids, [], [])
+
+    def _holds(self, conn: sqlite3.Connection, doc_id: str) -> bool:
+        """Tell, inside a write transaction, whether the source of truth has this document."""
+        return conn.execute("SELECT 1 FROM documents WHERE doc_id = ?",
+                            (doc_id,)).fetchone() is not None
+
+    def _remove(self, conn: sqlite3.Connection, doc_id: str) -> tuple[list[int], list[int]]:
+        """Delete a document from the source of truth; its quotable sentence and passage ids."""
+        return self._delete(conn, doc_id)
 
     def reclaim(self, force: bool = False) -> int:
         """Give the space of deleted documents back to the disk; bytes freed.
