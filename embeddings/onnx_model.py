@@ -256,6 +256,12 @@ class OnnxEmbedder(Embedder):
         self._load_onnx()
         if self._fallback:
             return self.encode(texts)
+        if self._query_session is not None and len(texts) > 1:
+            # The int8 model scales its activations by what is in the batch: batched with
+            # others, a question's vector moves (cosine ~0.99) and its answer's confidence
+            # with it. Each question runs alone, so an answer never depends on who else asked.
+            return np.concatenate([self._run([t], self._query_session, self._question_tokenizer)
+                                   for t in texts])
         return self._run(texts, self._query_session, self._question_tokenizer)
 
     def _run_encoded(self, encodings: list[Encoding],

@@ -103,9 +103,10 @@ class LocalPostgres:
                 time.sleep(0.01)
 
     def stop(self) -> None:
-        """Stop the server (fast shutdown) and remove its files."""
+        """Stop the server and remove its files (an immediate shutdown: no checkpoint is
+        written for files about to be deleted)."""
         try:
-            self._run(find_binary("pg_ctl") or "pg_ctl", "-D", str(self.data), "-m", "fast",
+            self._run(find_binary("pg_ctl") or "pg_ctl", "-D", str(self.data), "-m", "immediate",
                       "-w", "stop")
         except subprocess.CalledProcessError:
             pass

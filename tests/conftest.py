@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.main import create_app
-from embeddings.model import Embedder
+from embeddings.onnx_model import OnnxEmbedder
 from qa.config import DEFAULT_SEEDS_DIR, Settings
 from qa.local_postgres import LocalPostgres
 from qa.service import Verbatim
@@ -20,11 +20,12 @@ DATA = Path(__file__).with_name("data")
 LOCAL = "http://127.0.0.1:8000"  # the address `qa serve` answers on by default
 
 
-class CountingEmbedder(Embedder):
-    """The real model, counting how many texts it embedded, to prove work was skipped."""
+class CountingEmbedder(OnnxEmbedder):
+    """The model as `qa serve` runs it (ONNX, int8 questions), counting how many texts it
+    embedded, to prove work was skipped."""
 
     def __init__(self) -> None:
-        super().__init__(threads=2)
+        super().__init__(threads=2, int8_queries=True)
         self.calls = 0
         self.texts = 0
 

@@ -89,6 +89,8 @@ def test_follow_up_questions_use_the_conversation(seeded):
 
 
 def test_every_citation_slices_to_the_quoted_sentence(seeded):
+    texts = {d.doc_id: seeded.get_document(d.doc_id).text for d in seeded.list_documents()}
+    spans = {d: {(s.start, s.end) for s in chunk_text(t).sentences} for d, t in texts.items()}
     for q in ANSWERABLE:
         result = seeded.ask(q["question"], top_k=5)
         assert 0.0 <= result.confidence <= 1.0
@@ -98,13 +100,12 @@ def test_every_citation_slices_to_the_quoted_sentence(seeded):
         assert not scores or scores[0] <= result.confidence
         for answer in result.answers:
             c = answer.citation
-            assert seeded.get_document(c.doc_id).text[c.start:c.end] == answer.text
+            assert texts[c.doc_id][c.start:c.end] == answer.text
             for c in [answer.citation, *answer.also_in]:
-                text = seeded.get_document(c.doc_id).text
+                text = texts[c.doc_id]
                 # Each place is a whole sentence of its page, the quote itself or a near copy of
                 # it (a caption repeated with a small edit), inside the passage it cites.
-                sentences = {(s.start, s.end) for s in chunk_text(text).sentences}
-                assert (c.start, c.end) in sentences
+                assert (c.start, c.end) in spans[c.doc_id]
                 assert is_near_duplicate(near_duplicate_key(text[c.start:c.end]),
                                          near_duplicate_key(answer.text))
                 assert c.passage == text[c.passage_start:c.passage_start + len(c.passage)]

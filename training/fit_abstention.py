@@ -8,8 +8,10 @@ example is its best-ranked sentence with the verifier's features (`qa.verificati
 labelled 1 when the question is answerable and that sentence is right by the ReQA judge, else 0
 (unanswerable questions, and wrong first sentences). Every other question is also asked of the
 corpus without its own article (off-corpus, label 0), as the ranking's calibration is, so
-off-topic questions keep abstaining. Everything is cross-validated by article: no article is
-scored by a model that saw it. `--write` saves qa/verifier_params.json.
+off-topic questions keep abstaining. Every answerable question is asked once more without its
+own paragraph (near-topic: the subject is there, the answer is not; label 0, reported as
+`near_abstain`, learnt from only with `--near`). Everything is cross-validated by article: no
+article is scored by a model that saw it. `--write` saves qa/verifier_params.json.
 """
 
 from __future__ import annotations
@@ -29,9 +31,9 @@ sys.path.insert(0, str(ROOT))
 from qa import verification
 from qa.answering import combine, meaning_of, verification_inputs
 from qa.config import Settings
-from qa.evaluation import auroc, judge
+from qa.evaluation import auroc, judge, normalize
 from qa.retrieval import Candidates, Query
-from training.squad_index import CACHE, off_corpus, open_squad_index
+from training.squad_index import CACHE, near_corpus, off_corpus, open_squad_index
 
 DEFAULT_SQUAD2 = ROOT.parent / "shared" / "data" / "squad2-dev-public.json"
 
@@ -71,6 +73,12 @@ def collect(squad: Path, refresh: bool) -> list[dict]:
             sub = off_corpus(cands, q.group, qi)
             if sub is not None:
                 out.append(example(view, q, query, sub, titles, "off"))
+            near = None if q.unanswerable else near_corpus(cands, q.doc_id)
+            if near is not None:
+                e = example(view, q, query, near, titles, "near")
+                # Another paragraph may say the same thing: not a question without an answer.
+                if not any(normalize(a) in normalize(e["evidence"].sentence) for a in q.answers):
+                    out.append(e)
     CACHE.mkdir(parents=True, exist_ok=True)
     cache.write_bytes(pickle.dumps(out))
     return out
@@ -116,12 +124,14 @@ def report(name: str, examples: list[dict], prob: np.ndarray, threshold: float) 
     a, w = acc(threshold)
     grid = np.linspace(0.02, 0.98, 49)
     best = max(grid, key=lambda t: acc(t)[0])
-    off = p_off = prob[~own]
+    kinds = np.array([e["kind"] for e in examples])
+    off, near = prob[kinds == "off"], prob[kinds == "near"]
     out = {"accuracy": a, "wrong": w, "auroc": auroc(p[right], p[un]),
            "unanswerable_abstain": float((p[un] < threshold).mean()),
            "answerable_abstain": float((p[~un] < threshold).mean()),
            "best_accuracy": acc(best)[0], "best_threshold": float(best),
-           "off_corpus_abstain": float((off < threshold).mean()) if len(p_off) else None}
+           "off_corpus_abstain": float((off < threshold).mean()) if len(off) else None,
+           "near_abstain": float((near < threshold).mean()) if len(near) else None}
     print(f"{name:28} " + "  ".join(f"{k} {v:.3f}" for k, v in out.items() if v is not None))
     return out
 
@@ -130,7 +140,9 @@ def main() -> None:
     """Collect, cross-validate, report and optionally save."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("squad", nargs="?", type=Path, default=DEFAULT_SQUAD2)
-    parser.add_argument("--write", action="store_true", help="save qa/verifier_params.json")
+    parser.add_argument("--write", nargs="?", type=Path, const=verification.PARAMS_FILE,
+                        help="save the parameters (to qa/verifier_params.json unless a path "
+                             "is given)")
     parser.add_argument("--refresh", action="store_true", help="ask every question again")
     parser.add_argument("--hidden", type=int, default=0,
                         help="hidden units of a small network (0, as shipped: logistic)")
@@ -138,11 +150,15 @@ def main() -> None:
     parser.add_argument("--threshold", type=float, default=Settings().abstain_below)
     parser.add_argument("--verify-below", type=float, default=Settings().verify_below,
                         help="where the verifier overrules the ranking's confidence")
+    parser.add_argument("--near", action="store_true",
+                        help="also learn from the near-topic examples (docs/abstention.md: no "
+                             "gain at the same cost to answerable questions)")
     args = parser.parse_args()
     examples = collect(args.squad, args.refresh)
     x = matrix(examples)
     y = np.array([e["right"] for e in examples])
     groups = np.array([e["group"] for e in examples])
+    learn = np.array([args.near or e["kind"] != "near" for e in examples])
     articles = sorted(set(groups))
     folds = [set(articles[i::6]) for i in range(6)]
     print(f"{len(examples)} examples ({int(y.sum())} right) from {len(articles)} articles")
@@ -151,18 +167,18 @@ def main() -> None:
     cv = np.zeros(len(x))
     for fold in folds:
         test = np.array([g in fold for g in groups])
-        params = fit(x[~test], y[~test], args.hidden, args.alpha)
+        params = fit(x[~test & learn], y[~test & learn], args.hidden, args.alpha)
         cv[test] = verification.Verifier(params).probability(x[test])
     report(f"verifier h={args.hidden} a={args.alpha} CV", examples, cv, args.threshold)
     calibrated = [e["calibrated"] for e in examples]
     report(f"as served (below {args.verify_below}) CV", examples,
            np.array([combine(c, v, args.verify_below) for c, v in zip(calibrated, cv)]),
            args.threshold)
-    params = fit(x, y, args.hidden, args.alpha)
+    params = fit(x[learn], y[learn], args.hidden, args.alpha)
     params["trained_on"] = args.squad.name
     if args.write:
-        verification.PARAMS_FILE.write_text(json.dumps(params) + "\n")
-        print(f"wrote {verification.PARAMS_FILE}")
+        args.write.write_text(json.dumps(params) + "\n")
+        print(f"wrote {args.write}")
 
 
 if __name__ == "__main__":

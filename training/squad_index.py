@@ -32,6 +32,21 @@ def open_squad_index(squad: Path, tag: str = "") -> tuple[Verbatim, list[EvalQue
     return service, questions
 
 
+def _keep(cands: Candidates, keep: list[int]) -> Candidates:
+    """The candidates at the given positions, every signal kept in step."""
+    return Candidates([cands.rows[i] for i in keep], cands.signals[keep],
+                      [cands.passage_rows[i] for i in keep], cands.idf, cands.meaning_terms,
+                      cands.meaning[keep])
+
+
+def near_corpus(cands: Candidates, doc_id: str) -> Candidates | None:
+    """An answerable question against its article without its own paragraph (None when
+    nothing else matched): the subject is there, the answer is not, as when a user asks the
+    documents something on their topic that they never say."""
+    keep = [i for i, r in enumerate(cands.rows) if r.doc_id != doc_id]
+    return _keep(cands, keep) if keep else None
+
+
 def off_corpus(cands: Candidates, article: str, n: int) -> Candidates | None:
     """The question numbered `n` against a corpus without its own article, for every other
     question (None for the rest, or when nothing else matched): it should abstain. Half of
@@ -45,6 +60,4 @@ def off_corpus(cands: Candidates, article: str, n: int) -> Candidates | None:
         keep = [i for i in keep if cands.rows[i].doc_id.split("#")[0] == nearest]
     if not keep:
         return None
-    return Candidates([cands.rows[i] for i in keep], cands.signals[keep],
-                      [cands.passage_rows[i] for i in keep], cands.idf, cands.meaning_terms,
-                      cands.meaning[keep])
+    return _keep(cands, keep)
