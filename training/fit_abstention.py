@@ -91,6 +91,12 @@ def matrix(examples: list[dict]) -> np.ndarray:
                       for e in tqdm(examples, desc="features", mininterval=10)])
 
 
+def logit(p: np.ndarray | float) -> np.ndarray:
+    """Log-odds, kept finite at 0 and 1."""
+    p = np.clip(p, 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))
+
+
 def fit(x: np.ndarray, y: np.ndarray, hidden: int, alpha: float, seed: int = 0):
     """A small network (or a logistic regression with hidden=0) on standardised features."""
     from sklearn.linear_model import LogisticRegression
@@ -174,6 +180,11 @@ def main() -> None:
     report(f"as served (below {args.verify_below}) CV", examples,
            np.array([combine(c, v, args.verify_below) for c, v in zip(calibrated, cv)]),
            args.threshold)
+    # The verifier over the whole range, shifted so that it crosses the threshold where it
+    # crosses `verify_below`: the same answers and abstentions, a different order above them.
+    shift = logit(args.threshold) - logit(args.verify_below)
+    report("verifier everywhere CV", examples,
+           np.minimum(calibrated, 1 / (1 + np.exp(-(logit(cv) + shift)))), args.threshold)
     params = fit(x[learn], y[learn], args.hidden, args.alpha)
     params["trained_on"] = args.squad.name
     if args.write:
