@@ -52,9 +52,11 @@ def serve(data_dir: DataDir = None,
     from qa.storage import StoreUrlError, open_store
 
     try:  # reach the store (and bring this machine's copy up to date) before serving
-        open_store(settings).close()
+        store = open_store(settings)
     except StoreUrlError as exc:
         fail(str(exc))
+    empty = not store.has_content()
+    store.close()
     configure_logging(settings.log_format)
     # Stop accepting on SIGTERM/Ctrl-C, let in-flight requests and writes finish, then save.
     GuardedHttpToolsProtocol.configure(settings)
@@ -63,20 +65,17 @@ def serve(data_dir: DataDir = None,
     if settings.workers == 1:
         uvicorn.run(create_app(settings, seed=settings.seed_on_start), **options)
     else:
-        _serve_workers(settings, options)
+        _serve_workers(settings, options, empty)
 
 
-def _serve_workers(settings: Settings, options: dict) -> None:
-    """Run several server processes on one data directory, the cores shared between them."""
+def _serve_workers(settings: Settings, options: dict, empty: bool) -> None:
+    """Run several server processes on one data directory (`empty`: nothing indexed yet),
+    the cores shared between them."""
     import uvicorn
 
     from api.workers import APP, can_share_port
     from api.workers import serve as serve_workers
-    from qa.storage import open_store
 
-    store = open_store(settings)
-    empty = not store.has_content()
-    store.close()
     if settings.seed_on_start and empty:
         # once, here, not racing in every worker
         with open_service(settings.data_dir, seed=True, store_url=settings.store_url):

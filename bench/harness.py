@@ -4,7 +4,6 @@ documents (each names a courier no other mentions) and hand-made PDFs, honest an
 from __future__ import annotations
 
 import random
-import socket
 import subprocess
 import sys
 import time
@@ -15,14 +14,9 @@ from pathlib import Path
 
 import httpx
 
+from qa.local_postgres import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    """Find a free loopback port."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start_server(data_dir: Path, *args: str, timeout: float = 120.0,

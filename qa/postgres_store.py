@@ -202,8 +202,9 @@ class PostgresStore(Store):
         """The generation the running transaction commits as."""
         return self.last_start_generation + 1
 
-    def _pg_delete(self, pg: psycopg.Connection, doc_id: str) -> tuple[list[int], list[int]]:
-        """Delete a document's rows, returning its quotable sentence and passage ids."""
+    def _remove(self, pg: psycopg.Connection, doc_id: str) -> tuple[list[int], list[int]]:
+        """Delete a document's rows in PostgreSQL (the mirror follows when the write is pulled),
+        returning its quotable sentence and passage ids."""
         sids = [r[0] for r in pg.execute(
             "SELECT id FROM verbatim.sentences WHERE doc_id = %s AND quotable ORDER BY id",
             (doc_id,))]
@@ -218,7 +219,7 @@ class PostgresStore(Store):
                        sentence_vectors: np.ndarray, passage_vectors: np.ndarray) -> Replaced:
         """Replace a document and its rows inside the caller's PostgreSQL transaction."""
         pg: psycopg.Connection = conn
-        removed_s, removed_p = self._pg_delete(pg, doc.doc_id)
+        removed_s, removed_p = self._remove(pg, doc.doc_id)
         pg.execute("INSERT INTO verbatim.documents VALUES (%s, %s, %s, %s, %s, %s)",
                    (doc.doc_id, doc.title, doc.text, doc.source, doc.content_hash, time.time()))
         pids = _next_ids(pg, "verbatim.passages_id_seq", len(chunks.passages))
@@ -249,10 +250,6 @@ class PostgresStore(Store):
         """Tell, inside a write transaction, whether PostgreSQL has this document."""
         return conn.execute("SELECT 1 FROM verbatim.documents WHERE doc_id = %s",
                             (doc_id,)).fetchone() is not None
-
-    def _remove(self, conn: Any, doc_id: str) -> tuple[list[int], list[int]]:
-        """Delete a document in PostgreSQL (the mirror follows when the write is pulled)."""
-        return self._pg_delete(conn, doc_id)
 
     def clear(self, conn: Any) -> None:
         """Empty the shared store for a rebuild; every replica then copies it anew."""
