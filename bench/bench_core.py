@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import os
 import sys
 import tempfile
 import time
@@ -23,7 +22,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.harness import running_server
+from bench.harness import provenance, running_server
 from qa.config import DEFAULT_SEEDS_DIR, Settings
 from qa.documents import find_document_files, load_file
 from qa.evaluation import load_jsonl, load_squad
@@ -158,10 +157,8 @@ def main() -> None:
         qs = [q.question for q in questions[::max(1, len(questions) // args.queries)]]
         rows.append(measure("squad-dev-public", docs, qs[:args.queries], args.queries))
     table = markdown_table(rows)
-    machine = f"{os.cpu_count()} cores, Python {sys.version.split()[0]}"
     out = ROOT / "bench" / "results" / "core.md"
-    out.write_text(f"# Core figures\n\nMachine: {machine}. Command: `python bench/bench_core.py`"
-                   f"\n\n{table}\n")
+    out.write_text(f"# Core figures\n\n{provenance('python bench/bench_core.py')}\n\n{table}\n")
     print(table)
     print(json.dumps(rows))
 

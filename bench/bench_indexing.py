@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.bench_core import DEFAULT_SQUAD, markdown_table
+from bench.harness import provenance
 from qa.config import Settings
 from qa.evaluation import load_squad
 from qa.indexing import model_inputs
@@ -62,8 +63,9 @@ def main() -> None:
            "model_alone_texts_per_s": round(best_model), "indexing_texts_per_s": round(best_index),
            "ratio": round(ratio, 2), "backend": service.health()["backend"]}
     table = markdown_table([row])
-    text = (f"# Indexing pace\n\nCommand: `python bench/bench_indexing.py --docs {args.docs}`"
-            f"\n\n{table}\n\nIndexing runs at **{ratio:.2f} x** the model's own pace.\n")
+    command = f"python bench/bench_indexing.py --docs {args.docs}"
+    text = (f"# Indexing pace\n\n{provenance(command)}\n\n{table}\n\n"
+            f"Indexing runs at **{ratio:.2f} x** the model's own pace.\n")
     (ROOT / "bench" / "results" / "indexing.md").write_text(text)
     print(text)
     print(json.dumps(row))

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.bench_core import Asker, markdown_table
-from bench.harness import running_server
+from bench.harness import provenance, running_server
 from qa.evaluation import load_jsonl
 
 
@@ -77,8 +77,8 @@ def main() -> None:
                     drive(url, args.clients, args.seconds, questions)]
     ratio = rows[1]["throughput_rps"] / rows[0]["throughput_rps"]
     table = markdown_table(rows)
-    text = (f"# Load\n\nCommand: `python bench/bench_load.py --seconds {args.seconds:.0f} "
-            f"--workers {args.workers}`\n\n"
+    command = f"python bench/bench_load.py --seconds {args.seconds:.0f} --workers {args.workers}"
+    text = (f"# Load\n\n{provenance(command)}\n\n"
             f"{table}\n\nThroughput with {args.clients} clients: **{ratio:.2f} x** one client.\n")
     (ROOT / "bench" / "results" / "load.md").write_text(text)
     print(text)

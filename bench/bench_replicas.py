@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.bench_core import Asker, markdown_table, wait_prepared
-from bench.harness import make_doc, running_server
+from bench.harness import make_doc, provenance, running_server
 from qa.evaluation import load_jsonl
 from qa.local_postgres import LocalPostgres
 
@@ -181,8 +181,8 @@ def main() -> None:
            "p95_s": round(float(np.percentile(seen, 95)), 3), "max_s": round(max(seen), 3)}
     text = [
         "# Replicas and bulk embedding", "",
-        f"Command: `python bench/bench_replicas.py --writes {args.writes} --rounds {args.rounds}`"
-        f"{' --skip-dask' if args.skip_dask else ''}", "",
+        provenance(f"python bench/bench_replicas.py --writes {args.writes} --rounds "
+                   f"{args.rounds}{' --skip-dask' if args.skip_dask else ''}"), "",
         "## Answer latency, same corpus (the seeds), over HTTP", "",
         markdown_table(lat_rows), "",
         f"PostgreSQL replica / embedded p50: **{ratio:.2f}x** (target <= 1.1x).", "",

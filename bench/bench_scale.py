@@ -32,7 +32,7 @@ from bench.bench_core import (
     time_each,
     wait_prepared,
 )
-from bench.harness import make_doc, running_server
+from bench.harness import make_doc, provenance, running_server
 from embeddings.onnx_model import OnnxEmbedder
 from embeddings.vector_index import VectorIndex
 from qa.chunking import split_sentences
@@ -215,8 +215,8 @@ def main() -> None:
         m = million(args.million, args.squad, args.questions, args.nprobe)
         print(json.dumps(m))
         parts.append(table(f"{args.million:,} vectors", m))
-    text = (f"# Scale\n\nCommand: `python bench/bench_scale.py --copies {args.copies} "
-            f"--million {args.million}`\n\n" + "\n".join(parts))
+    command = f"python bench/bench_scale.py --copies {args.copies} --million {args.million}"
+    text = f"# Scale\n\n{provenance(command)}\n\n" + "\n".join(parts)
     (ROOT / "bench" / "results" / "scale.md").write_text(text)
     print(text)
 

@@ -3,6 +3,7 @@ documents (each names a courier no other mentions) and hand-made PDFs, honest an
 
 from __future__ import annotations
 
+import os
 import random
 import subprocess
 import sys
@@ -17,6 +18,20 @@ import httpx
 from qa.local_postgres import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def provenance(command: str) -> str:
+    """The line a results file opens with, so every figure names its command, commit and machine."""
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    commit = git("rev-parse", "--short", "HEAD") or "unknown"
+    changed = [line for line in git("status", "--porcelain").splitlines()
+               if not line[3:].startswith("bench/results/")]
+    at = f"commit {commit}" + (" with uncommitted changes" if changed else "")
+    return (f"Command: `{command}`, at {at}; {os.cpu_count()} cores, "
+            f"Python {sys.version.split()[0]}.")
 
 
 def start_server(data_dir: Path, *args: str, timeout: float = 120.0,

@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.bench_core import markdown_table
+from bench.harness import provenance
 
 DIM, K = 384, 10
 
@@ -123,8 +124,8 @@ def main() -> None:
                    "one_shard_search_p50_ms": round(float(np.median(shard_ms)), 2),
                    "unsharded_search_p50_ms": round(exact_ms, 2)}]
     text = ["# Compressed vectors and sharded search (simulation)", "",
-            f"Command: `python bench/sim_sharding.py --vectors {args.vectors} --shards "
-            f"{args.shards} --queries {args.queries}` (one thread)", "",
+            provenance(f"python bench/sim_sharding.py --vectors {args.vectors} --shards "
+                       f"{args.shards} --queries {args.queries}") + " One thread.", "",
             "## Memory per vector and recall@10 against exact float32 search", "",
             markdown_table(rows), "", "## Scatter-gather over hashed shards", "",
             markdown_table(shard_rows), ""]

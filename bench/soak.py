@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.bench_core import markdown_table, rss_mb
-from bench.harness import make_doc, running_server
+from bench.harness import make_doc, provenance, running_server
 from qa.evaluation import load_jsonl
 
 
@@ -212,8 +212,8 @@ def main() -> None:
     name = "soak-hostile.md" if args.hostile else "soak.md"
     flag = " --hostile" if args.hostile else ""
     out = ROOT / "bench" / "results" / name
-    out.write_text("# Soak\n\nCommand: `python bench/soak.py --seconds "
-                   f"{round(args.seconds)}{flag}`\n\n{table}\n")
+    command = f"python bench/soak.py --seconds {round(args.seconds)}{flag}"
+    out.write_text(f"# Soak\n\n{provenance(command)}\n\n{table}\n")
     print(table)
     print(json.dumps(row))
 
