@@ -24,9 +24,9 @@ def provenance(command: str) -> str:
     """The line a results file opens with, so every figure names its command, commit and machine."""
     def git(*args: str) -> str:
         done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
-        return done.stdout.strip() if done.returncode == 0 else ""
+        return done.stdout if done.returncode == 0 else ""
 
-    commit = git("rev-parse", "--short", "HEAD") or "unknown"
+    commit = git("rev-parse", "--short", "HEAD").strip() or "unknown"
     changed = [line for line in git("status", "--porcelain").splitlines()
                if not line[3:].startswith("bench/results/")]
     at = f"commit {commit}" + (" with uncommitted changes" if changed else "")
