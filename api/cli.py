@@ -6,6 +6,7 @@ The server and its worker supervision live on the API side, so `qa/` never impor
 from __future__ import annotations
 
 import os
+from contextlib import closing
 from typing import Annotated
 
 import typer
@@ -55,8 +56,8 @@ def serve(data_dir: DataDir = None,
         store = open_store(settings)
     except StoreUrlError as exc:
         fail(str(exc))
-    empty = not store.has_content()
-    store.close()
+    with closing(store):
+        empty = not store.has_content()
     configure_logging(settings.log_format)
     # Stop accepting on SIGTERM/Ctrl-C, let in-flight requests and writes finish, then save.
     GuardedHttpToolsProtocol.configure(settings)

@@ -318,7 +318,10 @@ class Store:
                             (doc_id,)).fetchone() is not None
 
     def _remove(self, conn: sqlite3.Connection, doc_id: str) -> tuple[list[int], list[int]]:
-        """Delete a document from the source of truth; its quotable sentence and passage ids."""
+        """Delete a document from the source of truth; its quotable sentence and passage ids.
+
+        Here that is this database's own rows (`_delete`); PostgresStore deletes in PostgreSQL
+        and leaves its local copy (where it calls `_delete`) to the next pull."""
         return self._delete(conn, doc_id)
 
     def reclaim(self, force: bool = False) -> int:

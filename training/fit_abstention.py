@@ -23,6 +23,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from scipy.special import expit, logit
 from tqdm import tqdm
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -89,12 +90,6 @@ def matrix(examples: list[dict]) -> np.ndarray:
     return np.vstack([verification.row(e["question"], e["evidence"], e["inputs"], e["idf"],
                                        e["meaning"])
                       for e in tqdm(examples, desc="features", mininterval=10)])
-
-
-def logit(p: np.ndarray | float) -> np.ndarray:
-    """Log-odds, kept finite at 0 and 1."""
-    p = np.clip(p, 1e-6, 1 - 1e-6)
-    return np.log(p / (1 - p))
 
 
 def fit(x: np.ndarray, y: np.ndarray, hidden: int, alpha: float, seed: int = 0):
@@ -184,7 +179,8 @@ def main() -> None:
     # crosses `verify_below`: the same answers and abstentions, a different order above them.
     shift = logit(args.threshold) - logit(args.verify_below)
     report("verifier everywhere CV", examples,
-           np.minimum(calibrated, 1 / (1 + np.exp(-(logit(cv) + shift)))), args.threshold)
+           np.minimum(calibrated, expit(logit(np.clip(cv, 1e-6, 1 - 1e-6)) + shift)),
+           args.threshold)
     params = fit(x[learn], y[learn], args.hidden, args.alpha)
     params["trained_on"] = args.squad.name
     if args.write:
