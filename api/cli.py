@@ -1,4 +1,4 @@
-"""The `qa` entry point: the core commands of `qa/cli.py` plus `qa serve`, which runs the API.
+"""The `qa` entry point: the core commands of `qa/app/cli.py` plus `qa serve`, which runs the API.
 
 The server and its worker supervision live on the API side, so `qa/` never imports `api/`.
 """
@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from qa.cli import DataDir, NoSeeds, StoreUrl, app, fail, open_service
+from qa.app.cli import DataDir, NoSeeds, StoreUrl, app, fail, open_service
 from qa.config import Settings, describe_errors, get_settings, to_environment
 
 
@@ -50,7 +50,8 @@ def serve(data_dir: DataDir = None,
                                 store_url=store_url)
     except ValidationError as exc:
         fail(describe_errors(exc.errors()))
-    from qa.storage import StoreUrlError, open_store
+    from qa.config import StoreUrlError
+    from qa.storage.factory import open_store
 
     try:  # reach the store (and bring this machine's copy up to date) before serving
         store = open_store(settings)

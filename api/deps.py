@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from qa.service import Verbatim
+from qa.app.service import Verbatim
 
 
 def get_service(request: Request) -> Verbatim:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import asdict
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -18,10 +19,10 @@ from api.metrics import Metrics
 from api.middleware import BodyLimit, ObserveRequests, SecurityHeaders
 from api.openai_schemas import error_body
 from api.routes import answer, completions, documents, health, metrics
+from qa.app.service import Verbatim
 from qa.config import Settings, describe_errors
-from qa.documents import DocumentError
-from qa.indexing import ModelMismatch
-from qa.service import Verbatim
+from qa.indexing.indexer import ModelMismatch
+from qa.reading.documents import DocumentError
 
 log = logging.getLogger("verbatim.api")
 STATIC_DIR = Path(__file__).with_name("static")
@@ -50,7 +51,7 @@ def create_app(settings: Settings | None = None, service: Verbatim | None = None
         if seed:
             report = verbatim.ensure_seeded()
             if report:
-                log.info("indexed the seeds: %s", report.as_dict())
+                log.info("indexed the seeds: %s", asdict(report))
         mismatch = verbatim.indexer.model_mismatch()
         if mismatch:
             log.warning("%s", mismatch)

@@ -17,9 +17,9 @@ from api.schemas import (
     MAX_MESSAGES,
     MAX_QUESTION_CHARS,
     MAX_TOP_K,
-    AnswerResponse,
     clean_question,
 )
+from qa.answering.answerer import Result
 
 MODEL_ID = "verbatim"
 MAX_CONTENT_CHARS = 20_000
@@ -125,7 +125,7 @@ class ChatCompletion(BaseModel):
     model: str
     choices: list[Choice]
     usage: Usage
-    verbatim: AnswerResponse = Field(
+    verbatim: Result = Field(
         ..., description="The answer behind the reply: citations with offsets, confidence.")
 
 
@@ -153,7 +153,7 @@ class ChatCompletionChunk(BaseModel):
     created: int
     model: str
     choices: list[ChunkChoice]
-    verbatim: AnswerResponse | None = None
+    verbatim: Result | None = None
 
 
 class ModelCard(BaseModel):

@@ -6,7 +6,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from qa.documents import DOC_ID_PATTERN, MAX_DOCUMENT_CHARS, SUPPORTED_SUFFIXES
+from qa.answering.answerer import Result
+from qa.reading.documents import DOC_ID_PATTERN, MAX_DOCUMENT_CHARS
+from qa.reading.formats import SUPPORTED_SUFFIXES
+from qa.storage.records import DocumentSummary
 
 MAX_QUESTION_CHARS = 2000
 MAX_MESSAGES = 50
@@ -34,38 +37,6 @@ class AnswerRequest(BaseModel):
                        description="How many ranked answers to return.")
 
     _clean = field_validator("question")(clean_question)
-
-
-class CitationOut(BaseModel):
-    """Where the quoted sentence stands: `document_text[start:end] == text`."""
-
-    doc_id: str
-    title: str
-    passage_id: int = Field(..., description="Index of the passage within its document.")
-    start: int
-    end: int
-    passage: str = Field(..., description="The passage the sentence stands in.")
-    passage_start: int = Field(..., description="Offset of the passage in the document text.")
-
-
-class AnswerOut(BaseModel):
-    """One ranked, quoted sentence."""
-
-    text: str
-    score: float = Field(..., ge=0.0, le=1.0)
-    citation: CitationOut
-    also_in: list[CitationOut] = Field(
-        default_factory=list, description="Other places where (nearly) the same sentence stands.")
-
-
-class AnswerResponse(BaseModel):
-    """The best sentence (or null when the documents don't answer) with ranked alternatives."""
-
-    question: str
-    answer: str | None
-    confidence: float = Field(..., ge=0.0, le=1.0)
-    abstained: bool
-    answers: list[AnswerOut]
 
 
 class Message(BaseModel):
@@ -107,7 +78,7 @@ class ChatResponse(BaseModel):
     """The assistant's reply and the full answer behind it."""
 
     message: Reply
-    answer: AnswerResponse
+    answer: Result
 
 
 class DocumentIn(BaseModel):
@@ -126,42 +97,12 @@ class DocumentsIn(BaseModel):
     documents: list[DocumentIn] = Field(..., min_length=1, max_length=MAX_DOCUMENTS_PER_REQUEST)
 
 
-class DocumentSummaryOut(BaseModel):
-    """One entry of the document list."""
-
-    doc_id: str
-    title: str
-    source: str
-    chars: int
-    passages: int
-    sentences: int
-    added_at: float
-
-
 class DocumentList(BaseModel):
     """All indexed documents, and the file types an upload may be."""
 
-    documents: list[DocumentSummaryOut]
+    documents: list[DocumentSummary]
     formats: list[str] = Field(default_factory=lambda: list(SUPPORTED_SUFFIXES),
                                description="File suffixes uploads and `qa add` accept.")
-
-
-class DocumentOut(BaseModel):
-    """A document's stored text, which citations' offsets refer to."""
-
-    doc_id: str
-    title: str
-    text: str
-    source: str
-
-
-class AddResult(BaseModel):
-    """What an add did."""
-
-    added: list[str]
-    updated: list[str]
-    unchanged: list[str]
-    sentences_embedded: int
 
 
 class Health(BaseModel):

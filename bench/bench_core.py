@@ -23,10 +23,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.harness import provenance, running_server
+from qa.app.evaluation import load_jsonl, load_squad
+from qa.app.service import Verbatim
 from qa.config import DEFAULT_SEEDS_DIR, Settings
-from qa.documents import find_document_files, load_file
-from qa.evaluation import load_jsonl, load_squad
-from qa.service import Verbatim
+from qa.reading.files import find_document_files, load_file
 
 DEFAULT_SQUAD = ROOT.parent / "shared" / "data" / "squad-dev-public.json"
 
@@ -134,7 +134,7 @@ def measure(name: str, docs: list, questions: list[str], n_http: int) -> dict[st
     p50, p95 = percentiles(local)
     h50, h95 = percentiles(remote)
     floor = float(np.percentile(bare_encode_ms(questions), 50))
-    return {"corpus": name, "documents": len(docs), "sentences": report.sentences,
+    return {"corpus": name, "documents": len(docs), "sentences": report.sentences_embedded,
             "index_build_s": round(build, 1), "server_ready_s": round(ready, 1),
             "prepared_after_s": round(prepared, 1),
             "query_p50_ms": round(p50, 1), "query_p95_ms": round(p95, 1),

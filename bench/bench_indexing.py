@@ -20,10 +20,10 @@ sys.path.insert(0, str(ROOT))
 
 from bench.bench_core import DEFAULT_SQUAD, markdown_table
 from bench.harness import provenance
+from qa.app.evaluation import load_squad
+from qa.app.service import Verbatim
 from qa.config import Settings
-from qa.evaluation import load_squad
-from qa.indexing import model_inputs
-from qa.service import Verbatim
+from qa.indexing.indexer import model_inputs
 
 
 def texts_to_embed(docs: list, settings: Settings) -> list[str]:
@@ -57,7 +57,7 @@ def main() -> None:
             t = time.perf_counter()
             report = fresh.add_documents(docs)
             best_index = max(best_index, len(texts) / (time.perf_counter() - t))
-            sentences = report.sentences
+            sentences = report.sentences_embedded
     ratio = best_index / best_model
     row = {"documents": len(docs), "sentences": sentences, "texts_embedded": len(texts),
            "model_alone_texts_per_s": round(best_model), "indexing_texts_per_s": round(best_index),

@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.bench_core import Asker, markdown_table
 from bench.harness import provenance, running_server
-from qa.evaluation import load_jsonl
+from qa.app.evaluation import load_jsonl
 
 
 def drive(url: str, clients: int, seconds: float, questions: list[str]) -> dict[str, float]:

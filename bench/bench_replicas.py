@@ -24,8 +24,8 @@ sys.path.insert(0, str(ROOT))
 
 from bench.bench_core import Asker, markdown_table, wait_prepared
 from bench.harness import make_doc, provenance, running_server
-from qa.evaluation import load_jsonl
-from qa.local_postgres import LocalPostgres
+from qa.app.evaluation import load_jsonl
+from qa.storage.local_postgres import LocalPostgres
 
 RESULTS = ROOT / "bench" / "results"
 SQUAD = ROOT.parent / "shared" / "data" / "squad-dev-public.json"
@@ -74,7 +74,7 @@ MEMORY_PROBE = """
 import json, os, sys, time
 from bench.bench_core import rss_mb
 from qa.config import Settings
-from qa.service import Verbatim
+from qa.app.service import Verbatim
 service = Verbatim(Settings(data_dir=sys.argv[1], store_url=sys.argv[2], seed_on_start=False))
 service.embedder.warm_up()
 before = rss_mb(os.getpid())
@@ -106,10 +106,10 @@ def dask_pace(squad: Path, store_url: str) -> tuple[list[dict[str, object]], dic
     import psycopg
     from distributed import LocalCluster
 
+    from qa.app.evaluation import load_squad
+    from qa.app.service import Verbatim
     from qa.config import Settings
-    from qa.dask_embedding import DaskEncoder
-    from qa.evaluation import load_squad
-    from qa.service import Verbatim
+    from qa.indexing.cluster import DaskEncoder
 
     docs, _ = load_squad(squad)
     rows = []

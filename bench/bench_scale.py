@@ -35,13 +35,13 @@ from bench.bench_core import (
 from bench.harness import make_doc, provenance, running_server
 from embeddings.onnx_model import OnnxEmbedder
 from embeddings.vector_index import VectorIndex
-from qa.chunking import split_sentences
+from qa.app.evaluation import load_squad
+from qa.app.service import Verbatim
 from qa.config import Settings
-from qa.documents import Document
-from qa.evaluation import load_squad
-from qa.service import Verbatim
-from qa.store import Store
-from qa.text import query_terms
+from qa.reading.chunking import split_sentences
+from qa.reading.documents import Document
+from qa.storage.sqlite import Store
+from qa.text.words import query_terms
 
 CACHE = ROOT / "bench" / ".cache"
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 
-from qa.local_postgres import free_port
+from qa.storage.local_postgres import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.bench_core import markdown_table, rss_mb
 from bench.harness import make_doc, provenance, running_server
-from qa.evaluation import load_jsonl
+from qa.app.evaluation import load_jsonl
 
 
 def main() -> None:

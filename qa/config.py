@@ -21,6 +21,24 @@ CANDIDATES = 60
 PASSAGE_CANDIDATES = 10
 
 
+class StoreUrlError(ValueError):
+    """A store URL that names no backend Verbatim has, or that cannot be reached."""
+
+
+BACKENDS = ("sqlite", "postgresql")
+
+
+def backend_of(url: str | None) -> str:
+    """Name the backend a store URL asks for (no URL: the default, SQLite in the data dir)."""
+    if not url or url.startswith("sqlite:"):
+        return "sqlite"
+    if url.startswith(("postgresql://", "postgres://")):
+        return "postgresql"
+    scheme = url.split(":", 1)[0] if ":" in url else url
+    raise StoreUrlError(f"unknown store URL scheme {scheme!r}: use postgresql://... "
+                        f"(or none for SQLite in the data directory)")
+
+
 class Settings(BaseSettings):
     """Every tunable of Verbatim in one place, so the CLI, the server and the tests agree."""
 
@@ -121,8 +139,6 @@ class Settings(BaseSettings):
     @classmethod
     def _known_store(cls, value: object) -> object:
         """Refuse a store URL no backend reads, before anything is opened."""
-        from qa.storage import backend_of
-
         if isinstance(value, str):
             value = value.strip() or None
             backend_of(value)

@@ -9,12 +9,15 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from typer.testing import CliRunner
 
+import qa.app.service
+from api.cli import app
 from api.main import create_app
 from embeddings.onnx_model import OnnxEmbedder
+from qa.app.service import Verbatim
 from qa.config import DEFAULT_SEEDS_DIR, Settings
-from qa.local_postgres import LocalPostgres
-from qa.service import Verbatim
+from qa.storage.local_postgres import LocalPostgres
 
 DATA = Path(__file__).with_name("data")
 LOCAL = "http://127.0.0.1:8000"  # the address `qa serve` answers on by default
@@ -104,3 +107,21 @@ def store_url(postgres: LocalPostgres, request: pytest.FixtureRequest) -> str:
 
 
 _DATABASES = itertools.count()
+
+
+@pytest.fixture
+def cli(monkeypatch, embedder, tmp_path):
+    """Run `qa` in-process with the shared model and a fresh data dir."""
+    original = qa.app.service.Verbatim.__init__
+
+    def init(self, settings, embedder_=None):
+        original(self, settings, embedder=embedder)
+
+    monkeypatch.setattr(qa.app.service.Verbatim, "__init__", init)
+    runner = CliRunner()
+    data = str(tmp_path / "data")
+
+    def run(*args):
+        return runner.invoke(app, [*args, "--data-dir", data])
+
+    return run

@@ -4,14 +4,14 @@ Usage: python training/fit_abstention.py [../shared/data/squad2-dev-public.json]
 
 Data: the public SQuAD 2.0 development articles (`../shared/data/squad2-dev-public.json`), every
 paragraph indexed as one document, every question asked against the whole corpus. A question's
-example is its best-ranked sentence with the verifier's features (`qa.verification.row`),
+example is its best-ranked sentence with the verifier's features (`qa.answering.verification.row`),
 labelled 1 when the question is answerable and that sentence is right by the ReQA judge, else 0
 (unanswerable questions, and wrong first sentences). Every other question is also asked of the
 corpus without its own article (off-corpus, label 0), as the ranking's calibration is, so
 off-topic questions keep abstaining. Every answerable question is asked once more without its
 own paragraph (near-topic: the subject is there, the answer is not; label 0, reported as
 `near_abstain`, learnt from only with `--near`). Everything is cross-validated by article: no
-article is scored by a model that saw it. `--write` saves qa/verifier_params.json.
+article is scored by a model that saw it. `--write` saves qa/answering/verifier_params.json.
 """
 
 from __future__ import annotations
@@ -29,11 +29,11 @@ from tqdm import tqdm
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from qa import verification
-from qa.answering import combine, meaning_of, verification_inputs
+from qa.answering import verification
+from qa.answering.answerer import combine, meaning_of, verification_inputs
+from qa.answering.retrieval import Candidates, Query
+from qa.app.evaluation import auroc, judge, normalize
 from qa.config import Settings
-from qa.evaluation import auroc, judge, normalize
-from qa.retrieval import Candidates, Query
 from training.squad_index import CACHE, near_corpus, off_corpus, open_squad_index
 
 DEFAULT_SQUAD2 = ROOT.parent / "shared" / "data" / "squad2-dev-public.json"
@@ -142,7 +142,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("squad", nargs="?", type=Path, default=DEFAULT_SQUAD2)
     parser.add_argument("--write", nargs="?", type=Path, const=verification.PARAMS_FILE,
-                        help="save the parameters (to qa/verifier_params.json unless a path "
+                        help="save the parameters (to qa/answering/verifier_params.json unless a path "
                              "is given)")
     parser.add_argument("--refresh", action="store_true", help="ask every question again")
     parser.add_argument("--hidden", type=int, default=0,

@@ -5,7 +5,7 @@ Usage: python training/fit_ranking.py [../shared/data/squad-dev-public.json] [--
 Every candidate sentence of every question is labelled by the ReQA judge; a logistic regression
 learns the ranking weights, then a second one maps the top answer's features to the probability
 that it is right. Both are cross-validated by article (no article is scored by a model that saw
-it), and the per-fold figures are printed. `--write` saves the weights to qa/ranking_params.json.
+it), and the per-fold figures are printed. `--write` saves the weights to qa/answering/ranking_params.json.
 """
 
 from __future__ import annotations
@@ -24,16 +24,16 @@ from tqdm import tqdm
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from qa import features
-from qa.answering import (
+from qa.answering import features
+from qa.answering.answerer import (
     CONFIDENCE_FEATURES,
     PARAMS_FILE,
     RankingParams,
     confidence_features,
 )
+from qa.answering.retrieval import Query
+from qa.app.evaluation import expected_calibration_error, judge
 from qa.config import Settings
-from qa.evaluation import expected_calibration_error, judge
-from qa.retrieval import Query
 from training.squad_index import CACHE, DEFAULT_SQUAD, off_corpus, open_squad_index
 
 
@@ -144,7 +144,7 @@ def main() -> None:
     """Fit, cross-validate, report and optionally save."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("squad", nargs="?", type=Path, default=DEFAULT_SQUAD)
-    parser.add_argument("--write", action="store_true", help="save qa/ranking_params.json")
+    parser.add_argument("--write", action="store_true", help="save qa/answering/ranking_params.json")
     parser.add_argument("--out", type=Path, default=PARAMS_FILE, help="where --write saves")
     parser.add_argument("--refresh", action="store_true", help="recompute cached features")
     parser.add_argument("--l2", type=float, default=1e-3, help="L2 regularisation strength")

@@ -18,11 +18,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from embeddings.words import PROJECTION_FILE
-from qa.chunking import split_sentences
+from qa.app.evaluation import load_squad
 from qa.config import Settings
-from qa.evaluation import load_squad
-from qa.service import make_embedder
-from qa.text import vocabulary
+from qa.indexing.runtime import make_embedder
+from qa.reading.chunking import split_sentences
+from qa.text.words import vocabulary
 from training.squad_index import DEFAULT_SQUAD
 
 

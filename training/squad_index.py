@@ -7,10 +7,10 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from qa.answering.retrieval import Candidates
+from qa.app.evaluation import EvalQuestion, load_squad
+from qa.app.service import Verbatim
 from qa.config import Settings
-from qa.evaluation import EvalQuestion, load_squad
-from qa.retrieval import Candidates
-from qa.service import Verbatim
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / "bench" / ".cache"

@@ -4,36 +4,30 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 from fastapi.responses import Response
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
 
 from api.deps import Service
 from api.schemas import (
     AnswerRequest,
-    AnswerResponse,
     ChatRequest,
     ChatResponse,
     Reply,
 )
-from qa.answering import Result
-from qa.conversation import ABSTAIN_MESSAGE, Turn
+from qa.answering.answerer import Result
+from qa.answering.conversation import ABSTAIN_MESSAGE, Turn
 
 router = APIRouter(prefix="/v1", tags=["answers"])
 
 
-def to_response(result: Result) -> AnswerResponse:
-    """Turn the answerer's result into the API's JSON shape."""
-    return AnswerResponse.model_validate(result, from_attributes=True)
+def as_json(body: BaseModel | Result) -> Response:
+    """Send a body built from checked values: FastAPI would validate it again on the way out."""
+    return Response(TypeAdapter(type(body)).dump_json(body), media_type="application/json")
 
 
-def as_json(body: BaseModel) -> Response:
-    """Send a body validated once already: FastAPI would validate it again on the way out."""
-    return Response(body.model_dump_json(), media_type="application/json")
-
-
-@router.post("/answer", response_model=AnswerResponse)
+@router.post("/answer", response_model=Result)
 def answer(body: AnswerRequest, service: Service) -> Response:
     """Answer a question with the best verbatim sentence and its citation."""
-    return as_json(to_response(service.ask(body.question, top_k=body.top_k)))
+    return as_json(service.ask(body.question, top_k=body.top_k))
 
 
 @router.post("/chat", response_model=ChatResponse)
@@ -42,4 +36,4 @@ def chat(body: ChatRequest, service: Service) -> Response:
     turns = [Turn(m.role, m.content) for m in body.messages]
     result = service.chat(turns, top_k=body.top_k)
     content = result.answer if result.answer is not None else ABSTAIN_MESSAGE
-    return as_json(ChatResponse(message=Reply(content=content), answer=to_response(result)))
+    return as_json(ChatResponse(message=Reply(content=content), answer=result))

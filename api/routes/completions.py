@@ -32,16 +32,16 @@ from api.openai_schemas import (
     Usage,
     error_body,
 )
-from api.routes.answer import as_json, to_response
-from api.schemas import AnswerResponse
-from qa.conversation import ABSTAIN_MESSAGE, Turn
+from api.routes.answer import as_json
+from qa.answering.answerer import Result
+from qa.answering.conversation import ABSTAIN_MESSAGE, Turn
 
 router = APIRouter(prefix="/v1", tags=["openai"])
 PATHS = ("/v1/chat/completions", "/v1/models")  # errors there take the protocol's shape
 STARTED = int(time.time())
 
 
-def reply_parts(answer: AnswerResponse) -> tuple[str, str]:
+def reply_parts(answer: Result) -> tuple[str, str]:
     """The quote with its source markers, and the numbered sources (empty when abstaining)."""
     if answer.answer is None or not answer.answers:
         return ABSTAIN_MESSAGE, ""
@@ -75,7 +75,7 @@ def chat_completions(body: ChatCompletionRequest, service: Service) -> Response:
     if body.model != MODEL_ID:
         return _unknown_model(body.model)
     conversation = turns(body.messages)
-    answer = to_response(service.chat(conversation, top_k=body.top_k))
+    answer = service.chat(conversation, top_k=body.top_k)
     quote, sources = reply_parts(answer)
     ident, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
     if body.stream:
@@ -92,7 +92,7 @@ def chat_completions(body: ChatCompletionRequest, service: Service) -> Response:
         verbatim=answer))
 
 
-def _events(ident: str, created: int, answer: AnswerResponse, pieces: list[str]
+def _events(ident: str, created: int, answer: Result, pieces: list[str]
             ) -> Iterator[str]:
     """The reply as the protocol streams it: the role, the text, then the end (with the
     structured answer), then `[DONE]`."""

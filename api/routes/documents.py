@@ -19,19 +19,12 @@ from api.deps import Service
 from api.middleware import BodyTooLarge
 from api.schemas import (
     MAX_DOCUMENTS_PER_REQUEST,
-    AddResult,
     DocumentList,
-    DocumentOut,
     DocumentsIn,
-    DocumentSummaryOut,
 )
-from qa.documents import (
-    MAX_DOCUMENT_CHARS,
-    Document,
-    DocumentError,
-    make_document,
-    parse_document,
-)
+from qa.indexing.indexer import AddReport
+from qa.reading.documents import MAX_DOCUMENT_CHARS, Document, DocumentError, make_document
+from qa.reading.formats import parse_document
 
 router = APIRouter(prefix="/v1", tags=["documents"])
 
@@ -140,22 +133,21 @@ async def _uploaded_documents(request: Request) -> list[Document]:
 @router.get("/documents", response_model=DocumentList)
 def list_documents(service: Service) -> DocumentList:
     """List the indexed documents with their sizes."""
-    return DocumentList(documents=[DocumentSummaryOut.model_validate(d.__dict__)
-                                   for d in service.list_documents()])
+    return DocumentList(documents=service.list_documents())
 
 
-@router.get("/documents/{doc_id}", response_model=DocumentOut)
-def get_document(doc_id: str, service: Service) -> DocumentOut:
+@router.get("/documents/{doc_id}", response_model=Document)
+def get_document(doc_id: str, service: Service) -> Document:
     """Return a document's stored text, which citation offsets point into."""
     doc = service.get_document(doc_id)
     if doc is None:
         raise HTTPException(404, f"no document with doc_id {doc_id!r}")
-    return DocumentOut(doc_id=doc.doc_id, title=doc.title, text=doc.text, source=doc.source)
+    return doc
 
 
-@router.post("/documents", response_model=AddResult, openapi_extra=_ADD_BODY,
+@router.post("/documents", response_model=AddReport, openapi_extra=_ADD_BODY,
              dependencies=Writer)
-async def add_documents(request: Request, service: Service) -> AddResult:
+async def add_documents(request: Request, service: Service) -> AddReport:
     """Add or replace documents (JSON or file upload); the index is updated before it returns."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type == "application/json":
@@ -166,7 +158,7 @@ async def add_documents(request: Request, service: Service) -> AddResult:
         raise HTTPException(415, "send application/json {\"documents\": [...]} or "
                                  "multipart/form-data with files in the field 'files'")
     report = await run_in_threadpool(service.add_documents, docs)
-    return AddResult.model_validate(report.as_dict())
+    return report
 
 
 @router.delete("/documents/{doc_id}", dependencies=Writer)

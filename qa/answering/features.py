@@ -1,0 +1,301 @@
+"""Ranking features: what the answerer knows about each candidate sentence, as one numeric row.
+
+Signals are put on a per-question scale (z-scores) for ranking and kept raw for confidence, since
+"best of these candidates" and "good in absolute terms" are different questions.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from qa.answering.retrieval import SIGNALS, Candidates
+from qa.text.memo import Memo
+from qa.text.words import STOPWORDS, WORD, question_keys, question_terms, text_keys
+
+FEATURES = (
+    "z_s_dense", "z_p_dense", "z_s_lex", "z_p_lex",  # per-question standardised signals
+    "s_dense", "p_dense",                              # raw cosines
+    "s_lex_rel", "p_lex_rel",                          # BM25 relative to the best candidate
+    "coverage",                                        # share of question words present
+    "coverage_idf",                                    # the same, rarer words counting more
+    "answer_type",  # holds the kind of answer asked for (a date, a person...), not in the question
+    "novelty",                                         # words the question does not already say
+    "log_len",                                         # longer sentences say more
+    "missing_names",                                   # names in the question the source lacks
+    "phrases",                                         # question word pairs found as pairs
+    "proximity",                                       # question words close together
+    "meaning", "z_meaning",  # question words met in meaning ("start" by "began"), raw and z
+)
+
+_MONTHS = (r"jan(uary)?|feb(ruary)?|mar(ch)?|apr(il)?|may|june?|july?|aug(ust)?|sep(t|tember)?|"
+           r"oct(ober)?|nov(ember)?|dec(ember)?")
+_NUMBER_WORDS = (r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|"
+                 r"thirty|forty|fifty|sixty|hundred|thousand|million|billion|dozen|half|several")
+_QUESTION_TYPES = {
+    "type_date": re.compile(
+        r"^\s*when\b|\b(what|which|in what) (years?|months?|days?|dates?|times?|decades?|"
+        r"century|centuries|seasons?)\b|"
+        r"\bhow long ago\b", re.I),
+    "type_duration": re.compile(
+        r"\bhow long\b|\bfor how (long|many (days|hours|years|months|weeks|minutes))\b|"
+        r"\bhow much time\b|\b(what|which) (duration|length|distance)\b", re.I),
+    "type_quantity": re.compile(
+        r"\bhow (many|much|far|fast|big|large|tall|old|often|high|deep|heavy|wide|long)\b|"
+        r"\b(what|which) (percentages?|percent|numbers?|amounts?|sizes?|population|"
+        r"temperatures?|speeds?|costs?|prices?|ages?)\b", re.I),
+    "type_person": re.compile(r"^\s*(who|whom|whose)\b|\b(who|whom|whose)\b", re.I),
+    "type_place": re.compile(
+        r"^\s*where\b|\bwhere\b|\b(what|which|in what|in which) (city|cities|country|countries|"
+        r"states?|regions?|places?|towns?|continents?|islands?|rivers?|locations?|provinces?|"
+        r"nations?|county|counties|modules?|buildings?)\b",
+        re.I),
+    "type_reason": re.compile(r"^\s*why\b|\bwhy\b|\b(what|which) (was|is|were|are) the (reason|"
+                              r"cause|purpose)|\bfor what (reason|purpose)\b|\bhow come\b", re.I),
+}
+_ANSWER_SHAPES = {
+    "type_date": re.compile(
+        rf"\b(1[0-9]{{3}}|20[0-9]{{2}})s?\b|\b({_MONTHS})\b\.?|\b(monday|tuesday|wednesday|"
+        r"thursday|friday|saturday|sunday|yesterday|today|tomorrow|morning|afternoon|evening|"
+        r"night|century|decade|spring|summer|autumn|winter)\b|\d{1,2}:\d{2}\s*(am|pm)?", re.I),
+    "type_duration": re.compile(
+        rf"\b(\d[\d,.]*|{_NUMBER_WORDS}|an?|few|more than an?)[\s-]+(second|minute|hour|day|"
+        r"week|month|year|decade|centur(y|ies)|mile|kilomet(er|re)|km|met(er|re)|feet|foot)s?\b",
+        re.I),
+    "type_quantity": re.compile(rf"\d|\b({_NUMBER_WORDS})\b|[$£€¥%]", re.I),
+    "type_person": re.compile(r"(?<!^)\b[A-Z][a-z]+(?:[\s-][A-Z][a-z]+)*"),
+    "type_place": re.compile(r"(?<!^)\b[A-Z][a-z]+(?:[\s-][A-Z][a-z]+)*"),
+    "type_reason": re.compile(r"\b(because|since|due to|owing to|as a result|reasons?|so that|"
+                              r"in order to|to avoid|for safety|thanks to|caused by|impossible|"
+                              r"prohibit\w*|cannot|can't)\b", re.I),
+}
+TRAITS_CACHE = 20_000  # sentences whose analysis is kept between questions
+CONTEXT_WEIGHT = 0.5  # how much an earlier turn's word counts, against the question's own
+
+
+def question_types(question: str) -> dict[str, float]:
+    """Recognise what kind of answer a question asks for (a date, a duration, a person...)."""
+    found = {name: 1.0 if rx.search(question) else 0.0 for name, rx in _QUESTION_TYPES.items()}
+    if found["type_date"] or found["type_duration"]:
+        found["type_quantity"] = 0.0
+    return found
+
+
+Z_CLIP = 3.0
+
+
+def zscore(column: np.ndarray) -> np.ndarray:
+    """Put a signal on a per-question scale, clipped so one outlier cannot outvote the rest."""
+    std = float(column.std())
+    if std <= 1e-6:
+        return np.zeros_like(column)
+    return np.clip((column - float(column.mean())) / std, -Z_CLIP, Z_CLIP)
+
+
+_NAME = re.compile(r"(?<!^)(?<![.!?]\s)\b[A-Z][\w\-]*|\b\d[\d,.]*\b")
+
+
+def question_names(question: str) -> set[str]:
+    """Collect the names and numbers a question mentions (capitalised words past the first)."""
+    return {m.group(0).lower().strip(".,") for m in _NAME.finditer(question.strip())}
+
+
+def _pairs(words: list[str]) -> set[tuple[str, str]]:
+    """Adjacent content-word pairs, stemmed crudely to their first five letters."""
+    stems = [w[:5] for w in words if w not in STOPWORDS]
+    return set(zip(stems, stems[1:]))
+
+
+@dataclass(frozen=True)
+class Traits:
+    """What the features need to know about one text, worked out once and then reused."""
+
+    lowered: str
+    words: frozenset[str]
+    content: frozenset[str]  # words longer than two letters
+    pairs: frozenset[tuple[str, str]]
+    log_len: float
+    # Word positions filed under each key a question word can meet them by: the word itself,
+    # "^" and its first five letters, "=" and each dictionary form of a noun or verb.
+    places: dict[str, tuple[int, ...]]
+
+
+def _places(word_list: list[str]) -> dict[str, tuple[int, ...]]:
+    """Index a text's word positions by the keys a question word meets them by (`question_keys`)."""
+    found: dict[str, list[int]] = {}
+    for pos, w in enumerate(word_list):
+        keys = text_keys(w)
+        for key in keys:
+            found.setdefault(key, []).append(pos)
+    return {k: tuple(v) for k, v in found.items()}
+
+
+def places(text: str) -> dict[str, tuple[int, ...]]:
+    """Index a text's words by the keys a question word meets them by, without remembering it
+    (a passage, read once per question)."""
+    return _places(WORD.findall(text.lower()))
+
+
+def _traits(text: str) -> Traits:
+    """Analyse a sentence or title once: the same candidates come back question after question."""
+    lowered = text.lower()
+    word_list = WORD.findall(lowered)
+    words = frozenset(word_list)
+    return Traits(lowered, words, frozenset(w for w in words if len(w) > 2),
+                  frozenset(_pairs(word_list)),
+                  float(np.log1p(len(text)) / 6.0), _places(word_list))
+
+
+def _shapes(text: str) -> dict[str, tuple[str, ...]]:
+    """Find the strings in a sentence shaped like each kind of answer (dates, names...)."""
+    return {kind: tuple(m.group(0).lower() for m in pattern.finditer(text))
+            for kind, pattern in _ANSWER_SHAPES.items()}
+
+
+traits = Memo(_traits, TRAITS_CACHE)
+shapes = Memo(_shapes, TRAITS_CACHE)
+
+
+def answer_shapes(text: str, kind: str) -> tuple[str, ...]:
+    """The strings in a sentence shaped like the kind of answer a question asks for."""
+    return shapes(text)[kind]
+
+
+def analyse(text: str) -> None:
+    """Work out what ranking needs about a sentence before a question first meets it."""
+    traits(text)
+    shapes(text)
+
+
+class _Asked:
+    """The question's words, names and answer kinds, set up once for matching many sentences."""
+
+    def __init__(self, question: str, conversation: str, idf: dict[str, float]) -> None:
+        """Work out everything about the question that does not depend on a candidate."""
+        own = question_terms(question)
+        self.terms = frozenset(own + question_terms(conversation))
+        # A follow-up's own words say what is new; the earlier turn's only what it is about.
+        self.term_weight = {t: 1.0 if t in own else CONTEXT_WEIGHT for t in self.terms}
+        self.total_weight = sum(self.term_weight.values())
+        self.idf_weight = {t: w * idf.get(t, 1.0) for t, w in self.term_weight.items()}
+        self.total_idf = sum(self.idf_weight.values())
+        self.keys = {t: question_keys(t) for t in self.terms}
+        self.by_key: dict[str, set[str]] = {}  # the other way round: key -> question words
+        for t, keys in self.keys.items():
+            for k in keys:
+                self.by_key.setdefault(k, set()).add(t)
+        self.words = frozenset(WORD.findall(f"{question} {conversation}".lower()))
+        self.wanted = [name for name, on in question_types(question).items() if on]
+        self.shapes = {name: {m.group(0).lower() for m in _ANSWER_SHAPES[name].finditer(question)}
+                       for name in self.wanted}
+        self.names = question_names(question)
+        self.pairs = _pairs(WORD.findall(question.lower()))
+
+    def matched(self, part: Traits) -> set[str]:
+        """Question words a text holds (see `question_keys` for what counts)."""
+        hits: set[str] = set()
+        for k in self.by_key.keys() & part.places.keys():
+            hits |= self.by_key[k]
+        return hits
+
+    def share(self, hits: set[str], rare: bool = False) -> float:
+        """Part of the question's words found (weighted by rarity when `rare`)."""
+        weight, total = (self.idf_weight, self.total_idf) if rare else \
+            (self.term_weight, self.total_weight)
+        return sum(weight[t] for t in hits) / total if total else 0.0
+
+    def answer_type(self, text: str) -> float:
+        """1 when a text holds something shaped like the answer asked for (a date for "when",
+        a name for "who") that the question does not already say."""
+        return float(any(m not in self.shapes[kind] for kind in self.wanted
+                         for m in answer_shapes(text, kind)))
+
+    def window(self, part: Traits, hits: set[str], width: int = 12) -> float:
+        """Most question weight found within `width` consecutive words of a text: words of
+        the question that stand together in a sentence usually say the same thing."""
+        weight = self.term_weight
+        most = sum(weight[t] for t in hits)
+        if len(hits) < 2:
+            return self.share(hits)
+        get = part.places.get
+        places = sorted((pos, t) for t in hits for key in self.keys[t] for pos in get(key, ()))
+        best = 0.0
+        for i, (start, _) in enumerate(places):
+            inside = set()
+            for pos, t in places[i:]:
+                if pos - start >= width:
+                    break
+                inside.add(t)
+            best = max(best, sum(weight[t] for t in inside))
+            if best >= most:
+                break
+        return best / self.total_weight
+
+    def meaning(self, candidates: Candidates) -> np.ndarray:
+        """Each candidate's closeness in meaning to the question's words, weighted by rarity
+        like `coverage_idf`: "When did the relay start?" meets "the relay began"."""
+        weights = np.array([self.idf_weight.get(t, 0.0) for t in candidates.meaning_terms],
+                           np.float32)
+        if not len(candidates.rows) or not weights.sum():
+            return np.zeros(len(candidates.rows), np.float32)
+        # A question word no document holds has no vector: no sentence meets it.
+        return candidates.meaning @ weights / self.total_idf
+
+    def named(self, part: Traits) -> set[str]:
+        """Question names a text mentions."""
+        return {n for n in self.names if n in part.lowered}
+
+
+def build(question: str, candidates: Candidates, titles: dict[str, str],
+          conversation: str = "") -> np.ndarray:
+    """Compute the feature matrix (one row per candidate, columns in FEATURES order).
+
+    `conversation` is earlier turns a follow-up leans on: its words count as asked-about too.
+    """
+    signal = {name: candidates.signals[:, j] for j, name in enumerate(SIGNALS)}
+    asked = _Asked(question, conversation, candidates.idf)
+    n_names, n_pairs = len(asked.names), len(asked.pairs)
+    by_title: dict[str, tuple[str, set[str], set[str]]] = {}
+    seen: dict[tuple[str, str], dict[str, float]] = {}
+    rows = []
+    for r in candidates.rows:
+        if r.doc_id not in by_title:
+            title_text = titles.get(r.doc_id, "")
+            title = traits(title_text)
+            by_title[r.doc_id] = (title_text, asked.matched(title), asked.named(title))
+        title_text, title_terms, title_names = by_title[r.doc_id]
+        # The same sentence under the same title (a repeated caption, a copied page) has the
+        # same words: worked out once per question.
+        row = seen.get((r.text, title_text))
+        if row is None:
+            own = traits(r.text)
+            inside = asked.matched(own)
+            hit = title_terms | inside
+            row = seen[(r.text, title_text)] = {
+                "coverage": asked.share(hit),
+                "coverage_idf": asked.share(hit, rare=True),
+                "answer_type": asked.answer_type(r.text),
+                "novelty": len(own.content - asked.words) / max(len(own.words), 1),
+                "log_len": own.log_len,
+                "missing_names": (1.0 - len(title_names | asked.named(own)) / n_names
+                                  if n_names else 0.0),
+                "phrases": len(asked.pairs & own.pairs) / n_pairs if n_pairs else 0.0,
+                "proximity": asked.window(own, inside),
+            }
+        rows.append(row)
+    s_lex, p_lex = signal["s_lex"], signal["p_lex"]
+    meaning = asked.meaning(candidates)
+    columns = {
+        **{f"z_{name}": zscore(values) for name, values in signal.items()},
+        "s_dense": signal["s_dense"], "p_dense": signal["p_dense"],
+        "s_lex_rel": s_lex / max(float(s_lex.max()), 1e-6),
+        "p_lex_rel": p_lex / max(float(p_lex.max()), 1e-6),
+        "meaning": meaning, "z_meaning": zscore(meaning),
+    }
+    for name in FEATURES:
+        if name not in columns:  # one of the per-sentence features above
+            columns[name] = np.fromiter((row[name] for row in rows), dtype=np.float32,
+                                        count=len(rows))
+    return np.column_stack([columns[name] for name in FEATURES]).astype(np.float32)

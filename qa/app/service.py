@@ -1,0 +1,160 @@
+"""The Verbatim service: one object that wires documents, index, retriever and answerer together.
+
+The CLI and the HTTP API both go through it, so they behave the same.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from embeddings.model import Embedder
+from qa.answering.answerer import Answerer, Result
+from qa.answering.conversation import Turn, conversation_context
+from qa.answering.retrieval import Retriever
+from qa.answering.verification import Verifier
+from qa.config import Settings, backend_of
+from qa.indexing.indexer import AddReport, Encoder, Indexer, ModelMismatch, Progress
+from qa.indexing.runtime import make_embedder
+from qa.reading.documents import Document, check_distinct_ids
+from qa.reading.files import find_document_files, load_file
+from qa.storage.protocols import DocumentStore
+from qa.storage.records import DocumentSummary
+
+log = logging.getLogger(__name__)
+
+
+class Verbatim:
+    """Extractive question answering over one data directory."""
+
+    def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
+        """Open the data directory; call `warm_up` before serving to load the model and vectors."""
+        self.settings = settings
+        self.embedder = embedder or make_embedder(settings)
+        self.indexer = Indexer(settings, self.embedder)
+        self.retriever = Retriever(self.indexer, sentences=settings.candidates,
+                                   passages=settings.passage_candidates,
+                                   lexical_budget=settings.lexical_budget)
+        verifier = Verifier.load() if settings.verify else None
+        self.answerer = Answerer(self.retriever, abstain_below=settings.abstain_below,
+                                 verifier=verifier, verify_below=settings.verify_below)
+
+    @property
+    def store(self) -> DocumentStore:
+        """Give read access to stored documents."""
+        return self.indexer.store
+
+    def warm_up(self) -> None:
+        """Load the model and the vector indexes, the slow part of starting."""
+        self.embedder.warm_up()
+        self.indexer.load()
+        self.store.follow()  # other replicas' writes (a no-op for SQLite)
+        self._prepare(None)
+
+    def _prepare(self, doc_ids: Sequence[str] | None) -> None:
+        """Analyse documents' sentences for ranking ahead of questions: all of them in the
+        background at start, just-written ones as part of the write."""
+        with self.indexer.snapshot() as view:
+            texts = view.catalog.texts(doc_ids)
+        if doc_ids is not None:
+            self.answerer.prepare(texts, view.catalog)
+        elif texts:
+            self.answerer.prepared.clear()
+            threading.Thread(target=self.answerer.prepare, args=(texts, view.catalog, True),
+                             daemon=True, name="prepare").start()
+
+    def _ready(self) -> None:
+        """Load lazily for library and CLI use, and refuse a stale model's index."""
+        if self.indexer.sentence_index is None:
+            self.indexer.load()
+
+    def ensure_seeded(self, progress: Progress | None = None) -> AddReport | None:
+        """Index the seed documents into an empty data directory, once."""
+        if self.store.has_content():
+            return None
+        self._ready()
+        seeds = self.settings.seeds_dir
+        if not seeds.is_dir():
+            log.warning("no seeds folder at %s; starting with an empty index", seeds)
+            return None
+        report = self.add_paths([seeds], progress)
+        self.store.set_meta("seeded", "1")
+        return report
+
+    def add_documents(self, docs: Iterable[Document], progress: Progress | None = None,
+                      encode: Encoder | None = None) -> AddReport:
+        """Index documents (embedded by `encode` when given); the index is updated on return."""
+        docs = list(docs)
+        check_distinct_ids(docs)
+        self._ready()
+        report = self.indexer.add(docs, progress, encode)
+        self._prepare(report.added + report.updated)
+        return report
+
+    def add_paths(self, paths: Sequence[Path], progress: Progress | None = None,
+                  encode: Encoder | None = None) -> AddReport:
+        """Index files and folders from disk; the report names what was skipped."""
+        found = find_document_files(list(paths))
+        report = self.add_documents([load_file(*f) for f in found.files], progress, encode)
+        report.skipped.extend(found.skipped)
+        return report
+
+    def remove(self, doc_id: str) -> bool:
+        """Delete a document; False when there was none with that id."""
+        self._ready()
+        return self.indexer.remove(doc_id)
+
+    def reclaim(self) -> int:
+        """Shrink the database to what it holds (deleted documents' space); bytes freed."""
+        self._ready()
+        return self.indexer.reclaim()
+
+    def rebuild(self, progress: Progress | None = None, encode: Encoder | None = None) -> int:
+        """Re-embed every document with the configured model (on a cluster with `encode`)."""
+        self._ready()
+        return self.indexer.rebuild(progress, encode)
+
+    def ask(self, question: str, top_k: int = 3, context: str = "",
+            abstain: bool = True) -> Result:
+        """Answer one question (`abstain=False` quotes the best sentence whatever its
+        confidence, which is how evaluation sees every ranking)."""
+        self._ready()
+        mismatch = self.indexer.model_mismatch()
+        if mismatch:
+            raise ModelMismatch(mismatch)
+        return self.answerer.answer(question, top_k=top_k, context=context, abstain=abstain)
+
+    def chat(self, turns: Sequence[Turn], top_k: int = 3, abstain: bool = True) -> Result:
+        """Answer the last user turn, reading earlier turns for what a follow-up refers to."""
+        return self.ask(turns[-1].content, top_k=top_k, context=conversation_context(turns),
+                        abstain=abstain)
+
+    def list_documents(self) -> list[DocumentSummary]:
+        """List what is indexed, for the documents page, the API and `qa documents`."""
+        return self.store.list_documents()
+
+    def get_document(self, doc_id: str) -> Document | None:
+        """Fetch one document's text, the text citations point into."""
+        return self.store.get_document(doc_id)
+
+    def counts(self) -> dict[str, int]:
+        """Count what is indexed, on disk and in memory, for health checks and metrics."""
+        self._ready()
+        self.indexer.refresh()
+        return {**self.store.counts(), "vectors": self.indexer.vector_count()}
+
+    def health(self) -> dict[str, object]:
+        """Report counts and the model, for monitoring."""
+        counts = self.counts()
+        mismatch = self.indexer.model_mismatch()
+        return {"status": "stale_index" if mismatch else "ok", "model": self.embedder.name,
+                "store": backend_of(self.settings.store_url),
+                "backend": getattr(self.embedder, "backend", "torch"),
+                "detail": mismatch, "prepared": self.answerer.prepared.is_set(), **counts}
+
+    def close(self) -> None:
+        """Wait for a running write to finish, then save the vector indexes for a fast start."""
+        self.indexer.save()
+        self.store.close()

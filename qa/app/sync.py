@@ -1,0 +1,113 @@
+"""Mirror a folder in the index: new and changed files indexed, deleted ones removed.
+
+What a folder contributed is remembered in the store (file -> content hash and doc_id), so a
+sync reads only files whose bytes changed, removes only documents that came from this folder
+(never seeds or uploads), and works the same from any process: the writes take the data dir's
+write lock, so a running `qa serve` keeps answering and picks the changes up.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from qa.app.service import Verbatim
+from qa.indexing.indexer import Progress
+from qa.reading.documents import Document, DocumentError
+from qa.reading.files import find_document_files, load_file
+
+
+@dataclass
+class SyncReport:
+    """What one pass over the folder changed, and what it could not read."""
+
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    failed: list[str] = field(default_factory=list)  # "file: reason"
+
+    def summary(self) -> str:
+        """One line for the terminal."""
+        return (f"added {len(self.added)}, updated {len(self.updated)}, removed "
+                f"{len(self.removed)}, unchanged {self.unchanged}, failed {len(self.failed)}")
+
+    @property
+    def changed(self) -> bool:
+        """Whether the pass wrote anything."""
+        return bool(self.added or self.updated or self.removed)
+
+
+class FolderSync:
+    """Keeps one folder's documents in the index in step with the files on disk."""
+
+    def __init__(self, service: Verbatim, folder: Path) -> None:
+        """Name the folder to mirror; it must exist."""
+        if not folder.is_dir():
+            raise DocumentError(f"{folder}: no such folder")
+        self.service = service
+        self.folder = folder
+        self._key = f"sync:{folder.resolve()}"
+
+    def _known(self) -> dict[str, list[str]]:
+        """The folder's files at the last pass: relative path -> [content hash, doc_id]."""
+        raw = self.service.store.get_meta(self._key)
+        return json.loads(raw) if raw else {}
+
+    def run(self, progress: Progress | None = None) -> SyncReport:
+        """Make the index hold exactly the folder's readable files."""
+        report = SyncReport()
+        known = self._known()
+        found = find_document_files([self.folder])
+        report.failed.extend(found.skipped)
+        stored = self.service.store.document_hashes()  # one query, not one per file
+        seen: dict[str, list[str]] = {}
+        changed: list[Document] = []
+        for path, relative in found.files:
+            try:
+                data = path.read_bytes()
+            except OSError as exc:  # deleted or unreadable between listing and reading
+                report.failed.append(f"{relative}: {exc.strerror or exc}")
+                continue
+            digest = hashlib.sha256(data).hexdigest()
+            before = known.get(relative)
+            if before and before[0] == digest and before[1] in stored:
+                seen[relative] = before
+                report.unchanged += 1
+                continue
+            try:
+                doc = load_file(path, relative, data)
+            except DocumentError as exc:
+                report.failed.append(str(exc))
+                if before:  # keep the last good version rather than losing it
+                    seen[relative] = before
+                continue
+            seen[relative] = [digest, doc.doc_id]
+            changed.append(doc)
+        if changed:
+            added = self.service.add_documents(changed, progress)
+            report.added.extend(added.added)
+            report.updated.extend(added.updated)
+            report.unchanged += len(added.unchanged)
+        gone = {doc_id for _, doc_id in known.values()} - {doc_id for _, doc_id in seen.values()}
+        for doc_id in sorted(gone):
+            if self.service.remove(doc_id):
+                report.removed.append(doc_id)
+        self.service.store.set_meta(self._key, json.dumps(seen, sort_keys=True))
+        return report
+
+    def follow(self, each_pass: Callable[[], object]) -> None:
+        """Run a pass whenever the folder changes, until Ctrl-C. The watcher yields nothing
+        every few seconds when all is quiet; its first yield also catches what changed between
+        the last pass and its start."""
+        from watchfiles import watch
+
+        caught_up = False
+        for changed in watch(self.folder, debounce=500, raise_interrupt=False,
+                             yield_on_timeout=True, rust_timeout=2000):
+            if changed or not caught_up:
+                caught_up = True
+                each_pass()

@@ -1,0 +1,145 @@
+"""The catalog: what answering needs to know about sentences, passages, titles and words, in
+memory.
+
+A question touches a few hundred candidate sentences, their passages, titles and words.
+Reading those from SQLite took a dozen queries per question; the catalog answers them from
+dictionaries instead. Like the vector indexes it is derived from the store: loaded with them,
+updated with every write, and reloaded whenever another process writes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+
+from qa.storage.protocols import DocumentStore
+from qa.storage.records import PassageRow, SentenceRow
+from qa.text import memo
+from qa.text.words import vocabulary
+
+SENTENCE_WORDS_KEPT = 200_000  # sentences whose word positions are remembered
+
+
+class Catalog:
+    """Quotable sentences, passages and document titles, looked up without touching the disk."""
+
+    def __init__(self) -> None:
+        """Start empty; `load` or `add_documents` fill it."""
+        self._sentences: dict[int, SentenceRow] = {}
+        self._passages: dict[tuple[str, int], PassageRow] = {}
+        self._passage_keys: dict[int, tuple[str, int]] = {}
+        self._doc_passages: dict[str, list[int]] = {}
+        self._quotable: dict[str, dict[int, int]] = {}  # doc -> sentence ord -> sentence id
+        self._titles: dict[str, str] = {}
+        self._word_position: dict[str, int] = {}  # word -> row of `word_vectors`
+        self.word_vectors = np.zeros((0, 0), dtype=np.float32)
+        self._last_word = 0  # the store's row id of the last word read
+        self._sentence_words: dict[str, np.ndarray] = {}  # text -> its words' positions
+
+    def __len__(self) -> int:
+        """Count the quotable sentences held."""
+        return len(self._sentences)
+
+    def load(self, store: DocumentStore) -> None:
+        """Read the whole store, on start-up or after another process wrote to it."""
+        before = set(self.texts())
+        self.__init__()
+        self._take(store, None)
+        memo.forget(before.difference(self.texts()))
+
+    def add_documents(self, store: DocumentStore, doc_ids: Sequence[str]) -> None:
+        """Read just-written documents, so a write costs what the documents cost."""
+        self._take(store, doc_ids)
+
+    def _take(self, store: DocumentStore, doc_ids: Sequence[str] | None) -> None:
+        """Copy sentences, passages and titles of some documents (or all) from the store."""
+        for row in store.quotable_sentences(doc_ids):
+            self._sentences[row.id] = row
+            self._quotable.setdefault(row.doc_id, {})[row.ord] = row.id
+        for passage in store.passages(doc_ids):
+            key = (passage.doc_id, passage.ord)
+            self._passages[key] = passage
+            self._passage_keys[passage.id] = key
+            self._doc_passages.setdefault(passage.doc_id, []).append(passage.id)
+        self._titles.update(store.titles(doc_ids))
+        self._take_words(store)
+
+    def _take_words(self, store: DocumentStore) -> None:
+        """Read the word vectors stored since the last read (words are never removed)."""
+        self._last_word, words, vectors = store.load_words(self._last_word)
+        if not words:
+            return
+        start = len(self._word_position)
+        self._word_position.update((w, start + i) for i, w in enumerate(words))
+        self.word_vectors = vectors if not start else np.vstack([self.word_vectors, vectors])
+
+    def ids_of(self, doc_id: str) -> tuple[list[int], list[int]]:
+        """The quotable sentence and passage ids held for a document, to remove its vectors."""
+        return (list(self._quotable.get(doc_id, {}).values()),
+                list(self._doc_passages.get(doc_id, ())))
+
+    def remove_document(self, doc_id: str) -> None:
+        """Forget a deleted (or about to be rewritten) document, and what was worked out
+        about its sentences: memory follows the corpus, not every text ever indexed."""
+        texts = [self._sentences.pop(sid).text
+                 for sid in self._quotable.pop(doc_id, {}).values() if sid in self._sentences]
+        for pid in self._doc_passages.pop(doc_id, ()):
+            del self._passages[self._passage_keys.pop(pid)]
+        texts.append(self._titles.pop(doc_id, ""))
+        for text in texts:
+            self._sentence_words.pop(text, None)
+        memo.forget(texts)
+
+    # --- lookups --------------------------------------------------------------------------
+    def word_position(self, word: str) -> int | None:
+        """Where a word's vector is in `word_vectors`, if it has one."""
+        return self._word_position.get(word)
+
+    def sentence_words(self, text: str) -> np.ndarray:
+        """Where a sentence's words are in `word_vectors`, worked out once per sentence (a
+        sentence's words are stored with it, and positions never move until a reload)."""
+        # Both dicts taken together: a reload replaces them, never mixes old and new.
+        cache, get = self._sentence_words, self._word_position.get
+        found = cache.get(text)
+        if found is None:
+            if len(cache) >= SENTENCE_WORDS_KEPT:
+                cache.clear()
+            found = cache[text] = np.array(
+                [at for at in map(get, vocabulary(text)) if at is not None], dtype=np.int64)
+        return found
+
+    def sentences(self, ids: Iterable[int]) -> dict[int, SentenceRow]:
+        """Fetch quotable sentences by id (unknown ids are left out)."""
+        rows = self._sentences
+        return {i: rows[i] for i in ids if i in rows}
+
+    def sentences_of_passages(self, passage_ids: Iterable[int]) -> list[int]:
+        """List the quotable sentences inside the given passages."""
+        out: list[int] = []
+        for pid in passage_ids:
+            key = self._passage_keys.get(pid)
+            if key is None:
+                continue
+            passage, quotable = self._passages[key], self._quotable.get(key[0], {})
+            out.extend(quotable[o] for o in range(passage.first_sentence, passage.last_sentence + 1)
+                       if o in quotable)
+        return out
+
+    def texts(self, doc_ids: Iterable[str] | None = None) -> list[str]:
+        """Distinct sentence texts and titles of some documents (or all), for analysing early."""
+        docs = list(self._quotable) if doc_ids is None else doc_ids
+        out: dict[str, None] = {}
+        for doc_id in docs:
+            for sid in self._quotable.get(doc_id, {}).values():
+                out[self._sentences[sid].text] = None
+            out[self._titles.get(doc_id, "")] = None
+        return list(out)
+
+    def passage(self, doc_id: str, ord_: int) -> PassageRow | None:
+        """The passage a sentence calls home, by its document and position."""
+        return self._passages.get((doc_id, ord_))
+
+    def titles(self, doc_ids: Iterable[str]) -> dict[str, str]:
+        """Titles of the given documents."""
+        return {d: self._titles[d] for d in doc_ids if d in self._titles}

@@ -1,0 +1,369 @@
+"""Indexing: documents -> chunks -> vectors -> store, keeping the in-memory FAISS indexes in step."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from embeddings.model import Embedder
+from embeddings.vector_index import VectorIndex, VectorSearch
+from embeddings.words import project_words, projection_name
+from qa.config import Settings
+from qa.indexing.catalog import Catalog
+from qa.reading.chunking import CHUNKER_VERSION, Chunks, TooManyPassages, chunk_text
+from qa.reading.documents import Document, DocumentError
+from qa.storage.factory import open_store
+from qa.storage.protocols import DocumentStore
+from qa.storage.records import Replaced
+from qa.text.words import vocabulary
+
+log = logging.getLogger(__name__)
+
+Words = tuple[list[str], np.ndarray]  # words and their vectors, one row each
+Progress = Callable[[int, int], None]
+"""Called with (sentences embedded so far, total sentences) while indexing."""
+Encoder = Callable[[Sequence[str], "Progress | None"], np.ndarray]
+"""Embeds many texts elsewhere (a Dask cluster), rows in order, reporting progress."""
+
+
+class ModelMismatch(RuntimeError):
+    """The index was built with another model; its vectors cannot be compared with the question's."""
+
+
+def sentence_input(title: str, sentence: str) -> str:
+    """Embed a sentence with its document title, which often names what 'it' refers to."""
+    return f"{title}: {sentence}" if title else sentence
+
+
+@dataclass
+class ModelInputs:
+    """What indexing documents asks of the model, before any word is left out as known."""
+
+    chunked: list[tuple[Document, Chunks]]
+    texts: list[str]  # sentences then passages, document after document
+    bounds: list[tuple[int, int, int]]  # a document's sentences are texts[a:b], passages [b:c]
+    words: set[str]  # the words of the quotable sentences, each to get a vector of its own
+
+
+def model_inputs(docs: Sequence[Document], settings: Settings) -> ModelInputs:
+    """Chunk documents and list the texts to embed (the indexing benchmark times the same)."""
+    s = settings
+    inputs = ModelInputs([], [], [], set())
+    for doc in docs:
+        try:
+            chunks = chunk_text(doc.text, s.passage_sentences, s.passage_overlap,
+                                s.passage_max_chars)
+        except TooManyPassages as exc:
+            raise DocumentError(f"{doc.source or doc.doc_id}: {exc}") from None
+        inputs.chunked.append((doc, chunks))
+    texts = inputs.texts
+    for doc, chunks in inputs.chunked:
+        first = len(texts)
+        title = doc.title if s.embed_titles else ""
+        quotable = [x.text for x in chunks.sentences if x.quotable]
+        texts.extend(sentence_input(title, x) for x in quotable)
+        inputs.words.update(w for x in quotable for w in vocabulary(x))
+        middle = len(texts)
+        texts.extend(sentence_input(doc.title, chunks.passage_text(p, doc.text))
+                     for p in chunks.passages)
+        inputs.bounds.append((first, middle, len(texts)))
+    return inputs
+
+
+@dataclass
+class AddReport:
+    """What an add did, per document."""
+
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    sentences_embedded: int = 0
+    skipped: list[str] = field(default_factory=list)  # files left out, and why
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One consistent view of the index for one question: the vector indexes, the catalog and
+    the store behind them. It is valid inside `Indexer.snapshot()`, while no write can land."""
+
+    sentences: VectorSearch
+    passages: VectorSearch
+    catalog: Catalog
+    store: DocumentStore
+
+
+class Indexer:
+    """Owns the store and the vector indexes of one data directory."""
+
+    def __init__(self, settings: Settings, embedder: Embedder,
+                 store: DocumentStore | None = None) -> None:
+        """Open the store; vectors load in `load`."""
+        self.settings = settings
+        self.embedder = embedder
+        self.store = store or open_store(settings)
+        self.sentence_index: VectorIndex | None = None
+        self.passage_index: VectorIndex | None = None
+        self.catalog = Catalog()  # sentences, passages and titles for answering, in memory
+        self.lock = threading.RLock()  # held briefly: vector index searches and mutations
+        self.write_lock = threading.RLock()  # serialises writers, held while they embed
+        self.loaded_generation = -1  # the store state the vector indexes mirror
+
+    @contextmanager
+    def snapshot(self) -> Iterator[Snapshot]:
+        """Hold the index still while one question is answered: vectors, catalog and cited
+        passages all come from the same state, never from a half-applied write."""
+        with self.lock:
+            assert self.sentence_index is not None and self.passage_index is not None, "load first"
+            yield Snapshot(self.sentence_index, self.passage_index, self.catalog, self.store)
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """Be the only writer of the store, in this process and across processes (and replicas)."""
+        with self.write_lock, self.store.exclusive():
+            yield
+
+    # --- state ----------------------------------------------------------------------------
+    @property
+    def model_fingerprint(self) -> str:
+        """Describe the embedding setup; vectors are only comparable under the same one."""
+        return json.dumps({"model": self.embedder.name,
+                           "input": "title: sentence" if self.settings.embed_titles else "sentence",
+                           "chunker": CHUNKER_VERSION, "word_vectors": projection_name()})
+
+    def model_mismatch(self) -> str | None:
+        """Say which model built the index when it is not the configured one."""
+        built = self.store.get_meta("model")
+        if built is None or built == self.model_fingerprint:
+            return None
+        try:
+            built_name = json.loads(built).get("model", built)
+        except ValueError:
+            built_name = built
+        if built_name == self.embedder.name:
+            return ("the index was built by an older version of Verbatim's indexing; "
+                    "run `qa rebuild` (or POST /v1/index/rebuild)")
+        return (f"the index was built with {built_name!r} but the configured model is "
+                f"{self.embedder.name!r}; run `qa rebuild` (or POST /v1/index/rebuild)")
+
+    def vector_count(self) -> int:
+        """Count the sentence vectors questions are searched against."""
+        with self.lock:
+            return len(self.sentence_index) if self.sentence_index is not None else 0
+
+    def _cache_path(self, kind: str) -> Path:
+        """Name the FAISS file for a kind of vector."""
+        return self.store.data_dir / f"{kind}.faiss"
+
+    def load(self) -> None:
+        """Make the vector indexes and the catalog ready, from saved FAISS files when current."""
+        with self.lock:
+            dim = self.embedder.dim
+            generation = self.store.generation  # read first: vectors loaded next are as new
+            meta = self.store.get_meta("faiss_generation")
+            indexes = {}
+            for kind in ("sentences", "passages"):
+                path = self._cache_path(kind)
+                index = None
+                if meta is not None and int(meta) == generation and path.exists():
+                    try:
+                        index = VectorIndex.load(path, dim, self.settings.nprobe)
+                    except (RuntimeError, ValueError) as exc:
+                        log.warning("ignoring unreadable %s: %s", path, exc)
+                    if (index is not None and not index.approximate
+                            and len(index) >= self.settings.approximate_above):
+                        index = None  # saved exact, but now past the size for approximate search
+                if index is None:
+                    ids, vectors = self.store.load_vectors(kind)
+                    if vectors.size and vectors.shape[1] != dim:
+                        index = VectorIndex(dim)  # wrong model: answered by model_mismatch()
+                    else:
+                        index = VectorIndex.from_vectors(ids, vectors, dim,
+                                                         self.settings.approximate_above,
+                                                         self.settings.nprobe)
+                indexes[kind] = index
+            self.sentence_index = indexes["sentences"]
+            self.passage_index = indexes["passages"]
+            self.catalog.load(self.store)
+            self.loaded_generation = generation
+
+    def refresh(self) -> None:
+        """Pick up writes made by another process (`qa add` while `qa serve` runs) or replica:
+        just their documents when the store can say which, else everything."""
+        if self.store.generation != self.loaded_generation:
+            with self.lock:
+                target = self.store.generation
+                if target == self.loaded_generation:
+                    return
+                changed = self.store.changed_since(self.loaded_generation, target)
+                if changed is None:
+                    log.info("the index changed on disk; reloading its vectors")
+                    self.load()
+                    return
+                self._reload_documents(changed)
+                self.loaded_generation = target
+                if self._outgrown():
+                    self.load()
+
+    def _reload_documents(self, doc_ids: list[str]) -> None:
+        """Replace some documents' vectors and catalog entries with what the store holds now."""
+        assert self.sentence_index is not None and self.passage_index is not None
+        for doc_id in doc_ids:
+            sentence_ids, passage_ids = self.catalog.ids_of(doc_id)
+            self.sentence_index.remove(sentence_ids)
+            self.passage_index.remove(passage_ids)
+            self.catalog.remove_document(doc_id)
+        self.sentence_index.add(*self.store.load_vectors("sentences", doc_ids))
+        self.passage_index.add(*self.store.load_vectors("passages", doc_ids))
+        self.catalog.add_documents(self.store, doc_ids)
+
+    def _follow(self, changes: list[tuple[Replaced, np.ndarray, np.ndarray]]) -> None:
+        """Mirror this thread's committed write in memory, or reload if others wrote too."""
+        if self.store.last_start_generation == self.loaded_generation:
+            for replaced, svec, pvec in changes:
+                self._apply(replaced, svec, pvec)
+            self.catalog.add_documents(self.store, [replaced.doc_id for replaced, _, _ in changes])
+            self.loaded_generation += 1
+            if self._outgrown():
+                log.info("the index passed %d vectors; switching to approximate search",
+                         self.settings.approximate_above)
+                self.load()
+        else:
+            self.load()
+
+    def _outgrown(self) -> bool:
+        """Tell whether an exact index has grown past the size where a flat scan is too slow."""
+        return any(ix is not None and not ix.approximate
+                   and len(ix) >= self.settings.approximate_above
+                   for ix in (self.sentence_index, self.passage_index))
+
+    def save(self) -> None:
+        """Save the FAISS indexes so the next start skips rebuilding them from the store."""
+        with self.writing(), self.lock:  # two processes saving at once could mislabel files
+            if self.sentence_index is None or self.passage_index is None:
+                return
+            self.sentence_index.save(self._cache_path("sentences"))
+            self.passage_index.save(self._cache_path("passages"))
+            # Label them with the state they mirror: another process may have written since.
+            self.store.set_meta("faiss_generation", str(self.loaded_generation))
+
+    def _apply(self, replaced: Replaced, sentence_vectors: np.ndarray,
+               passage_vectors: np.ndarray) -> None:
+        """Mirror a committed store change in the in-memory indexes (the catalog's removal)."""
+        assert self.sentence_index is not None and self.passage_index is not None
+        self.catalog.remove_document(replaced.doc_id)
+        self.sentence_index.remove(replaced.removed_sentences)
+        self.passage_index.remove(replaced.removed_passages)
+        self.sentence_index.add(np.asarray(replaced.added_sentences, dtype=np.int64),
+                                sentence_vectors)
+        self.passage_index.add(np.asarray(replaced.added_passages, dtype=np.int64),
+                               passage_vectors)
+
+    # --- writes ---------------------------------------------------------------------------
+    def _embed(self, docs: list[Document], progress: Progress | None, all_words: bool = False,
+               encode: Encoder | None = None
+               ) -> tuple[list[tuple[Document, Chunks, np.ndarray, np.ndarray]], Words]:
+        """Chunk and embed documents, in batches across documents for the model's best pace,
+        and the words of their sentences that have no vector yet (all of them for a rebuild)."""
+        inputs = model_inputs(docs, self.settings)
+        words = inputs.words if all_words else inputs.words - self.store.known_words(inputs.words)
+        new_words = sorted(words)
+        documents_end = len(inputs.texts)
+        texts = inputs.texts + new_words
+        vectors = np.zeros((0, 0), dtype=np.float32)
+        if texts and encode is not None:
+            vectors = encode(texts, progress)
+        elif texts:
+            if progress:
+                progress(0, len(texts))
+            parts = []
+            step = max(self.settings.batch_size * 4, 256)
+            for i in range(0, len(texts), step):
+                parts.append(self.embedder.encode(texts[i:i + step]))
+                if progress:
+                    progress(min(i + step, len(texts)), len(texts))
+            vectors = np.vstack(parts)
+        return ([(doc, chunks, vectors[a:b], vectors[b:c])
+                 for (doc, chunks), (a, b, c) in zip(inputs.chunked, inputs.bounds)],
+                (new_words, project_words(vectors[documents_end:])))
+
+    def add(self, docs: Iterable[Document], progress: Progress | None = None,
+            encode: Encoder | None = None) -> AddReport:
+        """Index new or changed documents; unchanged ones (same content hash) cost nothing.
+
+        Embedding happens before the index lock is taken, so questions keep being answered
+        (from the previous index) while documents are added.
+        """
+        report = AddReport()
+        unique: dict[str, Document] = {}
+        for doc in docs:
+            unique[doc.doc_id] = doc  # the last copy of a repeated id wins
+        with self.writing():
+            mismatch = self.model_mismatch()
+            if mismatch:
+                raise ModelMismatch(mismatch)
+            known = self.store.document_hashes()
+            todo = []
+            for doc in unique.values():
+                if known.get(doc.doc_id) == doc.content_hash:
+                    report.unchanged.append(doc.doc_id)
+                else:
+                    todo.append(doc)
+            if not todo:
+                return report
+            embedded, (words, word_vectors) = self._embed(todo, progress, encode=encode)
+            with self.lock:
+                changes = []
+                with self.store.transaction() as conn:
+                    self.store.set_meta("model", self.model_fingerprint, conn)
+                    self.store.write_words(conn, words, word_vectors)
+                    for doc, chunks, svec, pvec in embedded:
+                        changes.append((self.store.write_document(conn, doc, chunks, svec, pvec),
+                                        svec, pvec))
+                        (report.updated if doc.doc_id in known else report.added).append(
+                            doc.doc_id)
+                        report.sentences_embedded += len(svec)
+                self._follow(changes)
+        return report
+
+    def remove(self, doc_id: str) -> bool:
+        """Delete a document and its vectors; False when it was not indexed."""
+        with self.writing():
+            with self.lock:
+                replaced = self.store.delete_document(doc_id)
+                if replaced is None:
+                    return False
+                self._follow([(replaced, np.zeros((0, 1), np.float32),
+                               np.zeros((0, 1), np.float32))])
+            # Questions go on meanwhile; only when much of the file is free (`Store.reclaim`).
+            self.store.reclaim()
+        return True
+
+    def reclaim(self) -> int:
+        """Give the space of deleted documents back to the disk now; bytes freed."""
+        with self.writing():
+            return self.store.reclaim(force=True)
+
+    def rebuild(self, progress: Progress | None = None, encode: Encoder | None = None) -> int:
+        """Re-chunk and re-embed every document, e.g. after a model change; one atomic swap."""
+        with self.writing():
+            docs = list(self.store.iter_documents())
+            # Questions are still answered meanwhile.
+            embedded, (words, word_vectors) = self._embed(docs, progress, all_words=True,
+                                                          encode=encode)
+            with self.lock:
+                with self.store.transaction() as conn:
+                    self.store.clear(conn)
+                    self.store.set_meta("model", self.model_fingerprint, conn)
+                    self.store.write_words(conn, words, word_vectors)
+                    for doc, chunks, svec, pvec in embedded:
+                        self.store.write_document(conn, doc, chunks, svec, pvec)
+                self.load()
+                self.save()
+            return len(docs)

@@ -1,0 +1,215 @@
+"""Chunking: sentences with exact character offsets, grouped into overlapping passages."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import Counter
+from dataclasses import dataclass
+
+import blingfire
+
+from qa.text.words import LETTER_WORD
+
+# Scrape furniture that must never be quoted as an answer.
+_BOILERPLATE = re.compile(
+    r"""^(?:open\ image\ modal|story\ continues\ (?:after|below).*|advertisement|
+    image\ credits?:.*|photo\ credits?:.*|read\ more.*|share\ this.*|click\ here.*|
+    \(?via\ [^)]*\)?|\(?credit:?[^)]*\)?|\(?\d+\ of\ ?\d+\)?|nasa\ tv|related.*)$""",
+    re.IGNORECASE | re.VERBOSE,
+)
+# Trailing photo-credit parentheticals: "(credit:AP)", "(AP Photo/...)", "(Photo by ...)".
+_TRAILING_CREDIT = re.compile(
+    r"\s*\((?:credit:|photo |ap photo|afp|reuters|getty|via |photo credit)[^()]*\)\s*$",
+    re.IGNORECASE,
+)
+_SLIDE_COUNTER = re.compile(r"\(\s*\d+\s*of\s*\d+\s*\)\s*$", re.IGNORECASE)
+_LEADING_BULLET = re.compile(r"^[\s•·▪‣◦*\-–—|]+")
+_TERMINAL = re.compile(r"[.!?…:;\"'”’)\]]$")
+# A reader comment opens with a bulleted line holding only its author's handle ("  • lidocaineus").
+_COMMENT_AUTHOR = re.compile(r"^(\s*)[•·▪‣◦]\s*[^\s.!?,;:][^.!?,;:]{0,38}$")
+_SUBSTANCE = re.compile(LETTER_WORD.pattern + r"|\d")
+# Passages one document may make per character of text: prose makes one per ~400 characters;
+# past one per 40 (lines of a word or two) the document is refused, not embedded at great cost.
+MIN_CHARS_PER_PASSAGE = 40
+CHUNKER_VERSION = "5"  # bump when chunking changes: stored indexes then ask for a rebuild
+MIN_WORDS = 4
+HEADING_MAX_WORDS = 12
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """A sentence as a span of the document's stored text; `quotable` says if it may be quoted."""
+
+    start: int
+    end: int
+    text: str
+    quotable: bool
+    block: int
+    comment: bool = False  # written by a reader below the article, not by its author
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A run of consecutive sentences, the retrieval unit and the context shown with a citation."""
+
+    start: int
+    end: int
+    first: int
+    last: int
+
+
+@dataclass(frozen=True)
+class Chunks:
+    """The chunker's output for one document."""
+
+    sentences: list[Sentence]
+    passages: list[Passage]
+    home_passage: list[int]
+
+    def passage_text(self, passage: Passage, doc_text: str) -> str:
+        """Give the passage's embeddable text: its quotable sentences, without scrape furniture."""
+        parts = [s.text for s in self.sentences[passage.first:passage.last + 1] if s.quotable]
+        return " ".join(parts) if parts else doc_text[passage.start:passage.end]
+
+
+def _trim_span(text: str, start: int, end: int) -> tuple[int, int]:
+    """Shrink a span past surrounding spaces, bullets and trailing photo credits."""
+    segment = text[start:end]
+    lead = _LEADING_BULLET.match(segment)
+    if lead and lead.end() < len(segment):
+        start += lead.end()
+    while True:
+        segment = text[start:end]
+        credit = _TRAILING_CREDIT.search(segment)
+        if not credit or credit.start() == 0:
+            break
+        end = start + credit.start()
+    segment = text[start:end]
+    start += len(segment) - len(segment.lstrip())
+    end -= len(segment) - len(segment.rstrip())
+    return start, end
+
+
+_SAME_WRITING = {"HIRAGANA": "CJK", "KATAKANA": "CJK", "FULLWIDTH": "CJK", "HALFWIDTH": "CJK"}
+
+
+def _mixed_scripts(text: str) -> bool:
+    """Spot text spelled with look-alike letters from several alphabets ("мʏ ƈօ-աօʀĸɛʀ")."""
+    scripts = Counter(_SAME_WRITING.get(s, s) for s in
+                      (unicodedata.name(ch, "?").split(" ", 1)[0] for ch in text if ch.isalpha()))
+    total = sum(scripts.values())
+    return total >= 10 and scripts.most_common(1)[0][1] < 0.7 * total
+
+
+def _reports_a_question(sentence: str) -> bool:
+    """Tell reported speech ('...giving directions: "Can you get higher?"') from a question the
+    page itself asks: the quoted question follows a statement of its own."""
+    opening = max(sentence.rfind('"', 0, len(sentence) - 2), sentence.rfind("“"))
+    return opening > 0 and len(LETTER_WORD.findall(sentence[:opening])) >= MIN_WORDS
+
+
+def is_quotable(sentence: str, alone_on_line: bool) -> bool:
+    """Decide whether a sentence can stand as an answer, ruling out captions and furniture."""
+    stripped = sentence.strip()
+    if _BOILERPLATE.match(stripped):
+        return False
+    words = LETTER_WORD.findall(stripped)
+    if len(words) < MIN_WORDS:
+        return False
+    letters = sum(ch.isalpha() for ch in stripped)
+    if letters < 0.5 * len(stripped):
+        return False
+    if sum(ch.isupper() for ch in stripped) > 0.6 * letters:
+        return False  # wire-service slugs and credit lines: "AFP PHOTO/POOL/..."
+    if _SLIDE_COUNTER.search(stripped) or (stripped[0] == "(" and stripped[-1] == ")"):
+        return False  # slideshow captions "(03 of19)" and parenthetical credits
+    if _mixed_scripts(stripped):
+        return False  # look-alike letters from several alphabets: spam written to evade filters
+    if stripped.rstrip("\"'”’)").endswith("?") and not _reports_a_question(stripped):
+        return False  # a question answers nothing
+    # A short line without closing punctuation is a heading or a caption title, not a statement.
+    if alone_on_line and len(words) < HEADING_MAX_WORDS and not _TERMINAL.search(stripped):
+        return False
+    return True
+
+
+class _CommentTracker:
+    """Follow a scraped page line by line and tell the reader comments from the article."""
+
+    def __init__(self) -> None:
+        """Start in the article."""
+        self.indent: int | None = None  # the author line's indent while inside a comment
+
+    def is_comment(self, line: str) -> bool:
+        """Say whether this non-blank line belongs to a reader comment."""
+        author = _COMMENT_AUTHOR.match(line)
+        if author and len(LETTER_WORD.findall(line)) <= 4:
+            self.indent = len(author.group(1))
+            return True
+        if self.indent is not None:
+            indent = len(line) - len(line.lstrip())
+            if indent > self.indent or (self.indent == 0 and indent == 0):
+                return True
+            self.indent = None
+        return False
+
+
+def split_sentences(text: str) -> list[Sentence]:
+    """Split stored text into sentences whose offsets slice back to their exact text."""
+    sentences: list[Sentence] = []
+    offset = 0
+    comments = _CommentTracker()
+    for block, line in enumerate(text.split("\n")):
+        # A line without a word of two letters or a digit ("x", "|", "—") is furniture, never
+        # a sentence: thousands of them must not become thousands of passages to embed.
+        if _SUBSTANCE.search(line):
+            comment = comments.is_comment(line)
+            _, spans = blingfire.text_to_sentences_and_offsets(line)
+            spans = [(a, b) for a, b in spans if line[a:b].strip()] or [(0, len(line))]
+            for a, b in spans:
+                start, end = _trim_span(text, offset + a, offset + b)
+                if end <= start:
+                    continue
+                body = text[start:end]
+                sentences.append(Sentence(start, end, body,
+                                          is_quotable(body, alone_on_line=len(spans) == 1), block,
+                                          comment))
+        offset += len(line) + 1
+    return sentences
+
+
+def group_passages(sentences: list[Sentence], size: int, overlap: int,
+                   max_chars: int) -> tuple[list[Passage], list[int]]:
+    """Group sentences into overlapping windows and give each sentence its home passage."""
+    passages: list[Passage] = []
+    home = [0] * len(sentences)
+    step = max(1, size - overlap)
+    i = 0
+    while i < len(sentences):
+        j = i
+        while (j + 1 < len(sentences) and j + 1 - i < size
+               and sentences[j + 1].end - sentences[i].start <= max_chars):
+            j += 1
+        for k in range(i if not passages else max(i, passages[-1].last + 1), j + 1):
+            home[k] = len(passages)
+        passages.append(Passage(sentences[i].start, sentences[j].end, i, j))
+        if j + 1 >= len(sentences):
+            break
+        i = max(i + 1, min(i + step, j + 1 - overlap if j - i + 1 > overlap else j + 1))
+    return passages, home
+
+
+def chunk_text(text: str, size: int = 4, overlap: int = 1, max_chars: int = 1200) -> Chunks:
+    """Chunk one document's text for indexing."""
+    sentences = split_sentences(text)
+    passages, home = group_passages(sentences, size, overlap, max_chars)
+    allowed = 100 + len(text) // MIN_CHARS_PER_PASSAGE
+    if len(passages) > allowed:
+        raise TooManyPassages(f"{len(text):,} characters make {len(passages):,} passages (at "
+                              f"most {allowed:,}): the text is mostly very short lines")
+    return Chunks(sentences, passages, home)
+
+
+class TooManyPassages(ValueError):
+    """A document whose text would cost far more to index than its size suggests."""

@@ -1,0 +1,57 @@
+"""The records a store hands out: sentences, passages, document summaries, and what a write
+replaced. Every backend returns these, and the catalog, ranking and the API read them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class SentenceRow:
+    """A stored sentence with what a citation needs."""
+
+    id: int
+    doc_id: str
+    ord: int
+    passage_ord: int
+    start: int
+    end: int
+    text: str
+    comment: bool = False  # from a reader comment below the article
+
+
+@dataclass(frozen=True, slots=True)
+class PassageRow:
+    """A stored passage's span."""
+
+    id: int
+    doc_id: str
+    ord: int
+    start: int
+    end: int
+    first_sentence: int
+    last_sentence: int
+
+
+@dataclass(frozen=True)
+class DocumentSummary:
+    """One line of the document list."""
+
+    doc_id: str
+    title: str
+    source: str
+    chars: int
+    passages: int
+    sentences: int
+    added_at: float
+
+
+@dataclass(frozen=True)
+class Replaced:
+    """Vector ids a write removed and added, so the in-memory indexes can follow."""
+
+    doc_id: str
+    removed_sentences: list[int]
+    removed_passages: list[int]
+    added_sentences: list[int]
+    added_passages: list[int]

@@ -1,0 +1,97 @@
+"""Ranking features: what makes one candidate sentence look like a better answer than another."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from qa.answering import features
+from qa.answering.answerer import RankingParams, confidence_features
+from qa.answering.retrieval import Candidates
+from qa.storage.records import SentenceRow
+
+
+def _feature(name: str, question: str, texts: list[str], conversation: str = "",
+             idf: dict[str, float] | None = None) -> list[float]:
+    """One feature of each sentence, all retrieval signals equal."""
+    rows = [SentenceRow(i, "doc", i, 0, 0, len(t), t) for i, t in enumerate(texts)]
+    candidates = Candidates(rows, np.zeros((len(rows), 4), np.float32), [0] * len(rows),
+                            idf or {})
+    matrix = features.build(question, candidates, {"doc": ""}, conversation)
+    return [round(float(v), 3) for v in matrix[:, features.FEATURES.index(name)]]
+
+
+def _coverage(question: str, texts: list[str], conversation: str = "") -> list[float]:
+    """Word coverage of each sentence, all other signals equal."""
+    return _feature("coverage", question, texts, conversation)
+
+
+def test_other_forms_of_a_word_count_as_the_word():
+    began, unrelated = _coverage("When did the relay begin?",
+                                 ["The relay began in Moscow.", "The relay ended in Sochi."])
+    assert began == 1.0 and unrelated == 0.5
+    flew, _ = _coverage("Who flew the plane?", ["She will fly the plane.", "x"])
+    assert flew == 1.0
+
+
+def test_a_superlative_is_not_the_word_a_how_long_question_asks_with():
+    longest, lasting = _coverage("How long will the relay last?",
+                                 ["The longest relay ever.", "The relay will last months."])
+    assert lasting > longest
+
+
+def test_a_follow_up_weighs_its_own_words_above_the_earlier_turns():
+    own, earlier = _coverage("How does that compare with London?",
+                             ["London's games cost 9 billion.",
+                              "The Sochi Olympics were expensive."],
+                             conversation="How much will the Sochi Olympics cost?")
+    assert own > earlier
+
+
+def test_a_rare_question_word_counts_more_than_a_common_one():
+    question = "When did the torch relay begin?"
+    texts = ["The torch was lit.", "The relay will begin soon."]
+    plain = _feature("coverage_idf", question, texts)
+    assert plain[1] > plain[0]  # two words of three against one
+    rare, common = _feature("coverage_idf", "When did the torch visit Yakutsk?",
+                            ["The torch is here.", "Yakutsk is cold."],
+                            idf={"torch": 0.1, "visit": 3.0, "yakutsk": 5.0})
+    assert common > 0.5 > rare  # one word each, but "yakutsk" is the rare one
+
+
+def test_question_words_standing_together_count_more_than_scattered_ones():
+    together, apart = _feature(
+        "proximity", "How long did the spacewalk last?",
+        ["The spacewalk will last two hours, the agency said on Monday.",
+         "The spacewalk was planned for weeks by the two cosmonauts and their crew in the "
+         "station, and in the end the whole relay will last four months."])
+    assert (together, apart) == (0.667, 0.333)  # "long" is not in either
+
+
+def test_the_answer_type_needs_a_new_answer_of_the_asked_kind():
+    date, none, repeated = _feature(
+        "answer_type", "When did the torch launch from Baikonur in 2013?",
+        ["The torch launched on November 7.", "The torch launched from Baikonur.",
+         "The torch launched in 2013."])
+    assert (date, none, repeated) == (1.0, 0.0, 0.0)
+    hours, months = _feature("answer_type", "How long was the spacewalk?",
+                             ["It took five hours.", "Nobody knows."])
+    assert (hours, months) == (1.0, 0.0)
+
+
+def test_a_clear_lead_counts_for_more_when_the_sentence_also_means_what_was_asked():
+    # In a small corpus one sentence sharing a word with an off-topic question stands far
+    # above the rest, so its lead is trusted less when its cosine to the question is low.
+    params = RankingParams.load()
+    names = list(features.FEATURES)
+
+    def logit(lead: float, cosine: float) -> float:
+        matrix = np.zeros((2, len(names)), np.float32)
+        matrix[:, names.index("s_dense")] = cosine
+        matrix[:, names.index("coverage")] = 0.5
+        p = float(params.confidence_of(confidence_features(np.array([8.0 + lead, 8.0]),
+                                                           matrix))[0])
+        return float(np.log(p / (1 - p)))
+
+    strong = logit(5.0, 0.7) - logit(0.0, 0.7)
+    weak = logit(5.0, 0.25) - logit(0.0, 0.25)
+    assert strong > weak + 1.0

@@ -1,0 +1,87 @@
+"""The `qa` command line."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+
+def test_add_documents_ask_remove(cli, tmp_path):
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "a.txt").write_text("Alpha\n\nThe launch happened at Baikonur on Thursday.")
+    (folder / "b.md").write_text("# Beta\n\nThe mascot was a polar bear in a blue scarf.")
+    r = cli("add", str(folder))
+    assert r.exit_code == 0, r.output
+    assert "added 2" in r.output
+    r = cli("add", str(folder))
+    assert "unchanged 2" in r.output
+    r = cli("documents")
+    assert "a\t" in r.output and "b\t" in r.output and "2 documents" in r.output
+    r = cli("ask", "What was the mascot?", "--json", "--no-seeds")
+    body = json.loads(r.stdout)
+    assert body["answers"][0]["citation"]["doc_id"] == "b"
+    r = cli("remove", "b")
+    assert r.exit_code == 0 and "removed b" in r.output
+    r = cli("remove", "b")
+    assert r.exit_code == 1 and "no such document" in r.output
+    r = cli("rebuild")
+    assert r.exit_code == 0 and "rebuilt 1" in r.output
+
+
+@pytest.mark.slow
+def test_ask_seeds_the_index_on_first_use(cli):
+    r = cli("ask", "How many cities will the relay stop in?")
+    assert r.exit_code == 0, r.output
+    assert "130 different cities" in r.stdout
+
+
+def test_errors_are_messages_not_tracebacks(cli, tmp_path):
+    r = cli("add", str(tmp_path / "missing.txt"))
+    assert r.exit_code == 1 and "no such file" in r.output and "Traceback" not in r.output
+    bad = tmp_path / "bad.pdf"
+    bad.write_bytes(b"not a pdf at all")
+    r = cli("add", str(bad))
+    assert r.exit_code == 1 and "bad.pdf" in r.output
+    r = cli("ask", "  ")
+    assert r.exit_code == 1 and "empty" in r.output
+
+
+def test_files_of_the_same_name_in_different_folders_stay_two_documents(cli, tmp_path):
+    folder = tmp_path / "notes"
+    for year, place in (("2023", "Baikonur"), ("2024", "Sochi")):
+        (folder / year).mkdir(parents=True)
+        (folder / year / "summary.md").write_text(f"# {year}\n\nThe launch was at {place}.")
+    (folder / "summary.md").write_text("# Top\n\nThe top summary mentions the torch.")
+    r = cli("add", str(folder))
+    assert r.exit_code == 0 and "added 3" in r.output, r.output
+    r = cli("documents", "--json")
+    assert sorted(d["doc_id"] for d in json.loads(r.stdout)) == \
+        ["2023-summary", "2024-summary", "summary"]
+
+
+def test_two_files_that_would_share_an_id_are_refused_not_merged(cli, tmp_path):
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("Plain notes about the launch.")
+    (folder / "notes.html").write_text("<p>HTML notes about the relay.</p>")
+    r = cli("add", str(folder))
+    assert r.exit_code == 1 and "notes.html" in r.output and "notes.txt" in r.output
+    assert "'notes'" in r.output
+    assert "0 documents" in cli("documents").output  # nothing half-added
+
+
+def test_links_leaving_the_folder_are_not_followed(cli, tmp_path):
+    secret = tmp_path / "credentials.txt"
+    secret.write_text("The password is hunter2.")
+    folder = tmp_path / "docs"
+    (folder / "inner").mkdir(parents=True)
+    (folder / "inner" / "real.txt").write_text("The torch went to space.")
+    (folder / "leak.txt").symlink_to(secret)
+    (folder / "alias.txt").symlink_to(folder / "inner" / "real.txt")  # stays inside: fine
+    r = cli("add", str(folder))
+    assert r.exit_code == 0 and "added 2" in r.output, r.output
+    assert "skipped" in r.output and "leak.txt" in r.output
+    docs = json.loads(cli("documents", "--json").stdout)
+    assert sorted(d["doc_id"] for d in docs) == ["alias", "inner-real"]
