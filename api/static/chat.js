@@ -92,13 +92,13 @@ async function showSource(citation, opener) {
   const panel = $("source");
   try {
     const doc = await fetchDocument(citation.doc_id);
-    $("source-title").textContent = doc.title;
+    $("source-title").textContent = citationLabel({...citation, title: doc.title});
     const pStart = citation.passage_start;
     $("source-passage").replaceChildren(highlighted(citation.passage, citation.start - pStart,
                                                     citation.end - pStart));
     $("source-text").replaceChildren(highlighted(doc.text, citation.start, citation.end));
   } catch (err) {
-    $("source-title").textContent = citation.title;
+    $("source-title").textContent = citationLabel(citation);
     $("source-passage").replaceChildren(`Could not open the source: ${err.message}`);
     $("source-text").replaceChildren();
   }
@@ -122,11 +122,18 @@ function closeSource() {
 // ---- rendering the conversation --------------------------------------------------------
 let citationCounter = 0;
 
+// Where a quote stands: the document's title, then the section (or term) it is under.
+function citationLabel(citation) {
+  const section = Array.isArray(citation.section) ? citation.section.join(" › ") : "";
+  return section ? `${citation.title} › ${section}` : citation.title;
+}
+
 function citationButton(number, citation) {
   const id = `cite-${++citationCounter}`;
+  const label = citationLabel(citation);
   const button = el("button", {type: "button", class: "citation", id,
-                               "aria-label": `Source ${number}: ${citation.title}`},
-                    `[${number}] ${citation.title}`);
+                               "aria-label": `Source ${number}: ${label}`},
+                    `[${number}] ${label}`);
   button.addEventListener("click", () => showSource(citation, button));
   return button;
 }

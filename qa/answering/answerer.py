@@ -19,6 +19,7 @@ from qa.answering.verification import Evidence, Verifier
 from qa.config import ABSTAIN_BELOW, VERIFY_BELOW
 from qa.indexing.catalog import Catalog
 from qa.indexing.indexer import Snapshot
+from qa.reading.layout import context_parts, store_context
 from qa.storage.records import SentenceRow
 from qa.text.words import near_duplicate_key
 
@@ -80,6 +81,9 @@ class Citation:
     passage: Annotated[str, Field(description="The passage the sentence stands in.")]
     passage_start: Annotated[int, Field(
         description="Offset of the passage in the document text.")]
+    section: Annotated[list[str], Field(
+        description="The headings (and the term or table columns) the sentence stands under, "
+                    "outermost first; empty for plain text.")] = field(default_factory=list)
 
 
 @dataclass
@@ -262,7 +266,9 @@ class Answerer:
             answers = self._group(view, candidates.rows, ranked, probs, titles, top_k)
         top = answers[0].citation
         verified = self.verify(query, int(ranked[0]), ranking, matrix,
-                               Evidence(answers[0].text, top.passage, top.title), candidates)
+                               Evidence(answers[0].text, top.passage,
+                                        features.heading(top.title, store_context(top.section))),
+                               candidates)
         best = round(combine(float(probs[ranked[0]]), verified, self.verify_below), 4)
         for a in answers:  # a lower-ranked answer never shows a higher score than the first
             a.score = min(a.score, best)
@@ -297,7 +303,7 @@ class Answerer:
             p = passages[(r.doc_id, r.passage_ord)]
             assert p is not None, "a quotable sentence always has a home passage"
             return Citation(r.doc_id, titles.get(r.doc_id, r.doc_id), p.ord, r.start, r.end,
-                            texts[(p.doc_id, p.start, p.end)], p.start)
+                            texts[(p.doc_id, p.start, p.end)], p.start, context_parts(r.context))
 
         answers, ceiling = [], 1.0
         for _, g, score in kept:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from qa.answering.retrieval import SIGNALS, Candidates
+from qa.reading.layout import SECTION_SEPARATOR, readable_context
 from qa.text.memo import Memo
 from qa.text.words import STOPWORDS, WORD, question_keys, question_terms, text_keys
 
@@ -248,6 +249,11 @@ class _Asked:
         return {n for n in self.names if n in part.lowered}
 
 
+def heading(title: str, context: str) -> str:
+    """What a sentence stands under, as one line: the title, then its section or term."""
+    return f"{title}{SECTION_SEPARATOR}{readable_context(context)}" if context else title
+
+
 def build(question: str, candidates: Candidates, titles: dict[str, str],
           conversation: str = "") -> np.ndarray:
     """Compute the feature matrix (one row per candidate, columns in FEATURES order).
@@ -257,15 +263,17 @@ def build(question: str, candidates: Candidates, titles: dict[str, str],
     signal = {name: candidates.signals[:, j] for j, name in enumerate(SIGNALS)}
     asked = _Asked(question, conversation, candidates.idf)
     n_names, n_pairs = len(asked.names), len(asked.pairs)
-    by_title: dict[str, tuple[str, set[str], set[str]]] = {}
+    by_title: dict[tuple[str, str], tuple[str, set[str], set[str]]] = {}
     seen: dict[tuple[str, str], dict[str, float]] = {}
     rows = []
     for r in candidates.rows:
-        if r.doc_id not in by_title:
-            title_text = titles.get(r.doc_id, "")
+        # A sentence's heading: its document's title and the section or term it stands under.
+        where = (r.doc_id, r.context)
+        if where not in by_title:
+            title_text = heading(titles.get(r.doc_id, ""), r.context)
             title = traits(title_text)
-            by_title[r.doc_id] = (title_text, asked.matched(title), asked.named(title))
-        title_text, title_terms, title_names = by_title[r.doc_id]
+            by_title[where] = (title_text, asked.matched(title), asked.named(title))
+        title_text, title_terms, title_names = by_title[where]
         # The same sentence under the same title (a repeated caption, a copied page) has the
         # same words: worked out once per question.
         row = seen.get((r.text, title_text))

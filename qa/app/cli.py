@@ -19,8 +19,10 @@ from qa.config import get_settings
 from qa.indexing.indexer import Encoder, ModelMismatch, Progress
 from qa.reading.documents import DocumentError
 from qa.reading.formats import SUPPORTED_SUFFIXES
+from qa.reading.layout import SECTION_SEPARATOR
 
 if TYPE_CHECKING:
+    from qa.answering.answerer import Citation
     from qa.app.service import Verbatim
     from qa.app.sync import FolderSync
 
@@ -129,14 +131,19 @@ def ask(question: Annotated[str, typer.Argument(help="The question to answer.")]
             typer.echo("Related, not an answer:")
         for i, a in enumerate(result.answers, 1):
             c = a.citation
-            typer.echo(f"[{i}] {a.text}\n    {c.title} ({c.doc_id}, chars {c.start}-{c.end})")
+            typer.echo(f"[{i}] {a.text}\n    {_where(c)} ({c.doc_id}, chars {c.start}-{c.end})")
         return
     typer.echo(f"{result.answer}\n  confidence {result.confidence:.2f}")
     for i, a in enumerate(result.answers, 1):
         c = a.citation
-        typer.echo(f"[{i}] {a.score:.2f} {c.title} ({c.doc_id}, chars {c.start}-{c.end})")
+        typer.echo(f"[{i}] {a.score:.2f} {_where(c)} ({c.doc_id}, chars {c.start}-{c.end})")
         if i > 1:
             typer.echo(f"    {a.text}")
+
+
+def _where(citation: Citation) -> str:
+    """A citation's title and, when the document has structure, the section the quote is in."""
+    return SECTION_SEPARATOR.join([citation.title, *citation.section])
 
 
 @app.command(help=f"Add or update documents ({' '.join(SUPPORTED_SUFFIXES)}); unchanged ones "
@@ -147,10 +154,15 @@ def add(paths: Annotated[list[Path], typer.Argument(help="Files or folders to in
     with open_service(data_dir, store_url=store_url) as service, _cluster(dask, service) as encode:
         with _progress("Embedding") as progress:
             report = service.add_paths(paths, progress, encode)
-    typer.echo(f"added {len(report.added)}, updated {len(report.updated)}, "
-               f"unchanged {len(report.unchanged)} ({report.sentences_embedded} sentences embedded)")
-    for skipped in report.skipped:
+    for skipped in report.skipped + report.failed:
         typer.echo(f"skipped {skipped}", err=True)
+    for renamed in report.renamed:
+        typer.echo(renamed, err=True)
+    typer.echo(f"added {len(report.added)}, updated {len(report.updated)}, "
+               f"unchanged {len(report.unchanged)}, failed {len(report.failed)} "
+               f"({report.sentences_embedded} sentences embedded)")
+    if report.failed:
+        fail(f"{len(report.failed)} file(s) could not be read (listed above); the rest is indexed")
 
 
 @app.command()

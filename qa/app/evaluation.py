@@ -2,7 +2,9 @@
 
 Two inputs: a JSONL question set judged by expected substrings against the current index, and a
 SQuAD v1.1 or v2.0 file judged ReQA-style (sentence retrieval, and for v2.0 answer-or-abstain) in
-a temporary index of its own.
+a temporary index of its own. A JSONL line is either Verbatim's own form (`answers`, `doc_id`,
+`unanswerable`, `history`) or the documentation form (`gold_file`, `gold_phrase`, `answerable`,
+`kind`): a quote is right when it holds the phrase and cites a document read from that file.
 """
 
 from __future__ import annotations
@@ -44,16 +46,25 @@ class EvalQuestion:
     unanswerable: bool = False
     history: list[str] = field(default_factory=list)
     group: str = ""
+    source: str | None = None  # the file the answer must come from (its path, as added)
 
 
 def load_jsonl(path: Path) -> list[EvalQuestion]:
-    """Read `{"question", "answers", "doc_id"?, "unanswerable"?, "history"?}` lines."""
+    """Read `{"question", "answers", "doc_id"?, "unanswerable"?, "history"?}` lines, or the
+    documentation form `{"question", "answerable", "gold_file"?, "gold_phrase"?, "kind"?}`."""
     out = []
     for n, line in enumerate(Path(path).read_text().splitlines(), 1):
         if not line.strip():
             continue
         try:
             row = json.loads(line)
+            if "answerable" in row or "gold_phrase" in row:
+                answerable = bool(row.get("answerable", True))
+                out.append(EvalQuestion(
+                    row["question"], [row["gold_phrase"]] if answerable else [],
+                    unanswerable=not answerable, group=str(row.get("kind", "")),
+                    source=row.get("gold_file") if answerable else None))
+                continue
             out.append(EvalQuestion(row["question"], list(row.get("answers", [])),
                                     row.get("doc_id"), [],
                                     bool(row.get("unanswerable", False)),
@@ -92,9 +103,21 @@ def is_squad_file(path: Path) -> bool:
     return isinstance(data, dict) and "data" in data
 
 
-def judge(q: EvalQuestion, text: str, doc_id: str, start: int, end: int) -> bool:
-    """Decide whether one quoted sentence answers the question."""
+def same_file(cited: str | None, wanted: str) -> bool:
+    """Whether a document's source is the file named (added from it or from a folder above)."""
+    if not cited:
+        return False
+    cited, wanted = cited.replace("\\", "/"), wanted.replace("\\", "/").lstrip("/")
+    return cited == wanted or cited.endswith("/" + wanted)
+
+
+def judge(q: EvalQuestion, text: str, doc_id: str, start: int, end: int,
+          source: str | None = None) -> bool:
+    """Decide whether one quoted sentence answers the question (`source`: the cited
+    document's file, for questions that name theirs)."""
     if q.doc_id is not None and doc_id != q.doc_id:
+        return False
+    if q.source is not None and not same_file(source, q.source):
         return False
     plain = normalize(text)
     if any(normalize(a) in plain for a in q.answers if a.strip()):
@@ -113,6 +136,7 @@ class Outcome:
     unanswerable: bool
     seconds: float
     has_doc: bool = False  # the question names its source document (SQuAD)
+    group: str = ""
 
 
 def expected_calibration_error(confidence: np.ndarray, correct: np.ndarray, bins: int = 10
@@ -172,7 +196,7 @@ def answer_or_abstain(outcomes: list[Outcome], threshold: float) -> dict[str, fl
 
 
 def summarize(outcomes: list[Outcome], threshold: float | None = None
-              ) -> dict[str, float | int | None]:
+              ) -> dict[str, float | int | str | None]:
     """Turn per-question outcomes into the reported metrics."""
     answerable = [o for o in outcomes if not o.unanswerable]
     unanswerable = [o for o in outcomes if o.unanswerable]
@@ -182,11 +206,15 @@ def summarize(outcomes: list[Outcome], threshold: float | None = None
     hit1 = np.array([r == 1 for r in ranks], dtype=float)
     latencies = np.array([o.seconds for o in outcomes]) * 1000
     with_docs = any(o.passage_rank is not None or o.has_doc for o in answerable)
-    metrics: dict[str, float | int | None] = {
+    metrics: dict[str, float | int | str | None] = {
         "questions": len(outcomes),
         "answerable": len(answerable),
         "p_at_1": round(float(hit1.sum()) / n, 4),
+        # the first sentence right and confident enough to be given as the answer
+        "answered_right": round(sum(1 for o in answerable if o.correct_rank == 1 and
+                                    not o.abstained) / n, 4),
         "mrr_at_10": round(sum(1 / r for r in ranks if r) / n, 4),
+        "r_at_3": round(sum(1 for r in ranks if r and r <= 3) / n, 4),
         "r_at_5": round(sum(1 for r in ranks if r and r <= 5) / n, 4),
         "passage_r_at_5": round(sum(1 for o in answerable if o.passage_rank and
                                     o.passage_rank <= 5) / n, 4) if with_docs else None,
@@ -202,6 +230,9 @@ def summarize(outcomes: list[Outcome], threshold: float | None = None
             sum(o.abstained for o in unanswerable) / len(unanswerable), 4)
         metrics["abstention_precision"] = round(
             sum(o.unanswerable for o in abstained) / len(abstained), 4) if abstained else None
+        for group in sorted({o.group for o in unanswerable if o.group}):
+            of_group = [o for o in unanswerable if o.group == group]
+            metrics[f"abstained_{group}"] = f"{sum(o.abstained for o in of_group)} of {len(of_group)}"
         if threshold is not None:
             metrics.update(answer_or_abstain(outcomes, threshold))
     return metrics
@@ -211,8 +242,11 @@ Asker = Callable[[EvalQuestion], Result]
 
 
 def run(questions: Iterable[EvalQuestion], ask: Asker, abstain_below: float,
-        progress: Callable[[], None] | None = None) -> list[Outcome]:
-    """Ask every question and judge the top 10 sentences."""
+        progress: Callable[[], None] | None = None,
+        sources: dict[str, str] | None = None) -> list[Outcome]:
+    """Ask every question and judge the top 10 sentences (`sources`: each document's file,
+    for questions that name the file their answer comes from)."""
+    sources = sources or {}
     outcomes = []
     for q in questions:
         t0 = time.perf_counter()
@@ -222,7 +256,8 @@ def run(questions: Iterable[EvalQuestion], ask: Asker, abstain_below: float,
         docs: list[str] = []
         for i, a in enumerate(result.answers[:10], 1):
             cites = [a.citation, *a.also_in]
-            if rank is None and any(judge(q, a.text, c.doc_id, c.start, c.end) for c in cites):
+            if rank is None and any(judge(q, a.text, c.doc_id, c.start, c.end,
+                                          sources.get(c.doc_id)) for c in cites):
                 rank = i
             for c in cites:
                 if c.doc_id not in docs:
@@ -230,7 +265,7 @@ def run(questions: Iterable[EvalQuestion], ask: Asker, abstain_below: float,
         passage_rank = docs.index(q.doc_id) + 1 if q.doc_id in docs else None
         outcomes.append(Outcome(rank, passage_rank, result.confidence,
                                 result.confidence < abstain_below, q.unanswerable, seconds,
-                                q.doc_id is not None))
+                                q.doc_id is not None, q.group))
         if progress:
             progress()
     return outcomes
@@ -251,7 +286,9 @@ def asker(service: Verbatim, top_k: int = 10) -> Asker:
 
 
 def evaluate(service: Verbatim, questions: list[EvalQuestion],
-             progress: Callable[[], None] | None = None) -> dict[str, float | int | None]:
+             progress: Callable[[], None] | None = None) -> dict[str, float | int | str | None]:
     """Ask every question against the service's index and report the metrics."""
     threshold = service.settings.abstain_below
-    return summarize(run(questions, asker(service), threshold, progress), threshold)
+    sources = {d.doc_id: d.source for d in service.list_documents()} \
+        if any(q.source for q in questions) else {}
+    return summarize(run(questions, asker(service), threshold, progress, sources), threshold)

@@ -18,7 +18,7 @@ from qa.answering.verification import Verifier
 from qa.config import Settings, backend_of
 from qa.indexing.indexer import AddReport, Encoder, Indexer, ModelMismatch, Progress
 from qa.indexing.runtime import make_embedder
-from qa.reading.documents import Document, check_distinct_ids
+from qa.reading.documents import Document, DocumentError, check_distinct_ids
 from qa.reading.files import find_document_files, load_file
 from qa.storage.protocols import DocumentStore
 from qa.storage.records import DocumentSummary
@@ -84,21 +84,33 @@ class Verbatim:
         return report
 
     def add_documents(self, docs: Iterable[Document], progress: Progress | None = None,
-                      encode: Encoder | None = None) -> AddReport:
-        """Index documents (embedded by `encode` when given); the index is updated on return."""
+                      encode: Encoder | None = None, skip_failed: bool = False) -> AddReport:
+        """Index documents (embedded by `encode` when given); the index is updated on return.
+        One the chunker refuses refuses them all, or with `skip_failed` is named in the
+        report's `failed` and the rest indexed."""
         docs = list(docs)
         check_distinct_ids(docs)
         self._ready()
-        report = self.indexer.add(docs, progress, encode)
+        report = self.indexer.add(docs, progress, encode, skip_failed)
         self._prepare(report.added + report.updated)
         return report
 
     def add_paths(self, paths: Sequence[Path], progress: Progress | None = None,
                   encode: Encoder | None = None) -> AddReport:
-        """Index files and folders from disk; the report names what was skipped."""
+        """Index files and folders from disk: a file that cannot be read is named in the
+        report's `failed` and the rest indexed; two files that would share an id both get in
+        (`renamed` says under which)."""
         found = find_document_files(list(paths))
-        report = self.add_documents([load_file(*f) for f in found.files], progress, encode)
+        docs, failed = [], []
+        for path, relative in found.files:
+            try:
+                docs.append(load_file(path, relative, doc_id=found.ids[relative]))
+            except DocumentError as exc:
+                failed.append(str(exc))
+        report = self.add_documents(docs, progress, encode, skip_failed=True)
+        report.failed[:0] = failed
         report.skipped.extend(found.skipped)
+        report.renamed.extend(found.renamed)
         return report
 
     def remove(self, doc_id: str) -> bool:

@@ -72,14 +72,15 @@ class FolderSync:
             except OSError as exc:  # deleted or unreadable between listing and reading
                 report.failed.append(f"{relative}: {exc.strerror or exc}")
                 continue
+            doc_id = found.ids[relative]
             digest = hashlib.sha256(data).hexdigest()
             before = known.get(relative)
-            if before and before[0] == digest and before[1] in stored:
+            if before and before == [digest, doc_id] and doc_id in stored:
                 seen[relative] = before
                 report.unchanged += 1
                 continue
             try:
-                doc = load_file(path, relative, data)
+                doc = load_file(path, relative, data, doc_id)
             except DocumentError as exc:
                 report.failed.append(str(exc))
                 if before:  # keep the last good version rather than losing it
@@ -88,10 +89,19 @@ class FolderSync:
             seen[relative] = [digest, doc.doc_id]
             changed.append(doc)
         if changed:
-            added = self.service.add_documents(changed, progress)
+            added = self.service.add_documents(changed, progress, skip_failed=True)
             report.added.extend(added.added)
             report.updated.extend(added.updated)
             report.unchanged += len(added.unchanged)
+            report.failed.extend(added.failed)
+            refused = {doc.doc_id for doc in changed} - set(added.added + added.updated +
+                                                            added.unchanged)
+            for relative, (_, doc_id) in list(seen.items()):
+                if doc_id in refused:  # keep the last good version's record, if any
+                    if relative in known:
+                        seen[relative] = known[relative]
+                    else:
+                        del seen[relative]
         gone = {doc_id for _, doc_id in known.values()} - {doc_id for _, doc_id in seen.values()}
         for doc_id in sorted(gone):
             if self.service.remove(doc_id):

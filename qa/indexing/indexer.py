@@ -19,6 +19,7 @@ from qa.config import Settings
 from qa.indexing.catalog import Catalog
 from qa.reading.chunking import CHUNKER_VERSION, Chunks, TooManyPassages, chunk_text
 from qa.reading.documents import Document, DocumentError
+from qa.reading.layout import SECTION_SEPARATOR
 from qa.storage.factory import open_store
 from qa.storage.protocols import DocumentStore
 from qa.storage.records import Replaced
@@ -37,9 +38,11 @@ class ModelMismatch(RuntimeError):
     """The index was built with another model; its vectors cannot be compared with the question's."""
 
 
-def sentence_input(title: str, sentence: str) -> str:
-    """Embed a sentence with its document title, which often names what 'it' refers to."""
-    return f"{title}: {sentence}" if title else sentence
+def sentence_input(title: str, sentence: str, section: str = "") -> str:
+    """Embed a sentence with its document title and the section (or term) it stands under,
+    which often name what 'it' refers to: "Built-in Functions › max(...): Return the largest"."""
+    heading = SECTION_SEPARATOR.join(p for p in (title, section) if p)
+    return f"{heading}: {sentence}" if heading else sentence
 
 
 @dataclass
@@ -52,26 +55,35 @@ class ModelInputs:
     words: set[str]  # the words of the quotable sentences, each to get a vector of its own
 
 
-def model_inputs(docs: Sequence[Document], settings: Settings) -> ModelInputs:
-    """Chunk documents and list the texts to embed (the indexing benchmark times the same)."""
+def model_inputs(docs: Sequence[Document], settings: Settings,
+                 failed: list[str] | None = None) -> ModelInputs:
+    """Chunk documents and list the texts to embed (the indexing benchmark times the same).
+
+    A document refused by the chunker stops the whole batch, unless `failed` is given: it is
+    then named there with the reason, and left out."""
     s = settings
     inputs = ModelInputs([], [], [], set())
     for doc in docs:
         try:
             chunks = chunk_text(doc.text, s.passage_sentences, s.passage_overlap,
-                                s.passage_max_chars)
+                                s.passage_max_chars, doc.layout)
         except TooManyPassages as exc:
-            raise DocumentError(f"{doc.source or doc.doc_id}: {exc}") from None
+            if failed is None:
+                raise DocumentError(f"{doc.source or doc.doc_id}: {exc}") from None
+            failed.append(f"{doc.source or doc.doc_id}: {exc}")
+            continue
         inputs.chunked.append((doc, chunks))
     texts = inputs.texts
     for doc, chunks in inputs.chunked:
         first = len(texts)
         title = doc.title if s.embed_titles else ""
-        quotable = [x.text for x in chunks.sentences if x.quotable]
-        texts.extend(sentence_input(title, x) for x in quotable)
-        inputs.words.update(w for x in quotable for w in vocabulary(x))
+        quotable = [x for x in chunks.sentences if x.quotable]
+        texts.extend(sentence_input(title, x.text, x.section if s.embed_titles else "")
+                     for x in quotable)
+        inputs.words.update(w for x in quotable for w in vocabulary(x.text))
         middle = len(texts)
-        texts.extend(sentence_input(doc.title, chunks.passage_text(p, doc.text))
+        texts.extend(sentence_input(doc.title, chunks.passage_text(p, doc.text),
+                                    SECTION_SEPARATOR.join(chunks.passage_context(p)))
                      for p in chunks.passages)
         inputs.bounds.append((first, middle, len(texts)))
     return inputs
@@ -85,7 +97,9 @@ class AddReport:
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     sentences_embedded: int = 0
-    skipped: list[str] = field(default_factory=list)  # files left out, and why
+    skipped: list[str] = field(default_factory=list)  # links left out, and why
+    failed: list[str] = field(default_factory=list)  # "file: reason" for files not indexed
+    renamed: list[str] = field(default_factory=list)  # files stored under an id not their name's
 
 
 @dataclass(frozen=True)
@@ -267,11 +281,12 @@ class Indexer:
 
     # --- writes ---------------------------------------------------------------------------
     def _embed(self, docs: list[Document], progress: Progress | None, all_words: bool = False,
-               encode: Encoder | None = None
+               encode: Encoder | None = None, failed: list[str] | None = None
                ) -> tuple[list[tuple[Document, Chunks, np.ndarray, np.ndarray]], Words]:
         """Chunk and embed documents, in batches across documents for the model's best pace,
-        and the words of their sentences that have no vector yet (all of them for a rebuild)."""
-        inputs = model_inputs(docs, self.settings)
+        and the words of their sentences that have no vector yet (all of them for a rebuild).
+        With `failed`, a document the chunker refuses is named there and left out."""
+        inputs = model_inputs(docs, self.settings, failed)
         words = inputs.words if all_words else inputs.words - self.store.known_words(inputs.words)
         new_words = sorted(words)
         documents_end = len(inputs.texts)
@@ -294,11 +309,12 @@ class Indexer:
                 (new_words, project_words(vectors[documents_end:])))
 
     def add(self, docs: Iterable[Document], progress: Progress | None = None,
-            encode: Encoder | None = None) -> AddReport:
+            encode: Encoder | None = None, skip_failed: bool = False) -> AddReport:
         """Index new or changed documents; unchanged ones (same content hash) cost nothing.
 
         Embedding happens before the index lock is taken, so questions keep being answered
-        (from the previous index) while documents are added.
+        (from the previous index) while documents are added. A document the chunker refuses
+        refuses the whole batch, or with `skip_failed` is reported in `failed` and left out.
         """
         report = AddReport()
         unique: dict[str, Document] = {}
@@ -317,7 +333,10 @@ class Indexer:
                     todo.append(doc)
             if not todo:
                 return report
-            embedded, (words, word_vectors) = self._embed(todo, progress, encode=encode)
+            embedded, (words, word_vectors) = self._embed(
+                todo, progress, encode=encode, failed=report.failed if skip_failed else None)
+            if not embedded:
+                return report
             with self.lock:
                 changes = []
                 with self.store.transaction() as conn:

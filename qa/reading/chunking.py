@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import blingfire
 
+from qa.reading.layout import CODE, HEADING, ROW, SECTION_SEPARATOR, TERM, Layout, store_context
 from qa.text.words import LETTER_WORD
 
 # Scrape furniture that must never be quoted as an answer.
@@ -32,9 +33,14 @@ _SUBSTANCE = re.compile(LETTER_WORD.pattern + r"|\d")
 # Passages one document may make per character of text: prose makes one per ~400 characters;
 # past one per 40 (lines of a word or two) the document is refused, not embedded at great cost.
 MIN_CHARS_PER_PASSAGE = 40
-CHUNKER_VERSION = "5"  # bump when chunking changes: stored indexes then ask for a rebuild
+CHUNKER_VERSION = "6"  # bump when chunking changes: stored indexes then ask for a rebuild
 MIN_WORDS = 4
 HEADING_MAX_WORDS = 12
+# In a laid-out document a short sentence is a statement when it reads as one: "The default is
+# 4.0." or "Returns None." (a capital or a digit first, a full stop last, a verb's worth of words).
+_SHORT_STATEMENT = re.compile(r"^[\"'“(]?[A-Z0-9`].*[.!][\"'”)]?$", re.DOTALL)
+SHORT_MIN_WORDS = 2
+ROW_SENTENCE_CHARS = 300  # a table row up to this long is quoted whole
 
 
 @dataclass(frozen=True)
@@ -47,6 +53,17 @@ class Sentence:
     quotable: bool
     block: int
     comment: bool = False  # written by a reader below the article, not by its author
+    context: tuple[str, ...] = ()  # headings, term or column labels it stands under
+
+    @property
+    def section(self) -> str:
+        """The context as one line, the way people and the model read it."""
+        return SECTION_SEPARATOR.join(self.context)
+
+    @property
+    def stored_context(self) -> str:
+        """The context as the store keeps it."""
+        return store_context(self.context)
 
 
 @dataclass(frozen=True)
@@ -66,6 +83,12 @@ class Chunks:
     sentences: list[Sentence]
     passages: list[Passage]
     home_passage: list[int]
+
+    def passage_context(self, passage: Passage) -> tuple[str, ...]:
+        """What a passage is about: the context of its first quotable sentence (or, when none
+        is, of its first sentence)."""
+        inside = self.sentences[passage.first:passage.last + 1]
+        return next((s.context for s in inside if s.quotable), inside[0].context)
 
     def passage_text(self, passage: Passage, doc_text: str) -> str:
         """Give the passage's embeddable text: its quotable sentences, without scrape furniture."""
@@ -109,13 +132,18 @@ def _reports_a_question(sentence: str) -> bool:
     return opening > 0 and len(LETTER_WORD.findall(sentence[:opening])) >= MIN_WORDS
 
 
-def is_quotable(sentence: str, alone_on_line: bool) -> bool:
-    """Decide whether a sentence can stand as an answer, ruling out captions and furniture."""
+def is_quotable(sentence: str, alone_on_line: bool, laid_out: bool = False) -> bool:
+    """Decide whether a sentence can stand as an answer, ruling out captions and furniture.
+
+    In a laid-out document (`laid_out`) the reader already told headings, labels and code from
+    prose, so a short sentence that reads as a statement ("Returns None.") may be quoted too."""
     stripped = sentence.strip()
     if _BOILERPLATE.match(stripped):
         return False
     words = LETTER_WORD.findall(stripped)
-    if len(words) < MIN_WORDS:
+    short_statement = laid_out and len(words) >= SHORT_MIN_WORDS and \
+        _SHORT_STATEMENT.match(stripped) is not None
+    if len(words) < MIN_WORDS and not short_statement:
         return False
     letters = sum(ch.isalpha() for ch in stripped)
     if letters < 0.5 * len(stripped):
@@ -132,6 +160,44 @@ def is_quotable(sentence: str, alone_on_line: bool) -> bool:
     if alone_on_line and len(words) < HEADING_MAX_WORDS and not _TERMINAL.search(stripped):
         return False
     return True
+
+
+def _split_line(text: str, offset: int, line: str) -> list[tuple[int, int]]:
+    """Sentence spans of one line of the stored text, trimmed of bullets, spaces and credits."""
+    _, spans = blingfire.text_to_sentences_and_offsets(line)
+    spans = [(a, b) for a, b in spans if line[a:b].strip()] or [(0, len(line))]
+    out = []
+    for a, b in spans:
+        start, end = _trim_span(text, offset + a, offset + b)
+        if end > start:
+            out.append((start, end))
+    return out
+
+
+def split_laid_out(text: str, layout: Layout) -> list[Sentence]:
+    """Split a laid-out document block by block: prose into sentences, a short table row whole,
+    and headings, terms and code as one sentence each that is never quoted."""
+    sentences: list[Sentence] = []
+    for number, block in enumerate(layout.blocks):
+        context = layout.context_of(block)
+        if block.kind in (HEADING, TERM, CODE) or (
+                block.kind == ROW and block.end - block.start <= ROW_SENTENCE_CHARS):
+            start, end = _trim_span(text, block.start, block.end)
+            if end > start:
+                body = text[start:end]
+                quotable = block.kind == ROW and is_quotable(body, False, laid_out=True)
+                sentences.append(Sentence(start, end, body, quotable, number, False, context))
+            continue
+        line = text[block.start:block.end]
+        if not _SUBSTANCE.search(line):
+            continue
+        spans = _split_line(text, block.start, line)
+        for start, end in spans:
+            body = text[start:end]
+            sentences.append(Sentence(start, end, body,
+                                      is_quotable(body, len(spans) == 1, laid_out=True),
+                                      number, False, context))
+    return sentences
 
 
 class _CommentTracker:
@@ -181,7 +247,9 @@ def split_sentences(text: str) -> list[Sentence]:
 
 def group_passages(sentences: list[Sentence], size: int, overlap: int,
                    max_chars: int) -> tuple[list[Passage], list[int]]:
-    """Group sentences into overlapping windows and give each sentence its home passage."""
+    """Group sentences into overlapping windows and give each sentence its home passage.
+
+    A passage stays within one context: a new section or definition starts a new passage."""
     passages: list[Passage] = []
     home = [0] * len(sentences)
     step = max(1, size - overlap)
@@ -189,20 +257,33 @@ def group_passages(sentences: list[Sentence], size: int, overlap: int,
     while i < len(sentences):
         j = i
         while (j + 1 < len(sentences) and j + 1 - i < size
-               and sentences[j + 1].end - sentences[i].start <= max_chars):
+               and sentences[j + 1].end - sentences[i].start <= max_chars
+               and not _starts_section(sentences, j + 1)):
             j += 1
         for k in range(i if not passages else max(i, passages[-1].last + 1), j + 1):
             home[k] = len(passages)
         passages.append(Passage(sentences[i].start, sentences[j].end, i, j))
         if j + 1 >= len(sentences):
             break
+        if _starts_section(sentences, j + 1):
+            i = j + 1  # no overlap across a section: the next one starts afresh
+            continue
         i = max(i + 1, min(i + step, j + 1 - overlap if j - i + 1 > overlap else j + 1))
     return passages, home
 
 
-def chunk_text(text: str, size: int = 4, overlap: int = 1, max_chars: int = 1200) -> Chunks:
-    """Chunk one document's text for indexing."""
-    sentences = split_sentences(text)
+def _starts_section(sentences: list[Sentence], k: int) -> bool:
+    """Whether sentence k opens another part of a laid-out document than the one before it:
+    its context differs and does not go deeper into the one before (a heading or a term and
+    the text under it stay together)."""
+    here, before = sentences[k].context, sentences[k - 1].context
+    return here != before and here[:len(before)] != before
+
+
+def chunk_text(text: str, size: int = 4, overlap: int = 1, max_chars: int = 1200,
+               layout: Layout | None = None) -> Chunks:
+    """Chunk one document's text for indexing, by its layout when the reader gave one."""
+    sentences = split_sentences(text) if layout is None else split_laid_out(text, layout)
     passages, home = group_passages(sentences, size, overlap, max_chars)
     allowed = 100 + len(text) // MIN_CHARS_PER_PASSAGE
     if len(passages) > allowed:

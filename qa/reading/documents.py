@@ -7,8 +7,13 @@ import codecs
 import hashlib
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated, NamedTuple
+
+from pydantic import Field
+
+from qa.reading.layout import Layout
 
 MAX_TITLE_CHARS = 200
 MAX_DOCUMENT_CHARS = 10_000_000  # of text, however small the file it was extracted from
@@ -21,6 +26,15 @@ class DocumentError(ValueError):
     """A document that cannot be accepted; the message says why, for the user to fix."""
 
 
+class Extracted(NamedTuple):
+    """What a reader makes of a file: its text, its title (may be empty) and, when the format
+    has structure, how the text is laid out."""
+
+    text: str
+    title: str
+    layout: Layout | None = None
+
+
 @dataclass(frozen=True)
 class Document:
     """One source document as stored: answers quote `text` verbatim by character offsets."""
@@ -29,6 +43,10 @@ class Document:
     title: str
     text: str
     source: str = ""
+    # How the reader laid the text out (None: plain text, read line by line). Kept with the
+    # document so a rebuild chunks it the same way; not part of the API's document body.
+    layout: Annotated[Layout | None, Field(exclude=True)] = field(default=None, repr=False,
+                                                                  compare=False)
 
     @property
     def content_hash(self) -> str:
@@ -37,6 +55,9 @@ class Document:
         digest.update(self.title.encode("utf-8"))
         digest.update(b"\0")
         digest.update(self.text.encode("utf-8"))
+        if self.layout is not None:
+            digest.update(b"\0")
+            digest.update(self.layout.to_json().encode("utf-8"))
         return digest.hexdigest()
 
 
@@ -99,10 +120,12 @@ def _require_unicode(value: str, what: str) -> None:
 
 
 def make_document(text: str, doc_id: str | None = None, title: str | None = None,
-                  source: str = "") -> Document:
+                  source: str = "", layout: Layout | None = None) -> Document:
     """Build a validated document from caller-given text, as the API and the loaders both need."""
     for value, what in ((text, "document text"), (doc_id or "", "doc_id"), (title or "", "title")):
         _require_unicode(value, what)
+    if layout is not None and normalize_text(text) != text:
+        raise ValueError("a laid-out text must already be in its stored form")
     text = normalize_text(text)
     if not text.strip():
         raise DocumentError("document text is empty")
@@ -110,7 +133,7 @@ def make_document(text: str, doc_id: str | None = None, title: str | None = None
         raise DocumentError(f"document text is longer than {MAX_DOCUMENT_CHARS:,} characters")
     doc_id = validate_doc_id(doc_id) if doc_id else doc_id_from_text(text)
     title = (title or "").strip()[:MAX_TITLE_CHARS] or title_from_text(text) or doc_id
-    return Document(doc_id=doc_id, title=title, text=text, source=source)
+    return Document(doc_id=doc_id, title=title, text=text, source=source, layout=layout)
 
 
 def decode_text(data: bytes, name: str) -> str:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from qa.reading.documents import Document, DocumentError, doc_id_from_name
@@ -16,6 +17,25 @@ class FoundFiles:
 
     files: list[tuple[Path, str]]
     skipped: list[str]
+    ids: dict[str, str] = field(default_factory=dict)  # relative path -> its document's id
+    renamed: list[str] = field(default_factory=list)  # files whose id had to differ from its name
+
+    def assign_ids(self) -> None:
+        """Give every file a distinct, stable id: its path's (`doc_id_from_path`), or, when
+        another file found has the same one ("notes.txt" and "notes.html"), that id plus a
+        short hash of the file's own path. A file whose name is its id exactly keeps it."""
+        wanted = {rel: doc_id_from_path(rel) for _, rel in self.files}
+        taken: set[str] = set()
+        exact = sorted(self.files, key=lambda f: (Path(f[1]).stem.replace("/", "-") !=
+                                                  wanted[f[1]], f[1]))
+        for _, rel in exact:
+            doc_id = wanted[rel]
+            if doc_id in taken:
+                suffix = hashlib.sha1(rel.encode("utf-8")).hexdigest()[:8]
+                doc_id = f"{doc_id[:190]}-{suffix}"
+                self.renamed.append(f"{rel} is stored as {doc_id!r} ({wanted[rel]!r} was taken)")
+            taken.add(doc_id)
+            self.ids[rel] = doc_id
 
 
 def find_document_files(paths: list[Path]) -> FoundFiles:
@@ -41,6 +61,7 @@ def find_document_files(paths: list[Path]) -> FoundFiles:
             found.files.append((path, path.name))
         else:
             raise DocumentError(f"{path}: no such file or folder")
+    found.assign_ids()
     return found
 
 
@@ -52,10 +73,14 @@ def doc_id_from_path(relative: str) -> str:
     return doc_id_from_name(name)
 
 
-def load_file(path: Path, relative: str | None = None, data: bytes | None = None) -> Document:
-    """Read one document from disk; `relative` is its path inside the folder added (its id
-    and source come from it), `data` its bytes when the caller has read them already."""
+def load_file(path: Path, relative: str | None = None, data: bytes | None = None,
+              doc_id: str | None = None) -> Document:
+    """Read one document from disk; `relative` is its path inside the folder added (its
+    source, and its id unless `doc_id` is given), `data` its bytes when already read."""
     name = relative or path.name
-    return parse_document(path.read_bytes() if data is None else data, name,
-                          doc_id=doc_id_from_path(name))
+    try:
+        raw = path.read_bytes() if data is None else data
+    except OSError as exc:  # deleted or unreadable between listing and reading
+        raise DocumentError(f"{name}: {exc.strerror or exc}") from None
+    return parse_document(raw, name, doc_id=doc_id or doc_id_from_path(name))
 

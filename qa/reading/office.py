@@ -13,7 +13,7 @@ import io
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
 
-from qa.reading.documents import MAX_DOCUMENT_CHARS, DocumentError
+from qa.reading.documents import MAX_DOCUMENT_CHARS, DocumentError, Extracted
 
 MAX_ARCHIVE_BYTES = 20 * MAX_DOCUMENT_CHARS  # XML is verbose, but not twenty times the text
 MAX_ARCHIVE_PARTS = 10_000
@@ -56,7 +56,7 @@ def _collect(lines: Iterable[str], name: str) -> str:
 
 
 def _read(data: bytes, name: str, kind: str,
-          extract: Callable[[bytes, str], tuple[str, str]]) -> tuple[str, str]:
+          extract: Callable[[bytes, str], Extracted]) -> Extracted:
     """Run a reader, turning any failure of a broken file into a reason the user can act on."""
     _check_archive(data, name, kind)
     try:
@@ -87,7 +87,7 @@ def _docx_lines(document: object) -> Iterator[str]:
     yield from walk(document)
 
 
-def _docx(data: bytes, name: str) -> tuple[str, str]:
+def _docx(data: bytes, name: str) -> Extracted:
     """Extract a Word document's text, titled by its properties or its first heading."""
     import docx
 
@@ -97,7 +97,7 @@ def _docx(data: bytes, name: str) -> tuple[str, str]:
     if not title.strip():
         title = next((p.text for p in document.paragraphs if p.text.strip() and p.style is not None
                       and (p.style.name or "").startswith(("Title", "Heading"))), "")
-    return text, title.strip()
+    return Extracted(text, title.strip())
 
 
 def _pptx_lines(presentation: object) -> Iterator[str]:
@@ -119,7 +119,7 @@ def _pptx_lines(presentation: object) -> Iterator[str]:
             yield from notes.text.splitlines()
 
 
-def _pptx(data: bytes, name: str) -> tuple[str, str]:
+def _pptx(data: bytes, name: str) -> Extracted:
     """Extract a presentation's text, titled by its properties or its first slide's title."""
     import pptx
 
@@ -129,15 +129,15 @@ def _pptx(data: bytes, name: str) -> tuple[str, str]:
     if not title.strip() and len(presentation.slides):
         heading = presentation.slides[0].shapes.title
         title = heading.text if heading is not None else ""
-    return text, " ".join(title.split())
+    return Extracted(text, " ".join(title.split()))
 
 
-def docx_to_text(data: bytes, name: str) -> tuple[str, str]:
+def docx_to_text(data: bytes, name: str) -> Extracted:
     """Read a Word document's text and title."""
     return _read(data, name, "Word (.docx)", _docx)
 
 
-def pptx_to_text(data: bytes, name: str) -> tuple[str, str]:
+def pptx_to_text(data: bytes, name: str) -> Extracted:
     """Read a PowerPoint presentation's text and title."""
     return _read(data, name, "PowerPoint (.pptx)", _pptx)
 
@@ -168,7 +168,7 @@ def _odt_lines(root: object) -> Iterator[str]:
             yield text_of(element)
 
 
-def _odt(data: bytes, name: str) -> tuple[str, str]:
+def _odt(data: bytes, name: str) -> Extracted:
     """Extract an OpenDocument text, titled by its metadata or its first heading."""
     from lxml import etree
 
@@ -184,9 +184,9 @@ def _odt(data: bytes, name: str) -> tuple[str, str]:
     if not title.strip():
         heading = root.find(f".//{{{_ODF_TEXT}}}h")
         title = "".join(heading.itertext()) if heading is not None else ""
-    return text, " ".join(title.split())
+    return Extracted(text, " ".join(title.split()))
 
 
-def odt_to_text(data: bytes, name: str) -> tuple[str, str]:
+def odt_to_text(data: bytes, name: str) -> Extracted:
     """Read an OpenDocument text's words and title."""
     return _read(data, name, "OpenDocument (.odt)", _odt)

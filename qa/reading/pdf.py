@@ -6,7 +6,7 @@ import io
 from typing import TYPE_CHECKING
 
 from qa.reading import documents
-from qa.reading.documents import DocumentError
+from qa.reading.documents import DocumentError, Extracted
 
 if TYPE_CHECKING:
     from pypdf import PdfReader
@@ -42,7 +42,7 @@ def _check_content_size(reader: PdfReader, name: str) -> None:
                             f"{sum(sizes.values()) // 1000:,} KB)")
 
 
-def pdf_to_text(data: bytes, name: str) -> tuple[str, str]:
+def pdf_to_text(data: bytes, name: str) -> Extracted:
     """Extract page text and the metadata title from a PDF."""
     from pypdf import PdfReader
 
@@ -70,4 +70,4 @@ def pdf_to_text(data: bytes, name: str) -> tuple[str, str]:
     except Exception as exc:
         raise DocumentError(f"{name}: cannot read the PDF ({type(exc).__name__}: "
                             f"{str(exc)[:200]})") from exc
-    return "\n\n".join(p.strip() for p in pages if p.strip()), str(meta_title)
+    return Extracted("\n\n".join(p.strip() for p in pages if p.strip()), str(meta_title))

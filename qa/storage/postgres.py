@@ -36,8 +36,9 @@ import psycopg
 from qa.config import StoreUrlError
 from qa.reading.chunking import Chunks
 from qa.reading.documents import Document
+from qa.reading.layout import store_context
 from qa.storage.records import Replaced
-from qa.storage.sqlite import Store, _blob, _chunks
+from qa.storage.sqlite import Store, _blob, _chunks, fts_title
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +74,9 @@ CREATE TABLE IF NOT EXISTS verbatim.words (
     id BIGSERIAL PRIMARY KEY, word TEXT NOT NULL UNIQUE, vector BYTEA NOT NULL);
 CREATE TABLE IF NOT EXISTS verbatim.changes (generation BIGINT NOT NULL, doc_id TEXT);
 CREATE INDEX IF NOT EXISTS changes_generation ON verbatim.changes(generation);
+ALTER TABLE verbatim.documents ADD COLUMN IF NOT EXISTS layout TEXT;
+ALTER TABLE verbatim.passages ADD COLUMN IF NOT EXISTS context TEXT NOT NULL DEFAULT '';
+ALTER TABLE verbatim.sentences ADD COLUMN IF NOT EXISTS context TEXT NOT NULL DEFAULT '';
 INSERT INTO verbatim.meta VALUES ('generation', '0'), ('meta_serial', '0'),
     ('store_id', gen_random_uuid()::text), ('schema_version', '1') ON CONFLICT DO NOTHING;
 """
@@ -221,22 +225,25 @@ class PostgresStore(Store):
         """Replace a document and its rows inside the caller's PostgreSQL transaction."""
         pg: psycopg.Connection = conn
         removed_s, removed_p = self._remove(pg, doc.doc_id)
-        pg.execute("INSERT INTO verbatim.documents VALUES (%s, %s, %s, %s, %s, %s)",
-                   (doc.doc_id, doc.title, doc.text, doc.source, doc.content_hash, time.time()))
+        pg.execute("INSERT INTO verbatim.documents (doc_id, title, text, source, content_hash, "
+                   "added_at, layout) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                   (doc.doc_id, doc.title, doc.text, doc.source, doc.content_hash, time.time(),
+                    doc.layout.to_json() if doc.layout is not None else None))
         pids = _next_ids(pg, "verbatim.passages_id_seq", len(chunks.passages))
         sids = _next_ids(pg, "verbatim.sentences_id_seq", len(chunks.sentences))
         with pg.cursor().copy(
                 'COPY verbatim.passages (id, doc_id, ord, start, "end", first_sentence, '
-                "last_sentence, body, vector) FROM STDIN") as copy:
+                "last_sentence, body, vector, context) FROM STDIN") as copy:
             for ord_, (passage, vector) in enumerate(zip(chunks.passages, passage_vectors)):
                 copy.write_row((pids[ord_], doc.doc_id, ord_, passage.start, passage.end,
                                 passage.first, passage.last,
-                                chunks.passage_text(passage, doc.text), _blob(vector)))
+                                chunks.passage_text(passage, doc.text), _blob(vector),
+                                store_context(chunks.passage_context(passage))))
         added_s: list[int] = []
         vectors = iter(sentence_vectors)
         with pg.cursor().copy(
                 'COPY verbatim.sentences (id, doc_id, ord, passage_ord, start, "end", text, '
-                "quotable, vector, comment) FROM STDIN") as copy:
+                "quotable, vector, comment, context) FROM STDIN") as copy:
             for ord_, sentence in enumerate(chunks.sentences):
                 vector = next(vectors) if sentence.quotable else None
                 if sentence.quotable:
@@ -244,7 +251,7 @@ class PostgresStore(Store):
                 copy.write_row((sids[ord_], doc.doc_id, ord_, chunks.home_passage[ord_],
                                 sentence.start, sentence.end, sentence.text, sentence.quotable,
                                 _blob(vector) if vector is not None else None,
-                                sentence.comment))
+                                sentence.comment, sentence.stored_context))
         return Replaced(doc.doc_id, removed_s, removed_p, added_s, pids)
 
     def _holds(self, conn: Any, doc_id: str) -> bool:
@@ -377,29 +384,32 @@ class PostgresStore(Store):
     def _copy_documents(self, pg: psycopg.Connection, conn: Any, doc_ids: list[str]) -> None:
         """Insert some documents' rows, ids and vectors as stored, with their FTS rows."""
         titles = {}
-        for row in pg.execute("SELECT doc_id, title, text, source, content_hash, added_at "
-                              "FROM verbatim.documents WHERE doc_id = ANY(%s)", (doc_ids,)):
-            conn.execute("INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?)", row)
+        for row in pg.execute("SELECT doc_id, title, text, source, content_hash, added_at, "
+                              "layout FROM verbatim.documents WHERE doc_id = ANY(%s)", (doc_ids,)):
+            conn.execute("INSERT INTO documents (doc_id, title, text, source, content_hash, "
+                         "added_at, layout) VALUES (?, ?, ?, ?, ?, ?, ?)", row)
             titles[row[0]] = row[1]
-        for pid, doc_id, ord_, start, end, first, last, body, vector in pg.execute(
+        for pid, doc_id, ord_, start, end, first, last, body, vector, context in pg.execute(
                 'SELECT id, doc_id, ord, start, "end", first_sentence, last_sentence, body, '
-                "vector FROM verbatim.passages WHERE doc_id = ANY(%s) ORDER BY id", (doc_ids,)):
+                "vector, context FROM verbatim.passages WHERE doc_id = ANY(%s) ORDER BY id",
+                (doc_ids,)):
             conn.execute("INSERT INTO passages (id, doc_id, ord, start, end, first_sentence, "
-                         "last_sentence, vector) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                         (pid, doc_id, ord_, start, end, first, last, vector))
+                         "last_sentence, vector, context) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                         (pid, doc_id, ord_, start, end, first, last, vector, context))
             conn.execute("INSERT INTO passage_fts (rowid, title, body) VALUES (?, ?, ?)",
-                         (pid, titles[doc_id], body))
-        for sid, doc_id, ord_, passage_ord, start, end, text, quotable, vector, comment in \
-                pg.execute('SELECT id, doc_id, ord, passage_ord, start, "end", text, quotable, '
-                           "vector, comment FROM verbatim.sentences WHERE doc_id = ANY(%s) "
-                           "ORDER BY id", (doc_ids,)):
+                         (pid, fts_title(titles[doc_id], context), body))
+        for sid, doc_id, ord_, passage_ord, start, end, text, quotable, vector, comment, context \
+                in pg.execute('SELECT id, doc_id, ord, passage_ord, start, "end", text, quotable, '
+                              "vector, comment, context FROM verbatim.sentences "
+                              "WHERE doc_id = ANY(%s) ORDER BY id", (doc_ids,)):
             conn.execute("INSERT INTO sentences (id, doc_id, ord, passage_ord, start, end, text, "
-                         "quotable, vector, comment) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                         "quotable, vector, comment, context) "
+                         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                          (sid, doc_id, ord_, passage_ord, start, end, text, int(quotable), vector,
-                          int(comment)))
+                          int(comment), context))
             if quotable:
                 conn.execute("INSERT INTO sentence_fts (rowid, title, body) VALUES (?, ?, ?)",
-                             (sid, titles[doc_id], text))
+                             (sid, fts_title(titles[doc_id], context), text))
 
 
 def _next_ids(pg: psycopg.Connection, sequence: str, count: int) -> list[int]:

@@ -18,6 +18,7 @@ class SentenceRow:
     end: int
     text: str
     comment: bool = False  # from a reader comment below the article
+    context: str = ""  # the headings (and term or column labels) it stands under, "\x1f"-joined
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,6 +22,7 @@ from filelock import FileLock, Timeout
 
 from qa.reading.chunking import Chunks
 from qa.reading.documents import Document
+from qa.reading.layout import Layout, readable_context, store_context
 from qa.storage.records import DocumentSummary, PassageRow, Replaced, SentenceRow
 
 log = logging.getLogger(__name__)
@@ -34,18 +35,19 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS documents (
     doc_id TEXT PRIMARY KEY, title TEXT NOT NULL, text TEXT NOT NULL, source TEXT NOT NULL,
-    content_hash TEXT NOT NULL, added_at REAL NOT NULL);
+    content_hash TEXT NOT NULL, added_at REAL NOT NULL, layout TEXT);
 CREATE TABLE IF NOT EXISTS passages (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     doc_id TEXT NOT NULL REFERENCES documents(doc_id) ON DELETE CASCADE,
     ord INTEGER NOT NULL, start INTEGER NOT NULL, end INTEGER NOT NULL,
-    first_sentence INTEGER NOT NULL, last_sentence INTEGER NOT NULL, vector BLOB);
+    first_sentence INTEGER NOT NULL, last_sentence INTEGER NOT NULL, vector BLOB,
+    context TEXT NOT NULL DEFAULT '');
 CREATE TABLE IF NOT EXISTS sentences (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     doc_id TEXT NOT NULL REFERENCES documents(doc_id) ON DELETE CASCADE,
     ord INTEGER NOT NULL, passage_ord INTEGER NOT NULL, start INTEGER NOT NULL,
     end INTEGER NOT NULL, text TEXT NOT NULL, quotable INTEGER NOT NULL, vector BLOB,
-    comment INTEGER NOT NULL DEFAULT 0);
+    comment INTEGER NOT NULL DEFAULT 0, context TEXT NOT NULL DEFAULT '');
 CREATE INDEX IF NOT EXISTS passages_doc ON passages(doc_id, ord);
 CREATE INDEX IF NOT EXISTS sentences_doc ON sentences(doc_id, ord);
 CREATE TABLE IF NOT EXISTS words (
@@ -57,6 +59,17 @@ CREATE VIRTUAL TABLE IF NOT EXISTS passage_fts USING fts5(
 """
 
 TERM_CACHE = 50_000  # words whose row counts are remembered (a few MB)
+
+
+def fts_title(title: str, context: str) -> str:
+    """What BM25 matches, weighted less, beside a row's own text: the document's title and the
+    headings (or term) the row stands under."""
+    return f"{title} {readable_context(context)}" if context else title
+
+
+def _document(row: tuple) -> Document:
+    """A stored document row (doc_id, title, text, source, layout) as a document."""
+    return Document(*row[:4], layout=Layout.from_json(row[4]))
 
 
 def fts_query(terms: Sequence[str]) -> str:
@@ -100,10 +113,18 @@ class Store:
                 conn.execute("ALTER TABLE sentences ADD COLUMN comment INTEGER NOT NULL DEFAULT 0")
             if "candidate" in columns:  # `quotable`'s old name ("candidate" now means retrieved)
                 conn.execute("ALTER TABLE sentences RENAME COLUMN candidate TO quotable")
+            # Data dirs from before documents were read with their structure.
+            if "context" not in columns:
+                conn.execute("ALTER TABLE sentences ADD COLUMN context TEXT NOT NULL DEFAULT ''")
+            if "context" not in {row[1] for row in conn.execute("PRAGMA table_info(passages)")}:
+                conn.execute("ALTER TABLE passages ADD COLUMN context TEXT NOT NULL DEFAULT ''")
+            if "layout" not in {row[1] for row in conn.execute("PRAGMA table_info(documents)")}:
+                conn.execute("ALTER TABLE documents ADD COLUMN layout TEXT")
             # Covering indexes for loading the catalog: a scan of the tables themselves would
             # read every vector blob too (0.6 s instead of 0.15 s at 100k sentences).
-            conn.execute("CREATE INDEX IF NOT EXISTS sentences_catalog ON sentences(quotable, "
-                         "id, doc_id, ord, passage_ord, start, end, comment, text)")
+            conn.execute("DROP INDEX IF EXISTS sentences_catalog")  # the one without contexts
+            conn.execute("CREATE INDEX IF NOT EXISTS sentences_catalog_2 ON sentences(quotable, "
+                         "id, doc_id, ord, passage_ord, start, end, comment, text, context)")
             conn.execute("CREATE INDEX IF NOT EXISTS passages_catalog ON passages(id, doc_id, "
                          "ord, start, end, first_sentence, last_sentence)")
             conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
@@ -210,14 +231,14 @@ class Store:
     def get_document(self, doc_id: str) -> Document | None:
         """Fetch one stored document."""
         row = self._conn().execute(
-            "SELECT doc_id, title, text, source FROM documents WHERE doc_id = ?", (doc_id,)
-        ).fetchone()
-        return Document(*row) if row else None
+            "SELECT doc_id, title, text, source, layout FROM documents WHERE doc_id = ?",
+            (doc_id,)).fetchone()
+        return _document(row) if row else None
 
     def iter_documents(self) -> Iterator[Document]:
         """Stream every stored document, for a rebuild."""
-        yield from (Document(*row) for row in self._conn().execute(
-            "SELECT doc_id, title, text, source FROM documents ORDER BY doc_id"))
+        yield from (_document(row) for row in self._conn().execute(
+            "SELECT doc_id, title, text, source, layout FROM documents ORDER BY doc_id"))
 
     def list_documents(self) -> list[DocumentSummary]:
         """List documents with their sizes, for the document list endpoints."""
@@ -302,32 +323,38 @@ class Store:
                        sentence_vectors: np.ndarray, passage_vectors: np.ndarray) -> Replaced:
         """Replace a document and everything derived from it, inside the caller's transaction."""
         removed_s, removed_p = self._delete(conn, doc.doc_id)
-        conn.execute("INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?)",
-                     (doc.doc_id, doc.title, doc.text, doc.source, doc.content_hash, time.time()))
+        conn.execute("INSERT INTO documents (doc_id, title, text, source, content_hash, "
+                     "added_at, layout) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                     (doc.doc_id, doc.title, doc.text, doc.source, doc.content_hash, time.time(),
+                      doc.layout.to_json() if doc.layout is not None else None))
         added_p: list[int] = []
         for ord_, (passage, vector) in enumerate(zip(chunks.passages, passage_vectors)):
+            context = store_context(chunks.passage_context(passage))
             cur = conn.execute(
                 "INSERT INTO passages (doc_id, ord, start, end, first_sentence, last_sentence, "
-                "vector) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "vector, context) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (doc.doc_id, ord_, passage.start, passage.end, passage.first, passage.last,
-                 _blob(vector)))
+                 _blob(vector), context))
             added_p.append(int(cur.lastrowid))
             conn.execute("INSERT INTO passage_fts (rowid, title, body) VALUES (?, ?, ?)",
-                         (cur.lastrowid, doc.title, chunks.passage_text(passage, doc.text)))
+                         (cur.lastrowid, fts_title(doc.title, context),
+                          chunks.passage_text(passage, doc.text)))
         added_s: list[int] = []
         vectors = iter(sentence_vectors)
         for ord_, sentence in enumerate(chunks.sentences):
             vector = next(vectors) if sentence.quotable else None
             cur = conn.execute(
                 "INSERT INTO sentences (doc_id, ord, passage_ord, start, end, text, quotable, "
-                "vector, comment) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "vector, comment, context) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (doc.doc_id, ord_, chunks.home_passage[ord_], sentence.start, sentence.end,
                  sentence.text, int(sentence.quotable),
-                 _blob(vector) if vector is not None else None, int(sentence.comment)))
+                 _blob(vector) if vector is not None else None, int(sentence.comment),
+                 sentence.stored_context))
             if sentence.quotable:
                 added_s.append(int(cur.lastrowid))
                 conn.execute("INSERT INTO sentence_fts (rowid, title, body) VALUES (?, ?, ?)",
-                             (cur.lastrowid, doc.title, sentence.text))
+                             (cur.lastrowid, fts_title(doc.title, sentence.stored_context),
+                              sentence.text))
         return Replaced(doc.doc_id, removed_s, removed_p, added_s, added_p)
 
     def clear(self, conn: sqlite3.Connection) -> None:
@@ -392,9 +419,9 @@ class Store:
 
     def quotable_sentences(self, doc_ids: Sequence[str] | None = None) -> list[SentenceRow]:
         """Read the quotable sentences of some documents (all when None)."""
-        return [SentenceRow(*row[:7], bool(row[7])) for row in self._of_documents(
-            "SELECT id, doc_id, ord, passage_ord, start, end, text, comment FROM sentences "
-            "WHERE quotable AND {where}", doc_ids)]
+        return [SentenceRow(*row[:7], bool(row[7]), row[8]) for row in self._of_documents(
+            "SELECT id, doc_id, ord, passage_ord, start, end, text, comment, context FROM "
+            "sentences WHERE quotable AND {where}", doc_ids)]
 
     def passages(self, doc_ids: Sequence[str] | None = None) -> list[PassageRow]:
         """Read the passages of some documents (all when None)."""

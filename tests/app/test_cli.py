@@ -61,15 +61,33 @@ def test_files_of_the_same_name_in_different_folders_stay_two_documents(cli, tmp
         ["2023-summary", "2024-summary", "summary"]
 
 
-def test_two_files_that_would_share_an_id_are_refused_not_merged(cli, tmp_path):
+def test_two_files_that_would_share_an_id_both_get_in_under_stable_ids(cli, tmp_path):
     folder = tmp_path / "docs"
     folder.mkdir()
     (folder / "notes.txt").write_text("Plain notes about the launch.")
     (folder / "notes.html").write_text("<p>HTML notes about the relay.</p>")
     r = cli("add", str(folder))
-    assert r.exit_code == 1 and "notes.html" in r.output and "notes.txt" in r.output
-    assert "'notes'" in r.output
-    assert "0 documents" in cli("documents").output  # nothing half-added
+    assert r.exit_code == 0 and "added 2" in r.output, r.output
+    assert "notes.txt is stored as 'notes-" in r.output  # the summary says which, and as what
+    ids = sorted(d["doc_id"] for d in json.loads(cli("documents", "--json").stdout))
+    assert ids[0] == "notes" and ids[1].startswith("notes-")
+    again = cli("add", str(folder))
+    assert "unchanged 2" in again.output  # the same ids the next time: nothing re-added
+    assert sorted(d["doc_id"] for d in json.loads(cli("documents", "--json").stdout)) == ids
+
+
+def test_a_folder_goes_in_whole_and_names_the_files_it_could_not_read(cli, tmp_path):
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "good.txt").write_text("The keeper lit the lamp at dusk every evening.")
+    (folder / "broken.pdf").write_bytes(b"%PDF-1.4 not really a pdf")
+    (folder / "menu.txt").write_text("ab\n" * 5_000)  # refused by the chunker, after reading
+    r = cli("add", str(folder))
+    assert r.exit_code == 1, r.output
+    assert "broken.pdf" in r.output and "menu.txt" in r.output and "very short lines" in r.output
+    assert "added 1" in r.output and "failed 2" in r.output
+    docs = json.loads(cli("documents", "--json").stdout)
+    assert [d["doc_id"] for d in docs] == ["good"]
 
 
 def test_links_leaving_the_folder_are_not_followed(cli, tmp_path):
