@@ -117,6 +117,30 @@ def pdf_with_text(text: str, title: str = "") -> bytes:
     return pdf_file(objects, info=len(objects) if title else None)
 
 
+def pdf_with_pages(pages: list[list[str]], title: str = "") -> bytes:
+    """Write a PDF whose pages hold the given lines, top to bottom, as a word processor sets
+    them: a paragraph wrapped over several lines, headers and footers on every page."""
+    def escaped(line: str) -> str:
+        return line.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
+
+    count = len(pages)
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>",
+               b"<< /Type /Pages /Kids [%s] /Count %d >>" % (
+                   b" ".join(b"%d 0 R" % (4 + 2 * i) for i in range(count)), count),
+               b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
+    for lines in pages:
+        body = "BT /F1 11 Tf 72 740 Td 14 TL " + " ".join(f"({escaped(x)}) '" for x in lines) + \
+            " ET"
+        stream = body.encode("latin-1")
+        page_id = len(objects) + 1
+        objects.append(b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents %d 0 R "
+                       b"/Resources << /Font << /F1 3 0 R >> >> >>" % (page_id + 1))
+        objects.append(b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream")
+    if title:
+        objects.append(f"<< /Title ({title}) >>".encode())
+    return pdf_file(objects, info=len(objects) if title else None)
+
+
 def pdf_file(objects: list[bytes], info: int | None = None) -> bytes:
     """Lay numbered objects out as a PDF file (object 1 the catalog) with its xref table."""
     out = bytearray(b"%PDF-1.4\n")

@@ -1,6 +1,12 @@
-"""Learn the answerer's feature weights and confidence calibration from a SQuAD file.
+"""Learn the answerer's feature weights and confidence calibration from a SQuAD file, and
+documentation question sets against their manuals.
 
 Usage: python training/fit_ranking.py [../shared/data/squad-dev-public.json] [--write]
+           [--docs INDEX_DIR:QUESTIONS.jsonl ...] [--holdout INDEX_DIR:QUESTIONS.jsonl ...]
+
+`--docs` adds a documentation set (see training/docs_index.py) to the fit, its questions
+weighted by `--docs-weight` and cross-validated by the page that answers them; `--holdout`
+sets are never fitted on, only scored, to see whether what was learnt holds on another manual.
 
 Every candidate sentence of every question is labelled by the ReQA judge; a logistic regression
 learns the ranking weights, then a second one maps the top answer's features to the probability
@@ -34,6 +40,7 @@ from qa.answering.answerer import (
 from qa.answering.retrieval import Query
 from qa.app.evaluation import expected_calibration_error, judge
 from qa.config import Settings
+from training.docs_index import FOLDS, collect_docs, fold_of
 from training.squad_index import CACHE, DEFAULT_SQUAD, off_corpus, open_squad_index
 
 
@@ -55,23 +62,54 @@ def collect(squad: Path, refresh: bool) -> list[tuple]:
     return out
 
 
-def featurize(collected: list[tuple]) -> dict[str, np.ndarray]:
-    """Label every candidate with the judge and compute its features."""
-    xs, ys, qids, groups, negx, negq = [], [], [], [], [], []
-    rows = tqdm(collected, desc="features", mininterval=10)
-    for qi, (q, cands, titles, *_) in enumerate(rows):
+def featurize(collected: list[tuple], docs: list[list[tuple]] | None = None,
+              docs_weight: float = 1.0, first_qid: int = 0) -> dict[str, np.ndarray]:
+    """Label every candidate with the judge and compute its features.
+
+    SQuAD questions are grouped by article; a documentation set's answerable questions join
+    them (group `docs-N`, N their fold, rows weighted `docs_weight`) and its unanswerable ones
+    are negatives for the calibration, like SQuAD questions asked without their article."""
+    xs, ys, qids, groups, weights, negx, negq, negw = [], [], [], [], [], [], [], []
+    qi = first_qid
+    for q, cands, titles, *_ in tqdm(collected, desc="features", mininterval=10):
+        qi += 1
         if not len(cands):
             continue
         xs.append(features.build(q.question, cands, titles))
         ys.append(np.array([judge(q, r.text, r.doc_id, r.start, r.end) for r in cands.rows]))
         qids.append(np.full(len(cands), qi))
         groups.append(q.group)
+        weights.append(np.ones(len(cands)))
         sub = off_corpus(cands, q.group, qi)
         if sub is not None:
             negx.append(features.build(q.question, sub, titles))
             negq.append(np.full(len(sub), qi))
-    return {"x": np.vstack(xs), "y": np.concatenate(ys), "qid": np.concatenate(qids),
-            "group": np.array(groups), "negx": np.vstack(negx), "negq": np.concatenate(negq)}
+            negw.append(np.ones(len(sub)))
+    for collected_docs in docs or []:
+        for q, cands, titles, sources in collected_docs:
+            qi += 1
+            if not len(cands):
+                continue
+            x = features.build(q.question, cands, titles)
+            if q.unanswerable:
+                negx.append(x)
+                negq.append(np.full(len(cands), qi))
+                negw.append(np.full(len(cands), docs_weight))
+                continue
+            xs.append(x)
+            ys.append(np.array([judge(q, r.text, r.doc_id, r.start, r.end,
+                                      sources.get(r.doc_id)) for r in cands.rows]))
+            qids.append(np.full(len(cands), qi))
+            groups.append(f"docs-{fold_of(q)}")
+            weights.append(np.full(len(cands), docs_weight))
+    width = len(features.FEATURES)
+    return {"x": np.vstack(xs) if xs else np.zeros((0, width)),
+            "y": np.concatenate(ys) if ys else np.zeros(0, bool),
+            "qid": np.concatenate(qids) if qids else np.zeros(0, int), "group": np.array(groups),
+            "weight": np.concatenate(weights) if weights else np.zeros(0),
+            "negx": np.vstack(negx) if negx else np.zeros((0, width)),
+            "negq": np.concatenate(negq) if negq else np.zeros(0, int),
+            "negw": np.concatenate(negw) if negw else np.zeros(0)}
 
 
 def per_question(qid: np.ndarray) -> list[np.ndarray]:
@@ -111,18 +149,22 @@ def top_confidence_rows(scores: np.ndarray, x: np.ndarray, qid: np.ndarray,
     return np.array(rows, dtype=np.float32), np.array(labels), np.array(qs)
 
 
-def fit_ranker(x: np.ndarray, y: np.ndarray, qid: np.ndarray, l2: float) -> np.ndarray:
-    """Listwise ranking: maximise each question's softmax probability of its right sentences."""
+def fit_ranker(x: np.ndarray, y: np.ndarray, qid: np.ndarray, l2: float,
+               weight: np.ndarray | None = None) -> np.ndarray:
+    """Listwise ranking: maximise each question's softmax probability of its right sentences
+    (each question counting `weight`, the same on all its rows; 1 when None)."""
     order = np.argsort(qid, kind="stable")
     x, y, qid = x[order].astype(np.float64), y[order].astype(bool), qid[order]
+    weight = np.ones(len(qid)) if weight is None else weight[order]
     starts = np.r_[0, np.flatnonzero(np.diff(qid)) + 1]
     has_pos = np.add.reduceat(y.astype(int), starts) > 0
     seg = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, len(qid)]))
     keep = has_pos[seg]
-    x, y, seg = x[keep], y[keep], seg[keep]
+    x, y, seg, weight = x[keep], y[keep], seg[keep], weight[keep]
     _, seg = np.unique(seg, return_inverse=True)
     starts = np.r_[0, np.flatnonzero(np.diff(seg)) + 1]
-    n_q = len(starts)
+    q_weight = weight[starts]
+    total = q_weight.sum()
 
     def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
         s = x @ w
@@ -130,10 +172,10 @@ def fit_ranker(x: np.ndarray, y: np.ndarray, qid: np.ndarray, l2: float) -> np.n
         e = np.exp(s - m)
         z_all = np.add.reduceat(e, starts)
         z_pos = np.add.reduceat(e * y, starts)
-        value = np.sum(np.log(z_all) - np.log(z_pos)) / n_q + l2 * w @ w
+        value = np.sum(q_weight * (np.log(z_all) - np.log(z_pos))) / total + l2 * w @ w
         p_all = e / z_all[seg]
         p_pos = e * y / z_pos[seg]
-        grad = (p_all - p_pos) @ x / n_q + 2 * l2 * w
+        grad = (q_weight[seg] * (p_all - p_pos)) @ x / total + 2 * l2 * w
         return float(value), grad
 
     result = minimize(loss, np.zeros(x.shape[1]), jac=True, method="L-BFGS-B")
@@ -153,42 +195,67 @@ def main() -> None:
     parser.add_argument("--ablation", action="store_true",
                         help="print what each group of features adds, then stop")
     parser.add_argument("--drop", default="", help="comma-separated features to leave out")
+    parser.add_argument("--docs", action="append", default=[], metavar="INDEX:QUESTIONS",
+                        help="a documentation question set and the index of its manual")
+    parser.add_argument("--docs-weight", type=float, default=20.0,
+                        help="weight of a documentation question against a SQuAD question")
+    parser.add_argument("--holdout", action="append", default=[], metavar="INDEX:QUESTIONS",
+                        help="a documentation set only scored, never fitted on")
     args = parser.parse_args()
-    data = featurize(collect(args.squad, args.refresh))
+    docs = [collect_docs(*map(Path, spec.rsplit(":", 1)), args.refresh) for spec in args.docs]
+    data = featurize(collect(args.squad, args.refresh), docs, args.docs_weight)
     x, y, qid, group = data["x"], data["y"].astype(int), data["qid"], data["group"]
+    weight = data["weight"]
     names = list(features.FEATURES)
     dropped = [n for n in args.drop.split(",") if n]
     use = np.array([n not in dropped for n in names])
-    articles = sorted(set(group))
-    folds = [set(articles[i::4]) for i in range(4)]
+    articles = sorted(a for a in set(group) if not a.startswith("docs-"))
+    folds = [set(articles[i::4]) | {f"docs-{i}"} for i in range(FOLDS)]
     q_article = {int(q): group[i] for i, q in enumerate(sorted(set(qid.tolist())))}
-    print(f"{len(group)} questions, {len(x)} candidates, "
+    squad_q = {q for q, a in q_article.items() if not a.startswith("docs-")}
+    docs_q = set(q_article) - squad_q
+    print(f"{len(group)} questions ({len(docs_q)} on documentation), {len(x)} candidates, "
           f"{sum(per_question_any(y, qid))} with a right candidate")
     if args.ablation:
         ablation(x, y, qid, folds, q_article, args.l2)
         return
     base = RankingParams().weight_vector()
     print("baseline (z-score sum of 4 signals): P@1 %.4f  MRR@10 %.4f"
-          % ranking_metrics(x @ base, y, qid, None))
+          % ranking_metrics(x @ base, y, qid, squad_q))
     cv_scores = np.zeros(len(x), dtype=np.float32)
     for k, fold in enumerate(folds):
         test_q = {q for q, a in q_article.items() if a in fold}
         train = np.array([q_article[int(q)] not in fold for q in qid])
         w = np.where(use, 0.0, 0.0)
-        w[use] = fit_ranker(x[train][:, use], y[train], qid[train], args.l2)
+        w[use] = fit_ranker(x[train][:, use], y[train], qid[train], args.l2, weight[train])
         cv_scores[~train] = x[~train] @ w
-        print(f"fold {k}: P@1 %.4f  MRR@10 %.4f" % ranking_metrics(x @ w, y, qid, test_q))
-    print("cross-validated: P@1 %.4f  MRR@10 %.4f" % ranking_metrics(cv_scores, y, qid, None))
+        print(f"fold {k}: P@1 %.4f  MRR@10 %.4f" % ranking_metrics(x @ w, y, qid,
+                                                                  test_q & squad_q))
+    print("cross-validated, SQuAD: P@1 %.4f  MRR@10 %.4f" % ranking_metrics(cv_scores, y, qid,
+                                                                           squad_q))
+    if docs_q:
+        print("cross-validated, documentation (by page): P@1 %.4f  MRR@10 %.4f"
+              % ranking_metrics(cv_scores, y, qid, docs_q))
 
     w_all = np.zeros(len(names))
-    w_all[use] = fit_ranker(x[:, use], y, qid, args.l2)
+    w_all[use] = fit_ranker(x[:, use], y, qid, args.l2, weight)
+    for spec in args.holdout:
+        held = featurize([], [collect_docs(*map(Path, spec.rsplit(":", 1)), args.refresh)])
+        print(f"held out, {spec}: P@1 %.4f  MRR@10 %.4f (as shipped now: %.4f)" % (
+            *ranking_metrics(held["x"] @ w_all, held["y"], held["qid"], None),
+            ranking_metrics(held["x"] @ RankingParams.load().weight_vector(), held["y"],
+                            held["qid"], None)[0]))
     scores = x @ w_all
     pos_rows, pos_labels, pos_q = top_confidence_rows(scores, x, qid, y)
-    neg_rows, _, _ = top_confidence_rows(data["negx"] @ w_all, data["negx"], data["negq"], None)
+    neg_rows, _, neg_q = top_confidence_rows(data["negx"] @ w_all, data["negx"], data["negq"],
+                                             None)
     cal_x = np.vstack([pos_rows, neg_rows])
     cal_y = np.concatenate([pos_labels, np.zeros(len(neg_rows), bool)])
     # Calibrate by article fold too; negatives are spread over folds round-robin.
-    cal_w = np.concatenate([np.ones(len(pos_rows)), np.full(len(neg_rows), args.negatives)])
+    first_weight = {int(q): w for q, w in zip(qid, weight)}
+    neg_weight = {int(q): w for q, w in zip(data["negq"], data["negw"])}
+    cal_w = np.concatenate([[first_weight[int(q)] for q in pos_q],
+                            [args.negatives * neg_weight[int(q)] for q in neg_q]])
     probs = np.zeros(len(cal_x))
     neg_fold = np.arange(len(neg_rows)) % 4
     for k, fold in enumerate(folds):
@@ -208,7 +275,8 @@ def main() -> None:
         "confidence": {**{n: round(float(v), 5) for n, v in zip(CONFIDENCE_FEATURES,
                                                                   model.coef_[0])},
                        "bias": round(float(model.intercept_[0]), 5)},
-        "trained_on": args.squad.name,
+        "trained_on": ", ".join([args.squad.name] + [Path(spec.rsplit(":", 1)[1]).name
+                                                     for spec in args.docs]),
     }
     print(json.dumps(params, indent=2))
     if args.write:

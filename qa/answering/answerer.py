@@ -29,6 +29,7 @@ PARAMS_FILE = Path(__file__).with_name("ranking_params.json")
 CONFIDENCE_FEATURES = ("score", "margin", "margin_dense", "s_dense", "p_dense", "coverage",
                        "meaning", "missing_names")
 NEAR_DUPLICATE = 0.85  # share of words two sentences must have in common to be one quote
+UNMET_NAME_CONFIDENCE = 0.5  # of the abstention threshold: a quote about another code name
 
 
 @dataclass(frozen=True)
@@ -265,11 +266,15 @@ class Answerer:
             ranked = np.argsort(-ranking, kind="stable")
             answers = self._group(view, candidates.rows, ranked, probs, titles, top_k)
         top = answers[0].citation
-        verified = self.verify(query, int(ranked[0]), ranking, matrix,
-                               Evidence(answers[0].text, top.passage,
-                                        features.heading(top.title, store_context(top.section))),
-                               candidates)
-        best = round(combine(float(probs[ranked[0]]), verified, self.verify_below), 4)
+        evidence = Evidence(answers[0].text, top.passage,
+                            features.heading(top.title, store_context(top.section)))
+        verified = self.verify(query, int(ranked[0]), ranking, matrix, evidence, candidates)
+        best = combine(float(probs[ranked[0]]), verified, self.verify_below)
+        if verification.unmet_identifiers(query.text, evidence):
+            # The question names code the quote's place never writes: another function, option
+            # or package than the one asked about.
+            best = min(best, UNMET_NAME_CONFIDENCE * self.abstain_below)
+        best = round(best, 4)
         for a in answers:  # a lower-ranked answer never shows a higher score than the first
             a.score = min(a.score, best)
         abstained = best < self.abstain_below

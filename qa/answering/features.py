@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from qa.answering.retrieval import SIGNALS, Candidates
-from qa.reading.layout import SECTION_SEPARATOR, readable_context
+from qa.reading.layout import ROW_SEPARATOR, SECTION_SEPARATOR, readable_context
 from qa.text.memo import Memo
 from qa.text.words import STOPWORDS, WORD, question_keys, question_terms, text_keys
 
@@ -29,6 +29,10 @@ FEATURES = (
     "phrases",                                         # question word pairs found as pairs
     "proximity",                                       # question words close together
     "meaning", "z_meaning",  # question words met in meaning ("start" by "began"), raw and z
+    "own_coverage_idf",  # rarity-weighted share of question words in the sentence itself
+    "context_idf",  # ... in the headings or term it stands under (none for plain text)
+    "opens",  # the first sentence under its headings or term (a definition's first line)
+    "row",  # a table row, quoted whole
 )
 
 _MONTHS = (r"jan(uary)?|feb(ruary)?|mar(ch)?|apr(il)?|may|june?|july?|aug(ust)?|sep(t|tember)?|"
@@ -263,7 +267,7 @@ def build(question: str, candidates: Candidates, titles: dict[str, str],
     signal = {name: candidates.signals[:, j] for j, name in enumerate(SIGNALS)}
     asked = _Asked(question, conversation, candidates.idf)
     n_names, n_pairs = len(asked.names), len(asked.pairs)
-    by_title: dict[tuple[str, str], tuple[str, set[str], set[str]]] = {}
+    by_title: dict[tuple[str, str], tuple[str, set[str], set[str], float]] = {}
     seen: dict[tuple[str, str], dict[str, float]] = {}
     rows = []
     for r in candidates.rows:
@@ -272,8 +276,10 @@ def build(question: str, candidates: Candidates, titles: dict[str, str],
         if where not in by_title:
             title_text = heading(titles.get(r.doc_id, ""), r.context)
             title = traits(title_text)
-            by_title[where] = (title_text, asked.matched(title), asked.named(title))
-        title_text, title_terms, title_names = by_title[where]
+            context = asked.matched(traits(readable_context(r.context))) if r.context else set()
+            by_title[where] = (title_text, asked.matched(title), asked.named(title),
+                               asked.share(context, rare=True))
+        title_text, title_terms, title_names, context_idf = by_title[where]
         # The same sentence under the same title (a repeated caption, a copied page) has the
         # same words: worked out once per question.
         row = seen.get((r.text, title_text))
@@ -291,6 +297,9 @@ def build(question: str, candidates: Candidates, titles: dict[str, str],
                                   if n_names else 0.0),
                 "phrases": len(asked.pairs & own.pairs) / n_pairs if n_pairs else 0.0,
                 "proximity": asked.window(own, inside),
+                "own_coverage_idf": asked.share(inside, rare=True),
+                "context_idf": context_idf,
+                "row": float(ROW_SEPARATOR in r.text),
             }
         rows.append(row)
     s_lex, p_lex = signal["s_lex"], signal["p_lex"]
@@ -301,6 +310,8 @@ def build(question: str, candidates: Candidates, titles: dict[str, str],
         "s_lex_rel": s_lex / max(float(s_lex.max()), 1e-6),
         "p_lex_rel": p_lex / max(float(p_lex.max()), 1e-6),
         "meaning": meaning, "z_meaning": zscore(meaning),
+        "opens": candidates.opens if len(candidates.opens) == len(rows) else
+        np.zeros(len(rows), np.float32),
     }
     for name in FEATURES:
         if name not in columns:  # one of the per-sentence features above

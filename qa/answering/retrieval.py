@@ -50,6 +50,8 @@ class Candidates:
     # candidate, one column per word of `meaning_terms`.
     meaning_terms: tuple[str, ...] = ()
     meaning: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
+    # Whether each candidate opens its stretch of text (`Catalog.opens_entry`).
+    opens: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
 
     def __len__(self) -> int:
         """Count candidates."""
@@ -174,7 +176,10 @@ class Retriever:
         signals = np.array([[s_dense.get(i, 0.0), p_dense.get(p, 0.0), s_lex.get(i, 0.0),
                              p_lex.get(p, 0.0)] for i, p in zip(order, pids)], dtype=np.float32)
         terms, meaning = self.meaning(view, query, sentence_rows)
-        return Candidates(sentence_rows, signals, pids, self.rarity(view, query), terms, meaning)
+        opens = np.fromiter((catalog.opens_entry(r) for r in sentence_rows), np.float32,
+                            count=len(sentence_rows))
+        return Candidates(sentence_rows, signals, pids, self.rarity(view, query), terms, meaning,
+                          opens)
 
     def rarity(self, view: Snapshot, query: Query) -> dict[str, float]:
         """Weigh each question word by how few sentences hold it (BM25's IDF): "torch" says

@@ -153,6 +153,33 @@ def row(question: str, evidence: Evidence, confidence_row: dict[str, float],
     return np.array([float(values.get(name, 0.0)) for name in FEATURES], dtype=np.float32)
 
 
+# What a question names in code, the way documentation writes it: dotted names
+# (`urllib.parse.quote`), calls (`max()`), decorators (`@override`), snake_case
+# (`work_mem`), CamelCase (`DataFrame`, `PgBouncer`) and command-line options (`-m`, `--check`).
+_IDENTIFIER = re.compile(
+    r"@?[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+(?:\(\))?|@[A-Za-z_]\w*|\b[A-Za-z_]\w*\(\)"
+    r"|\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b|\b[A-Z]?[a-z]+[A-Z]\w*\b|(?<!\S)--?[A-Za-z][\w-]*")
+_IDENTIFIER_PARTS = re.compile(r"[.()@\-]+")
+
+
+def unmet_identifiers(question: str, evidence: Evidence) -> list[str]:
+    """The code names the question asks about that the quote, its headings and its passage
+    never write, word for word ("requests" is not "request"): a quote about another name is
+    about something else, however close it reads."""
+    text = f"{evidence.title} {evidence.passage} {evidence.sentence}".lower()
+    written = set(WORD.findall(text))
+    unmet = []
+    for match in _IDENTIFIER.finditer(question):
+        name = match.group(0).lower()
+        if name.startswith("-"):  # an option is met as itself ("-m"), not as a word
+            met = re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", text) is not None
+        else:
+            met = all(p in written for p in _IDENTIFIER_PARTS.split(name) if len(p) > 1)
+        if not met:
+            unmet.append(match.group(0))
+    return unmet
+
+
 class Verifier:
     """The trained judge: a small network (or a logistic regression) over `FEATURES`, loaded
     from JSON."""

@@ -136,6 +136,14 @@ class Catalog:
             out[self._titles.get(doc_id, "")] = None
         return list(out)
 
+    def opens_entry(self, row: SentenceRow) -> bool:
+        """Whether a sentence is the first of its stretch of text: the sentence before it is
+        no quotable one under the same headings (a heading, a term, another section, or
+        none). A definition's first sentence usually says what the term is; what follows,
+        how it behaves."""
+        before = self._quotable.get(row.doc_id, {}).get(row.ord - 1)
+        return before is None or self._sentences[before].context != row.context
+
     def passage(self, doc_id: str, ord_: int) -> PassageRow | None:
         """The passage a sentence calls home, by its document and position."""
         return self._passages.get((doc_id, ord_))

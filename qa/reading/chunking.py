@@ -9,7 +9,16 @@ from dataclasses import dataclass
 
 import blingfire
 
-from qa.reading.layout import CODE, HEADING, ROW, SECTION_SEPARATOR, TERM, Layout, store_context
+from qa.reading.layout import (
+    CODE,
+    HEADING,
+    ROW,
+    ROW_SEPARATOR,
+    SECTION_SEPARATOR,
+    TERM,
+    Layout,
+    store_context,
+)
 from qa.text.words import LETTER_WORD
 
 # Scrape furniture that must never be quoted as an answer.
@@ -150,7 +159,8 @@ def is_quotable(sentence: str, alone_on_line: bool, laid_out: bool = False) -> b
         return False
     if sum(ch.isupper() for ch in stripped) > 0.6 * letters:
         return False  # wire-service slugs and credit lines: "AFP PHOTO/POOL/..."
-    if _SLIDE_COUNTER.search(stripped) or (stripped[0] == "(" and stripped[-1] == ")"):
+    if _SLIDE_COUNTER.search(stripped) or (stripped[0] == "(" and stripped[-1] == ")" and
+                                           not (laid_out and len(words) >= 2 * MIN_WORDS)):
         return False  # slideshow captions "(03 of19)" and parenthetical credits
     if _mixed_scripts(stripped):
         return False  # look-alike letters from several alphabets: spam written to evade filters
@@ -160,6 +170,14 @@ def is_quotable(sentence: str, alone_on_line: bool, laid_out: bool = False) -> b
     if alone_on_line and len(words) < HEADING_MAX_WORDS and not _TERMINAL.search(stripped):
         return False
     return True
+
+
+def is_quotable_row(row: str) -> bool:
+    """Decide whether a table row can stand as an answer: cells that say something in words
+    ("bigint | 8 bytes | large-range integer"), not a row of numbers or marks."""
+    cells = [c for c in row.split(ROW_SEPARATOR) if c.strip()]
+    return len(cells) >= 2 and len(LETTER_WORD.findall(row)) >= SHORT_MIN_WORDS and \
+        not _BOILERPLATE.match(row) and not _mixed_scripts(row)
 
 
 def _split_line(text: str, offset: int, line: str) -> list[tuple[int, int]]:
@@ -185,7 +203,7 @@ def split_laid_out(text: str, layout: Layout) -> list[Sentence]:
             start, end = _trim_span(text, block.start, block.end)
             if end > start:
                 body = text[start:end]
-                quotable = block.kind == ROW and is_quotable(body, False, laid_out=True)
+                quotable = block.kind == ROW and is_quotable_row(body)
                 sentences.append(Sentence(start, end, body, quotable, number, False, context))
             continue
         line = text[block.start:block.end]

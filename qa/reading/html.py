@@ -21,14 +21,25 @@ from html.parser import HTMLParser
 
 from qa.reading import documents
 from qa.reading.documents import DocumentError, Extracted, decode_text
-from qa.reading.layout import CODE, HEADING, ROW, TERM, TEXT, Layout, LayoutBuilder, clean_inline, clean_label
+from qa.reading.layout import (
+    CODE,
+    HEADING,
+    ROW,
+    ROW_SEPARATOR,
+    TERM,
+    TEXT,
+    Layout,
+    LayoutBuilder,
+    clean_inline,
+    clean_label,
+)
 
 _SKIPPED_TAGS = frozenset({"script", "style", "noscript", "template", "svg", "math", "iframe",
                            "object", "canvas", "button", "select", "textarea", "form"})
 _HEAD_TAGS = frozenset({"title", "meta", "link", "base", "style", "script", "noscript",
                         "template"})
 # Page furniture: left out with everything inside it.
-_FURNITURE_TAGS = frozenset({"nav", "footer", "aside"})
+_FURNITURE_TAGS = frozenset({"nav", "footer"})  # `aside` holds footnotes and notes too
 _FURNITURE_ROLES = frozenset({"navigation", "contentinfo", "search", "complementary", "menu",
                               "menubar", "toolbar", "banner"})
 _FURNITURE_CLASSES = frozenset({
@@ -36,7 +47,8 @@ _FURNITURE_CLASSES = frozenset({
     "sidebar", "sphinxsidebar", "sphinxsidebarwrapper", "related", "footer", "toc",
     "headerlink", "skip-link", "skiplink", "mobile-nav", "menu", "site-header", "site-footer",
     "page-footer", "copyright", "cookie-banner", "share", "social", "pagination", "pager",
-    "edit-this-page", "version_switcher_placeholder", "language_switcher_placeholder"})
+    "edit-this-page", "version_switcher_placeholder", "language_switcher_placeholder",
+    "widget-area", "widget"})
 _FURNITURE_IDS = frozenset({"toc", "sidebar", "navigation", "footer", "breadcrumbs",
                             "sidebarbutton"})
 # Blocks: each ends the line before it and starts its own.
@@ -358,14 +370,14 @@ class _PageReader(HTMLParser):
         context = (*self._context(), *([table.caption] if table.caption else []))
         if table.header_row and not table.labels:
             table.labels = [clean_label(c) for c in joined]
-            self.out.add(" | ".join(joined), TERM, context)
+            self.out.add(ROW_SEPARATOR.join(joined), TERM, context)
             return
         if table.complex_row or sum(map(len, joined)) > ROW_MAX_CHARS or len(cells) == 1:
             for cell in cells:
                 self._cell_blocks(cell, context)
             return
-        labels = " | ".join(label for label in table.labels if label)
-        self.out.add(" | ".join(joined), ROW, (*context, labels) if labels else context)
+        labels = ROW_SEPARATOR.join(label for label in table.labels if label)
+        self.out.add(ROW_SEPARATOR.join(joined), ROW, (*context, labels) if labels else context)
 
     def _cell_blocks(self, paragraphs: list[tuple[str, bool]], context: tuple[str, ...]) -> None:
         """Lay a cell out as blocks: a short first line without a full stop names the rest

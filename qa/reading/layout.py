@@ -21,6 +21,7 @@ TEXT, HEADING, TERM, ROW, CODE = "text", "heading", "term", "row", "code"
 KINDS = (TEXT, HEADING, TERM, ROW, CODE)
 SECTION_SEPARATOR = " › "  # how a context's parts are written for people and the model
 STORED_SEPARATOR = "\x1f"  # how they are stored in one column (a heading may hold " › ")
+ROW_SEPARATOR = " | "  # between a table row's cells in the stored text
 MAX_CONTEXT_PARTS = 4  # innermost parts kept: deeper paths say less and cost the model's words
 MAX_CONTEXT_PART_CHARS = 120
 _SPACE = re.compile(r"\s+")
@@ -134,3 +135,24 @@ class LayoutBuilder:
         """The text and its layout."""
         contexts = tuple(sorted(self._contexts, key=self._contexts.__getitem__))
         return "".join(self.parts), Layout(tuple(self.blocks), contexts)
+
+
+@dataclass
+class Outline:
+    """The headings open at a point of a document, by level: a heading closes those at its
+    level and below, and names the text under it."""
+
+    open: list[tuple[int, str]] = field(default_factory=list)
+
+    def context(self) -> tuple[str, ...]:
+        """The open headings, outermost first."""
+        return tuple(text for _, text in self.open)
+
+    def heading(self, level: int, text: str) -> tuple[str, ...]:
+        """Open a heading; returns the context the heading line itself stands in."""
+        self.open = [(lvl, t) for lvl, t in self.open if lvl < level]
+        parents = self.context()
+        label = clean_label(text)
+        if label:
+            self.open.append((level, label))
+        return parents

@@ -3,8 +3,10 @@ python-pptx, and OpenDocument text (.odt), read from its XML with lxml.
 
 Both formats are zip archives of XML. The archive is checked before any XML is parsed: a few KB
 of zip can declare gigabytes of content (a zip bomb), and an encrypted Office file is not a zip
-at all. The text keeps the document's reading order, one paragraph (or table cell, or slide
-text box) per line, so sentences never run across them.
+at all. The text keeps the document's reading order, one paragraph (or table row, or slide
+text box) per line, so sentences never run across them; headings (Word's and OpenDocument's
+heading styles, a slide's title) name the text under them, and a table's first row labels the
+rows below it.
 """
 
 from __future__ import annotations
@@ -14,6 +16,16 @@ import zipfile
 from collections.abc import Callable, Iterable, Iterator
 
 from qa.reading.documents import MAX_DOCUMENT_CHARS, DocumentError, Extracted
+from qa.reading.layout import (
+    HEADING,
+    ROW,
+    ROW_SEPARATOR,
+    TERM,
+    TEXT,
+    Layout,
+    LayoutBuilder,
+    Outline,
+)
 
 MAX_ARCHIVE_BYTES = 20 * MAX_DOCUMENT_CHARS  # XML is verbose, but not twenty times the text
 MAX_ARCHIVE_PARTS = 10_000
@@ -39,20 +51,30 @@ def _check_archive(data: bytes, name: str, kind: str) -> None:
                             f"than {MAX_ARCHIVE_BYTES // 1_000_000:,} MB of content needs")
 
 
-def _collect(lines: Iterable[str], name: str) -> str:
-    """Join non-blank lines, stopping as soon as the text passes the document limit."""
-    out: list[str] = []
-    total = 0
-    for line in lines:
-        line = " ".join(line.split())
-        if not line:
-            continue
-        total += len(line) + 1
-        if total > MAX_DOCUMENT_CHARS:
-            raise DocumentError(f"{name}: the text is longer than {MAX_DOCUMENT_CHARS:,} "
-                                f"characters")
-        out.append(line)
-    return "\n".join(out)
+Item = tuple[str, str, int]  # (kind, text, heading level or 0): what a reader finds, in order
+
+
+def _lay_out(items: Iterable[Item], name: str) -> tuple[str, Layout]:
+    """Write a document's paragraphs, headings and table rows as laid-out text, stopping as
+    soon as the text passes the document limit."""
+    out = LayoutBuilder(limit=MAX_DOCUMENT_CHARS)
+    outline = Outline()
+    labels: tuple[str, ...] = ()
+    try:
+        for kind, text, level in items:
+            if kind == HEADING:
+                out.add(text, HEADING, outline.heading(level, text))
+            elif kind == TERM:  # a table's first row: it labels the rows below
+                labels = (text,) if out.add(text, TERM, outline.context()) else ()
+            elif kind == ROW:
+                out.add(text, ROW, (*outline.context(), *labels))
+            else:
+                labels = ()
+                out.add(text, TEXT, outline.context())
+    except OverflowError:
+        raise DocumentError(f"{name}: the text is longer than {MAX_DOCUMENT_CHARS:,} "
+                            f"characters") from None
+    return out.build()
 
 
 def _read(data: bytes, name: str, kind: str,
@@ -68,21 +90,45 @@ def _read(data: bytes, name: str, kind: str,
                             f"{str(exc)[:200]})") from exc
 
 
-def _docx_lines(document: object) -> Iterator[str]:
-    """A Word document's paragraphs and table cells in reading order (a merged cell once)."""
+def _heading_level(style_name: str) -> int:
+    """The outline level a Word paragraph style gives (0: not a heading; "Title" is level 1)."""
+    if style_name.startswith("Title"):
+        return 1
+    if style_name.startswith("Heading"):
+        digits = "".join(ch for ch in style_name if ch.isdigit())
+        return int(digits) + 1 if digits else 2
+    return 0
+
+
+def _docx_items(document: object) -> Iterator[Item]:
+    """A Word document's headings, paragraphs and table rows in reading order (a merged cell
+    once; a cell holding a table of its own is read paragraph by paragraph)."""
     from docx.table import Table
 
-    def walk(container: object) -> Iterator[str]:
+    def walk(container: object, in_table: bool = False) -> Iterator[Item]:
         for block in container.iter_inner_content():
             if isinstance(block, Table):
-                seen: set[object] = set()  # the cells' XML elements, held so ids stay theirs
-                for row in block.rows:
-                    for cell in row.cells:
-                        if cell._tc not in seen:
-                            seen.add(cell._tc)
-                            yield from walk(cell)
-            else:
-                yield block.text
+                yield from table(block)
+                continue
+            style = block.style.name if block.style is not None and block.style.name else ""
+            level = 0 if in_table else _heading_level(style)
+            yield (HEADING, block.text, level) if level else (TEXT, block.text, 0)
+
+    def table(block: Table) -> Iterator[Item]:
+        rows = list(block.rows)
+        for number, row in enumerate(rows):
+            seen: set[object] = set()  # the cells' XML elements, held so ids stay theirs
+            cells = []
+            for cell in row.cells:
+                if cell._tc not in seen:
+                    seen.add(cell._tc)
+                    cells.append(cell)
+            if any(cell.tables for cell in cells):
+                for cell in cells:
+                    yield from walk(cell, in_table=True)
+                continue
+            text = ROW_SEPARATOR.join(" ".join(cell.text.split()) for cell in cells)
+            yield (TERM if number == 0 and len(rows) > 1 else ROW), text, 0
 
     yield from walk(document)
 
@@ -92,31 +138,39 @@ def _docx(data: bytes, name: str) -> Extracted:
     import docx
 
     document = docx.Document(io.BytesIO(data))
-    text = _collect(_docx_lines(document), name)
+    text, layout = _lay_out(_docx_items(document), name)
     title = document.core_properties.title or ""
     if not title.strip():
         title = next((p.text for p in document.paragraphs if p.text.strip() and p.style is not None
                       and (p.style.name or "").startswith(("Title", "Heading"))), "")
-    return Extracted(text, title.strip())
+    return Extracted(text, title.strip(), layout)
 
 
-def _pptx_lines(presentation: object) -> Iterator[str]:
-    """Each slide's text boxes, tables and notes, slide by slide."""
-    def shape_lines(shapes: Iterable[object]) -> Iterator[str]:
+def _pptx_items(presentation: object) -> Iterator[Item]:
+    """Each slide's title (a heading), text boxes, tables and notes, slide by slide."""
+    def shape_items(shapes: Iterable[object], title: object) -> Iterator[Item]:
         for shape in shapes:
+            if shape is title:
+                continue
             if getattr(shape, "shapes", None) is not None:  # a group
-                yield from shape_lines(shape.shapes)
+                yield from shape_items(shape.shapes, title)
             if getattr(shape, "has_text_frame", False):
-                yield from (p.text for p in shape.text_frame.paragraphs)
+                yield from ((TEXT, p.text, 0) for p in shape.text_frame.paragraphs)
             if getattr(shape, "has_table", False):
-                for row in shape.table.rows:
-                    yield from (cell.text for cell in row.cells)
+                rows = list(shape.table.rows)
+                for number, row in enumerate(rows):
+                    text = ROW_SEPARATOR.join(" ".join(cell.text.split()) for cell in row.cells)
+                    yield (TERM if number == 0 and len(rows) > 1 else ROW), text, 0
 
-    for slide in presentation.slides:
-        yield from shape_lines(slide.shapes)
+    for number, slide in enumerate(presentation.slides, 1):
+        title = slide.shapes.title
+        heading = " ".join(title.text.split()) if title is not None else ""
+        yield HEADING, heading or f"Slide {number}", 1
+        yield from shape_items(slide.shapes, title)
         notes = slide.notes_slide.notes_text_frame if slide.has_notes_slide else None
-        if notes is not None:  # a notes page may lack the body that holds them
-            yield from notes.text.splitlines()
+        if notes is not None and notes.text.strip():  # a notes page may lack its body
+            yield HEADING, "Notes", 2
+            yield from ((TEXT, line, 0) for line in notes.text.splitlines())
 
 
 def _pptx(data: bytes, name: str) -> Extracted:
@@ -124,12 +178,12 @@ def _pptx(data: bytes, name: str) -> Extracted:
     import pptx
 
     presentation = pptx.Presentation(io.BytesIO(data))
-    text = _collect(_pptx_lines(presentation), name)
+    text, layout = _lay_out(_pptx_items(presentation), name)
     title = presentation.core_properties.title or ""
     if not title.strip() and len(presentation.slides):
         heading = presentation.slides[0].shapes.title
         title = heading.text if heading is not None else ""
-    return Extracted(text, " ".join(title.split()))
+    return Extracted(text, " ".join(title.split()), layout)
 
 
 def docx_to_text(data: bytes, name: str) -> Extracted:
@@ -146,7 +200,7 @@ _ODF_TEXT = "urn:oasis:names:tc:opendocument:xmlns:text:1.0"
 _ODF_DC = "http://purl.org/dc/elements/1.1/"
 
 
-def _odt_lines(root: object) -> Iterator[str]:
+def _odt_items(root: object) -> Iterator[Item]:
     """An OpenDocument text's headings and paragraphs (tables' and lists' included) in order;
     spaces, tabs and line breaks written as elements become white space."""
     blocks = {f"{{{_ODF_TEXT}}}p", f"{{{_ODF_TEXT}}}h"}
@@ -162,10 +216,15 @@ def _odt_lines(root: object) -> Iterator[str]:
             parts.append(child.tail or "")
         return "".join(parts)
 
+    heading = f"{{{_ODF_TEXT}}}h"
     for element in root.iter(*blocks):
         # A paragraph inside another (a note's body) is read with its own.
         if not any(a.tag in blocks for a in element.iterancestors()):
-            yield text_of(element)
+            if element.tag == heading:
+                level = element.get(f"{{{_ODF_TEXT}}}outline-level") or "1"
+                yield HEADING, text_of(element), int(level) if level.isdigit() else 1
+            else:
+                yield TEXT, text_of(element), 0
 
 
 def _odt(data: bytes, name: str) -> Extracted:
@@ -176,7 +235,7 @@ def _odt(data: bytes, name: str) -> Extracted:
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         root = etree.fromstring(archive.read("content.xml"), parser)
         meta = archive.read("meta.xml") if "meta.xml" in archive.namelist() else b""
-    text = _collect(_odt_lines(root), name)
+    text, layout = _lay_out(_odt_items(root), name)
     title = ""
     if meta:
         found = etree.fromstring(meta, parser).find(f".//{{{_ODF_DC}}}title")
@@ -184,7 +243,7 @@ def _odt(data: bytes, name: str) -> Extracted:
     if not title.strip():
         heading = root.find(f".//{{{_ODF_TEXT}}}h")
         title = "".join(heading.itertext()) if heading is not None else ""
-    return Extracted(text, " ".join(title.split()))
+    return Extracted(text, " ".join(title.split()), layout)
 
 
 def odt_to_text(data: bytes, name: str) -> Extracted:

@@ -1,12 +1,24 @@
-"""The PDF reader: page text (pypdf) and the metadata title, refusing PDFs built to exhaust it."""
+"""The PDF reader: page text (pypdf) laid out as paragraphs, and the metadata title, refusing
+PDFs built to exhaust it.
+
+A PDF has no paragraphs, only lines placed on pages. The reader re-joins them: lines of one
+paragraph become one line of text (a word hyphenated across a line break made whole again),
+a paragraph broken by a page break is joined across it, and what repeats at the top or bottom
+of most pages (running headers and footers, page numbers) is left out. A short line standing
+alone without a full stop, followed by a new paragraph, is read as a heading.
+"""
 
 from __future__ import annotations
 
 import io
+import re
+import statistics
+from collections import Counter
 from typing import TYPE_CHECKING
 
 from qa.reading import documents
 from qa.reading.documents import DocumentError, Extracted
+from qa.reading.layout import HEADING, TEXT, Layout, LayoutBuilder, clean_label
 
 if TYPE_CHECKING:
     from pypdf import PdfReader
@@ -70,4 +82,101 @@ def pdf_to_text(data: bytes, name: str) -> Extracted:
     except Exception as exc:
         raise DocumentError(f"{name}: cannot read the PDF ({type(exc).__name__}: "
                             f"{str(exc)[:200]})") from exc
-    return Extracted("\n\n".join(p.strip() for p in pages if p.strip()), str(meta_title))
+    text, layout = lay_out_pages(pages)
+    return Extracted(text, str(meta_title), layout)
+
+
+_PAGE_NUMBER = re.compile(r"^\W*(page\s*)?\d{1,5}(\s*(of|/)\s*\d{1,5})?\W*$", re.IGNORECASE)
+_LIST_ITEM = re.compile(r"^\s*([•·▪‣◦*\-–—]|\(?\d{1,3}[.)]|\(?[a-z][.)])\s+")
+_SENTENCE_END = re.compile(r"[.!?:;…][\"'”’)\]]?$")
+EDGE_LINES = 3  # lines at the top and at the bottom of a page where running heads stand
+REPEATED_SHARE = 0.5  # a line at the edge of at least this share of pages is furniture
+HEADING_MAX_CHARS = 80
+
+
+def _shape(line: str) -> str:
+    """A line with its numbers blurred, so "Page 3" and "Page 4" repeat as one header."""
+    return re.sub(r"\d+", "#", " ".join(line.lower().split()))
+
+
+def _furniture(pages: list[list[str]]) -> set[str]:
+    """The shapes of lines repeated at the top or bottom of most pages: running headers and
+    footers (a document of fewer than three pages has none)."""
+    if len(pages) < 3:
+        return set()
+    counts: Counter[str] = Counter()
+    for lines in pages:
+        edge = {_shape(x) for x in lines[:EDGE_LINES] + lines[-EDGE_LINES:] if x.strip()}
+        counts.update(edge)
+    least = max(3, int(REPEATED_SHARE * len(pages)))
+    return {shape for shape, n in counts.items() if n >= least}
+
+
+def _body_lines(pages: list[str]) -> list[list[str]]:
+    """Each page's lines without its running header, footer and page number."""
+    split = [[line.rstrip() for line in page.splitlines()] for page in pages]
+    repeated = _furniture(split)
+    out = []
+    for lines in split:
+        kept = []
+        last = len(lines) - 1
+        for i, line in enumerate(lines):
+            at_edge = i < EDGE_LINES or i > last - EDGE_LINES
+            if at_edge and (_shape(line) in repeated or _PAGE_NUMBER.match(line)):
+                continue
+            kept.append(line)
+        out.append(kept)
+    return out
+
+
+def _joined(paragraph: str, line: str) -> str:
+    """Add a line to the paragraph it continues, undoing a hyphen that split a word."""
+    if not paragraph:
+        return line.strip()
+    if re.search(r"[a-z]-$", paragraph) and re.match(r"\s*[a-z]", line):
+        return paragraph[:-1] + line.strip()
+    return f"{paragraph} {line.strip()}"
+
+
+def lay_out_pages(pages: list[str]) -> tuple[str, Layout]:
+    """Re-join the pages' lines into paragraphs and headings (see the module's notes)."""
+    body = _body_lines(pages)
+    widths = [len(x.strip()) for lines in body for x in lines if len(x.strip()) > 20]
+    full = statistics.median(widths) if widths else 60.0
+    out = LayoutBuilder(limit=documents.MAX_DOCUMENT_CHARS)
+    heading: tuple[str, ...] = ()
+    paragraph = ""
+
+    def flush() -> None:
+        nonlocal paragraph
+        if paragraph:
+            out.add(paragraph, TEXT, heading)
+            paragraph = ""
+
+    lines = [x for page in body for x in [*page, ""]]  # a page ends like a blank line...
+    for i, line in enumerate(lines):
+        text = line.strip()
+        nxt = next((x.strip() for x in lines[i + 1:i + 3] if x.strip()), "")
+        if not text:
+            # ...unless the paragraph runs on: no full stop yet, and the next line goes on
+            # in lower case.
+            if paragraph and not _SENTENCE_END.search(paragraph) and nxt[:1].islower():
+                continue
+            flush()
+            continue
+        if _LIST_ITEM.match(text) and paragraph:
+            flush()
+        alone = not paragraph or _SENTENCE_END.search(paragraph)
+        if alone and len(text) <= min(HEADING_MAX_CHARS, 0.7 * full) and \
+                not _SENTENCE_END.search(text) and not _LIST_ITEM.match(text) and \
+                text[:1].isupper() and nxt[:1].isupper():
+            flush()
+            out.add(text, HEADING)  # a PDF does not say how deep: headings stand side by side
+            heading = (clean_label(text),)
+            continue
+        paragraph = _joined(paragraph, text)
+        # A line well short of the page's measure that ends a sentence ends its paragraph.
+        if _SENTENCE_END.search(text) and len(text) < 0.8 * full:
+            flush()
+    flush()
+    return out.build()

@@ -1,0 +1,65 @@
+"""Answering from manuals: real documentation pages, quoted sentence by sentence, cited with
+their section, and questions about names the pages never mention turned away."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from qa.answering.verification import Evidence, unmet_identifiers
+from qa.app.service import Verbatim
+from qa.config import Settings
+
+PAGES = Path(__file__).resolve().parent.parent / "data" / "pages"
+
+
+@pytest.fixture(scope="module")
+def manual(tmp_path_factory: pytest.TempPathFactory, embedder) -> Verbatim:
+    """A service holding the real manual pages kept as fixtures (DocBook and Sphinx)."""
+    svc = Verbatim(Settings(data_dir=tmp_path_factory.mktemp("manual")), embedder=embedder)
+    svc.warm_up()
+    report = svc.add_paths(sorted(PAGES.glob("*.html")))
+    assert not report.failed and len(report.added) == 3
+    return svc
+
+
+@pytest.mark.parametrize("question, quote, section", [
+    ("What is the default value of work_mem?", "The default value is four megabytes (4MB).",
+     ["20.4.1. Memory", "work_mem (integer)"]),
+    ("What does max() return for an empty iterable when a default is given?",
+     "The default argument specifies an object to return if the provided iterable is empty.",
+     ["max(iterable, *, key=None)"]),
+    ("Which operation gives the concatenation of two sequences?",
+     "s + t | the concatenation of s and t | (6)(7)",
+     ["Common Sequence Operations", "Operation | Result | Notes"]),
+])
+def test_a_manual_answers_with_the_sentence_and_the_section_it_stands_in(manual, question,
+                                                                          quote, section):
+    result = manual.ask(question)
+    assert not result.abstained, result
+    assert result.answer == quote
+    citation = result.answers[0].citation
+    assert citation.section == section
+    assert manual.get_document(citation.doc_id).text[citation.start:citation.end] == quote
+
+
+@pytest.mark.parametrize("question", [
+    "How do I use the @override decorator from the typing module?",
+    "What is the default timeout of requests.get() in the requests library?",
+    "How much memory does pgbouncer_pool_size reserve?",
+])
+def test_a_question_about_a_name_the_manual_never_writes_abstains(manual, question):
+    result = manual.ask(question)
+    assert result.abstained and result.answer is None
+    assert result.answers  # still shows what the pages do say, as related
+
+
+def test_a_name_is_met_only_word_for_word_in_the_quote_its_headings_or_passage():
+    evidence = Evidence("Open a URL.", "urllib.request.urlopen(url) opens a URL.",
+                        "urllib.request › urlopen()")
+    assert unmet_identifiers("What does urllib.request.urlopen() return?", evidence) == []
+    assert unmet_identifiers("What does requests.get() return?", evidence) == ["requests.get()"]
+    assert unmet_identifiers("Can I pass -m to it?", evidence) == ["-m"]
+    assert unmet_identifiers("What is an old-style URL?", evidence) == []  # no option there
+    assert unmet_identifiers("Which is faster, NumPy or a list?", evidence) == ["NumPy"]
