@@ -50,6 +50,14 @@ class WritePolicy:
             f"writes are disabled: the server listens on {settings.host} without an API key; "
             "set VERBATIM_API_KEY (or --api-key), or pass --allow-open-writes"))
 
+    @property
+    def mode(self) -> str:
+        """What a client must do to write, for the page to offer: "open" (nothing), "key"
+        (send the API key) or "off" (writes are disabled on this server)."""
+        if self.api_key is not None:
+            return "key"
+        return "open" if self.open else "off"
+
     def describe(self) -> str:
         """Say at start-up who can write, so an operator sees an open server at once."""
         if self.api_key:

@@ -6,6 +6,7 @@ The server and its worker supervision live on the API side, so `qa/` never impor
 from __future__ import annotations
 
 import os
+import sys
 from contextlib import closing
 from typing import Annotated
 
@@ -99,8 +100,24 @@ def _serve_workers(settings: Settings, options: dict, empty: bool) -> None:
 
 
 def main() -> None:
-    """Run the CLI."""
-    app()
+    """Run the CLI; a mistyped command line gets the same one-line `error:` and exit status 1
+    as any other bad input (click's default is a usage box and status 2)."""
+    # The command-line library's own error type, whichever click typer runs on.
+    command_line_error = next(c for c in typer.BadParameter.__mro__
+                              if c.__name__ == "ClickException")
+    try:
+        code = app(standalone_mode=False)
+    except command_line_error as exc:
+        if not exc.format_message().strip():  # bare `qa`: the help was shown already
+            sys.exit(1)
+        ctx = getattr(exc, "ctx", None)
+        hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+        typer.secho(f"error: {exc.format_message()}{hint}", fg=typer.colors.RED, err=True)
+        sys.exit(1)
+    except typer.Abort:
+        typer.echo("aborted", err=True)
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

@@ -7,24 +7,14 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from qa.answering.answerer import Result
+from qa.answering.conversation import MAX_QUESTION_CHARS, clean_question
 from qa.reading.documents import DOC_ID_PATTERN, MAX_DOCUMENT_CHARS
 from qa.reading.formats import SUPPORTED_SUFFIXES
 from qa.storage.records import DocumentSummary
 
-MAX_QUESTION_CHARS = 2000
 MAX_MESSAGES = 50
 MAX_TOP_K = 20
 MAX_DOCUMENTS_PER_REQUEST = 100
-
-
-def clean_question(value: str) -> str:
-    """Refuse questions that are blank or carry control characters, before any work is done."""
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
-    value = value.strip()
-    if not value:
-        raise ValueError("must not be empty")
-    return value
 
 
 class AnswerRequest(BaseModel):
@@ -103,6 +93,9 @@ class DocumentList(BaseModel):
     documents: list[DocumentSummary]
     formats: list[str] = Field(default_factory=lambda: list(SUPPORTED_SUFFIXES),
                                description="File suffixes uploads and `qa add` accept.")
+    writes: Literal["open", "key", "off"] = Field(
+        "open", description="What adding documents takes here: nothing (open), the API key "
+                            "(key), or nothing will do: writes are disabled on this server (off).")
 
 
 class Health(BaseModel):

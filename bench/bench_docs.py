@@ -68,8 +68,9 @@ def main() -> None:
     if not source.is_dir():
         sys.exit(f"{source} is missing: apt-get install {package}")
     folder, index = CACHE / f"manual-{args.manual}", CACHE / f"index-docs-{args.manual}"
+    added_file = index / "bench-add.md"  # what the add that built the index measured
     lines = []
-    if not (args.reuse and index.exists()):
+    if not (args.reuse and added_file.exists()):
         pages = copy_pages(source, folder)
         shutil.rmtree(index, ignore_errors=True)
         before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
@@ -83,6 +84,9 @@ def main() -> None:
                   f"peak RSS {peak:.0f} MB.", ""]
         refused = [x for x in added.stderr.splitlines() if x.startswith("skipped")]
         lines += [f"- {x}" for x in refused[:20]] + ([""] if refused else [])
+        added_file.write_text("\n".join(lines))
+    else:
+        lines = added_file.read_text().splitlines() + ["(index reused)", ""]
     asked = qa("eval", str(questions), "--data-dir", str(index), "--json")
     if asked.returncode:
         sys.exit(asked.stderr[-2000:])

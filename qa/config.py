@@ -16,6 +16,7 @@ DEFAULT_SEEDS_DIR = PROJECT_ROOT / "seeds"
 DEFAULT_DATA_DIR = Path("data")
 # The defaults the library's own classes take too, so the two can never disagree.
 ABSTAIN_BELOW = 0.21
+CONFIDENT_ABOVE = 0.5  # the "confident" band starts here (docs/quality.md#bands)
 VERIFY_BELOW = 0.12
 CANDIDATES = 60
 PASSAGE_CANDIDATES = 10
@@ -86,6 +87,10 @@ class Settings(BaseSettings):
         ABSTAIN_BELOW, ge=0.0, le=1.0,
         description="Abstain when the best answer's confidence is lower."
     )
+    confident_above: float = Field(
+        CONFIDENT_ABOVE, ge=0.0, le=1.0,
+        description="An answer at or above this confidence is shown as confident; between "
+                    "abstain_below and this, as a possible answer to check against its source.")
     verify_below: float = Field(
         VERIFY_BELOW, ge=0.0, le=1.0, description="The verifier overrules the ranking's confidence when "
                                          "its own is lower than this (keep it at or below "

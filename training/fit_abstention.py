@@ -12,6 +12,10 @@ off-topic questions keep abstaining. Every answerable question is asked once mor
 own paragraph (near-topic: the subject is there, the answer is not; label 0, reported as
 `near_abstain`, learnt from only with `--near`). Everything is cross-validated by article: no
 article is scored by a model that saw it. `--write` saves qa/answering/verifier_params.json.
+
+`--docs INDEX:QUESTIONS` adds a documentation question set asked against its manual's index
+(training/docs_index.py): answerable questions labelled by the judge, near-topic and off-topic
+ones label 0, each weighted `--docs-weight`, cross-validated by the page that answers them.
 """
 
 from __future__ import annotations
@@ -29,11 +33,12 @@ from tqdm import tqdm
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from qa.answering import verification
+from qa.answering import features, verification
 from qa.answering.answerer import combine, meaning_of, verification_inputs
 from qa.answering.retrieval import Candidates, Query
 from qa.app.evaluation import auroc, judge, normalize
 from qa.config import Settings
+from training.docs_index import FOLDS, fold_of
 from training.squad_index import CACHE, near_corpus, off_corpus, open_squad_index
 
 DEFAULT_SQUAD2 = ROOT.parent / "shared" / "data" / "squad2-dev-public.json"
@@ -85,6 +90,46 @@ def collect(squad: Path, refresh: bool) -> list[dict]:
     return out
 
 
+def collect_docs(index_dir: Path, questions_file: Path, refresh: bool) -> list[dict]:
+    """Ask a documentation set's questions of its manual's index, as `collect` asks SQuAD's."""
+    from qa.app.evaluation import load_jsonl
+    from qa.app.service import Verbatim
+
+    cache = CACHE / f"verifier-docs-{questions_file.stem}-{index_dir.name}.pkl"
+    if cache.exists() and not refresh:
+        return pickle.loads(cache.read_bytes())
+    service = Verbatim(Settings(data_dir=index_dir, seeds_dir=CACHE / "none"))
+    service.warm_up()
+    sources = {d.doc_id: d.source for d in service.list_documents()}
+    answerer, out = service.answerer, []
+    for q in tqdm(load_jsonl(questions_file), desc="asking", unit="q", mininterval=10):
+        query = Query(q.question)
+        with service.retriever.retrieve(query) as (view, cands):
+            if not len(cands):
+                continue
+            titles = view.catalog.titles({r.doc_id for r in cands.rows})
+            ranking, features_ = answerer.rank(query, cands, titles)
+            best = int(np.argmax(ranking))
+            r = cands.rows[best]
+            p = view.catalog.passage(r.doc_id, r.passage_ord)
+            passage = view.store.text_slices([(p.doc_id, p.start, p.end)])[
+                (p.doc_id, p.start, p.end)]
+            right = not q.unanswerable and judge(q, r.text, r.doc_id, r.start, r.end,
+                                                 sources.get(r.doc_id))
+            heading = features.heading(titles.get(r.doc_id, ""), r.context)
+            out.append({"question": q.question, "group": f"docs-{fold_of(q)}", "kind": "own",
+                        "docs": q.group or "answerable", "meaning": meaning_of(cands, best),
+                        "unanswerable": q.unanswerable, "right": bool(right),
+                        "inputs": verification_inputs(ranking, features_, best),
+                        "idf": cands.idf,
+                        "evidence": verification.Evidence(r.text, passage, heading),
+                        "calibrated": float(answerer._confidence(ranking, features_)[best])})
+    service.close()
+    CACHE.mkdir(parents=True, exist_ok=True)
+    cache.write_bytes(pickle.dumps(out))
+    return out
+
+
 def matrix(examples: list[dict]) -> np.ndarray:
     """The verifier's feature rows, computed by the serving code."""
     return np.vstack([verification.row(e["question"], e["evidence"], e["inputs"], e["idf"],
@@ -92,8 +137,10 @@ def matrix(examples: list[dict]) -> np.ndarray:
                       for e in tqdm(examples, desc="features", mininterval=10)])
 
 
-def fit(x: np.ndarray, y: np.ndarray, hidden: int, alpha: float, seed: int = 0):
-    """A small network (or a logistic regression with hidden=0) on standardised features."""
+def fit(x: np.ndarray, y: np.ndarray, hidden: int, alpha: float, seed: int = 0,
+        weight: np.ndarray | None = None):
+    """A small network (or a logistic regression with hidden=0) on standardised features,
+    each example counting `weight` (a logistic regression only)."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.neural_network import MLPClassifier
 
@@ -104,7 +151,8 @@ def fit(x: np.ndarray, y: np.ndarray, hidden: int, alpha: float, seed: int = 0):
                               random_state=seed).fit(z, y)
         layers = list(zip(model.coefs_, model.intercepts_))
     else:
-        model = LogisticRegression(C=1.0 / max(alpha, 1e-6), max_iter=3000).fit(z, y)
+        model = LogisticRegression(C=1.0 / max(alpha, 1e-6), max_iter=3000).fit(
+            z, y, sample_weight=weight)
         layers = [(model.coef_.T, model.intercept_)]
     return {"features": list(verification.FEATURES), "mean": mean.tolist(),
             "scale": scale.tolist(), "layers": [(w.tolist(), b.tolist()) for w, b in layers]}
@@ -112,7 +160,7 @@ def fit(x: np.ndarray, y: np.ndarray, hidden: int, alpha: float, seed: int = 0):
 
 def report(name: str, examples: list[dict], prob: np.ndarray, threshold: float) -> dict:
     """SQuAD 2.0 answer-or-abstain figures of a confidence over the questions' own examples."""
-    own = np.array([e["kind"] == "own" for e in examples])
+    own = np.array([e["kind"] == "own" and "docs" not in e for e in examples])
     un = np.array([e["unanswerable"] for e in examples])[own]
     right = np.array([e["right"] for e in examples])[own]
     p = prob[own]
@@ -137,6 +185,21 @@ def report(name: str, examples: list[dict], prob: np.ndarray, threshold: float) 
     return out
 
 
+def report_docs(examples: list[dict], cv: np.ndarray, calibrated: list[float],
+                args: argparse.Namespace) -> None:
+    """The documentation questions as served (cross-validated): answerable ones answered right
+    or abstaining, near-topic and off-topic ones abstaining."""
+    served = np.array([combine(c, v, args.verify_below) for c, v in zip(calibrated, cv)])
+    for kind in ("answerable", "near", "off"):
+        rows = [i for i, e in enumerate(examples) if e.get("docs") == kind]
+        if not rows:
+            continue
+        abstain = served[rows] < args.threshold
+        right = np.array([examples[i]["right"] for i in rows])
+        extra = f", answered right {np.mean(~abstain & right):.3f}" if kind == "answerable" else ""
+        print(f"documentation {kind}: {len(rows)} questions, abstain {abstain.mean():.3f}{extra}")
+
+
 def main() -> None:
     """Collect, cross-validate, report and optionally save."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -154,21 +217,30 @@ def main() -> None:
     parser.add_argument("--near", action="store_true",
                         help="also learn from the near-topic examples (docs/abstention.md: no "
                              "gain at the same cost to answerable questions)")
+    parser.add_argument("--docs", action="append", default=[], metavar="INDEX:QUESTIONS",
+                        help="a documentation question set and the index of its manual")
+    parser.add_argument("--docs-weight", type=float, default=20.0,
+                        help="weight of a documentation question against a SQuAD one")
     args = parser.parse_args()
-    examples = collect(args.squad, args.refresh)
+    squad_examples = collect(args.squad, args.refresh)
+    docs_examples = [e for spec in args.docs
+                     for e in collect_docs(*map(Path, spec.rsplit(":", 1)), args.refresh)]
+    examples = squad_examples + docs_examples
     x = matrix(examples)
     y = np.array([e["right"] for e in examples])
     groups = np.array([e["group"] for e in examples])
+    weight = np.array([args.docs_weight if "docs" in e else 1.0 for e in examples])
     learn = np.array([args.near or e["kind"] != "near" for e in examples])
-    articles = sorted(set(groups))
-    folds = [set(articles[i::6]) for i in range(6)]
+    articles = sorted(g for g in set(groups) if not g.startswith("docs-"))
+    folds = [set(articles[i::6]) | ({f"docs-{i}"} if i < FOLDS else set()) for i in range(6)]
     print(f"{len(examples)} examples ({int(y.sum())} right) from {len(articles)} articles")
     report("ranking calibration", examples, np.array([e["calibrated"] for e in examples]),
            args.threshold)
     cv = np.zeros(len(x))
     for fold in folds:
         test = np.array([g in fold for g in groups])
-        params = fit(x[~test & learn], y[~test & learn], args.hidden, args.alpha)
+        params = fit(x[~test & learn], y[~test & learn], args.hidden, args.alpha,
+                     weight=weight[~test & learn])
         cv[test] = verification.Verifier(params).probability(x[test])
     report(f"verifier h={args.hidden} a={args.alpha} CV", examples, cv, args.threshold)
     calibrated = [e["calibrated"] for e in examples]
@@ -181,8 +253,11 @@ def main() -> None:
     report("verifier everywhere CV", examples,
            np.minimum(calibrated, expit(logit(np.clip(cv, 1e-6, 1 - 1e-6)) + shift)),
            args.threshold)
-    params = fit(x[learn], y[learn], args.hidden, args.alpha)
-    params["trained_on"] = args.squad.name
+    if docs_examples:
+        report_docs(examples, cv, calibrated, args)
+    params = fit(x[learn], y[learn], args.hidden, args.alpha, weight=weight[learn])
+    params["trained_on"] = ", ".join([args.squad.name] + [Path(spec.rsplit(":", 1)[1]).name
+                                                          for spec in args.docs])
     if args.write:
         args.write.write_text(json.dumps(params) + "\n")
         print(f"wrote {args.write}")

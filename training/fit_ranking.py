@@ -197,7 +197,7 @@ def main() -> None:
     parser.add_argument("--drop", default="", help="comma-separated features to leave out")
     parser.add_argument("--docs", action="append", default=[], metavar="INDEX:QUESTIONS",
                         help="a documentation question set and the index of its manual")
-    parser.add_argument("--docs-weight", type=float, default=20.0,
+    parser.add_argument("--docs-weight", type=float, default=5.0,
                         help="weight of a documentation question against a SQuAD question")
     parser.add_argument("--holdout", action="append", default=[], metavar="INDEX:QUESTIONS",
                         help="a documentation set only scored, never fitted on")

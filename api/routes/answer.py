@@ -14,7 +14,7 @@ from api.schemas import (
     Reply,
 )
 from qa.answering.answerer import Result
-from qa.answering.conversation import ABSTAIN_MESSAGE, Turn
+from qa.answering.conversation import Turn, reply_text
 
 router = APIRouter(prefix="/v1", tags=["answers"])
 
@@ -35,5 +35,5 @@ def chat(body: ChatRequest, service: Service) -> Response:
     """Answer the last user message, reading earlier turns to understand follow-ups."""
     turns = [Turn(m.role, m.content) for m in body.messages]
     result = service.chat(turns, top_k=body.top_k)
-    content = result.answer if result.answer is not None else ABSTAIN_MESSAGE
+    content = reply_text(result.answer, result.band)
     return as_json(ChatResponse(message=Reply(content=content), answer=result))

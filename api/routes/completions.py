@@ -34,7 +34,8 @@ from api.openai_schemas import (
 )
 from api.routes.answer import as_json
 from qa.answering.answerer import Result
-from qa.answering.conversation import ABSTAIN_MESSAGE, Turn
+from qa.answering.conversation import ABSTAIN_MESSAGE, Turn, reply_text
+from qa.reading.layout import SECTION_SEPARATOR
 
 router = APIRouter(prefix="/v1", tags=["openai"])
 PATHS = ("/v1/chat/completions", "/v1/models")  # errors there take the protocol's shape
@@ -48,8 +49,9 @@ def reply_parts(answer: Result) -> tuple[str, str]:
     best = answer.answers[0]
     sources = [best.citation, *best.also_in]
     markers = "".join(f"[{n}]" for n in range(1, len(sources) + 1))
-    listed = "\n".join(f"[{n}] {c.title} ({c.doc_id})" for n, c in enumerate(sources, 1))
-    return f"{answer.answer} {markers}", f"\n\nSources:\n{listed}"
+    listed = "\n".join(f"[{n}] {SECTION_SEPARATOR.join([c.title, *c.section])} ({c.doc_id})"
+                       for n, c in enumerate(sources, 1))
+    return f"{reply_text(answer.answer, answer.band)} {markers}", f"\n\nSources:\n{listed}"
 
 
 def turns(messages: list[ChatMessage]) -> list[Turn]:

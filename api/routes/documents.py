@@ -131,9 +131,10 @@ async def _uploaded_documents(request: Request) -> list[Document]:
 
 
 @router.get("/documents", response_model=DocumentList)
-def list_documents(service: Service) -> DocumentList:
-    """List the indexed documents with their sizes."""
-    return DocumentList(documents=service.list_documents())
+def list_documents(request: Request, service: Service) -> DocumentList:
+    """List the indexed documents with their sizes, and what adding one takes."""
+    return DocumentList(documents=service.list_documents(),
+                        writes=request.app.state.write_policy.mode)
 
 
 @router.get("/documents/{doc_id}", response_model=Document)

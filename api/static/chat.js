@@ -115,8 +115,10 @@ async function showSource(citation, opener) {
 function closeSource() {
   const panel = $("source");
   panel.hidden = true;
-  const opener = panel.dataset.opener && $(panel.dataset.opener);
-  (opener || input).focus();
+  const opener = (panel.dataset.opener && $(panel.dataset.opener)) || input;
+  // Back to the citation the reader came from, where they were reading: not the page's top.
+  opener.focus({preventScroll: true});
+  opener.scrollIntoView({block: "center"});
 }
 
 // ---- rendering the conversation --------------------------------------------------------
@@ -168,9 +170,18 @@ function renderAnswer(result) {
     return box;
   }
   const [best, ...others] = result.answers;
+  // Two kinds of answer a reader must tell apart at a glance: one the documents state with
+  // confidence, and one that may answer and is to be checked against its source.
+  const possible = result.band === "possible";
+  box.classList.add(possible ? "band-possible" : "band-confident");
+  if (possible) {
+    box.append(el("p", {class: "band-label",
+                        text: "Possible answer — check it against the source"}));
+  }
   box.append(el("blockquote", {class: "quote", text: best.text}));
   box.append(el("p", {class: "confidence answer-confidence",
-                      text: `Confidence: ${Math.round(result.confidence * 100)}%`}));
+                      text: `${possible ? "Possible answer" : "Confident answer"} · ` +
+                            `confidence ${Math.round(result.confidence * 100)}%`}));
   box.append(citationList(best, 1));
   if (others.length) {
     let number = 2 + (best.also_in || []).length;
@@ -294,6 +305,10 @@ async function loadDocuments() {
       $("files").accept = body.formats.join(",");
       $("files-label").textContent = `Add documents (${body.formats.join(", ")})`;
     }
+    // What adding documents takes here: nothing, the API key, or it is turned off.
+    $("key-row").hidden = body.writes !== "key";
+    $("writes-off").hidden = body.writes !== "off";
+    $("dropzone").hidden = body.writes === "off";
     list.replaceChildren(...body.documents.map((d) =>
       el("li", {}, el("strong", {text: d.title}), ` (${d.doc_id}, ${d.sentences} sentences)`)));
     if (!body.documents.length) list.replaceChildren(el("li", {text: "No documents yet."}));
@@ -308,6 +323,11 @@ function upload(files) {
   for (const file of files) data.append("files", file, file.name);
   const xhr = new XMLHttpRequest();
   xhr.open("POST", "/v1/documents");
+  const key = $("api-key").value.trim();
+  if (!$("key-row").hidden && key) {
+    xhr.setRequestHeader("Authorization", `Bearer ${key}`);
+    sessionStorage.setItem("verbatim-api-key", key);  // for this tab only, never stored to disk
+  }
   progressBar.hidden = false;
   progressBar.value = 0;
   setStatus(uploadStatus, `Uploading ${files.length} file(s)…`);
@@ -334,6 +354,7 @@ function upload(files) {
       const detail = body && body.detail ? (typeof body.detail === "string" ? body.detail
                                             : JSON.stringify(body.detail)) : `HTTP ${xhr.status}`;
       setStatus(uploadStatus, `Refused: ${detail}`, true);
+      if (xhr.status === 401) $("api-key").focus();
     }
   });
   xhr.addEventListener("error", () => {
@@ -347,7 +368,25 @@ function toggleDocuments(show) {
   const panel = $("documents");
   panel.hidden = !show;
   $("toggle-documents").setAttribute("aria-expanded", String(show));
-  if (show) loadDocuments();
+  if (show) {
+    loadDocuments();
+    // On a narrow screen the panel opens below the conversation: bring it into sight.
+    const top = panel.getBoundingClientRect().top;
+    if (top < 0 || top > window.innerHeight * 0.8) panel.scrollIntoView({block: "start"});
+  }
+}
+
+// The hint above an empty conversation: what there is to ask about, or how to add documents.
+async function showHint() {
+  try {
+    const res = await fetch("/v1/documents");
+    if (!res.ok) return;
+    const docs = (await res.json()).documents || [];
+    $("empty-hint").textContent = docs.length
+      ? `Ask a question about the ${docs.length} indexed document${docs.length > 1 ? "s" : ""}, ` +
+        `for example about “${docs[0].title}”.`
+      : "No documents are indexed yet: open Documents to add some, then ask about them.";
+  } catch (err) { /* the generic hint stays */ }
 }
 
 $("toggle-documents").addEventListener("click", () => toggleDocuments($("documents").hidden));
@@ -368,4 +407,7 @@ dropzone.addEventListener("drop", (event) => {
   upload([...event.dataTransfer.files]);
 });
 
+$("api-key").value = sessionStorage.getItem("verbatim-api-key") || "";
 renderAll();
+showHint();
+input.focus();  // a fresh page is ready to type into

@@ -8,7 +8,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import numpy as np
 from pydantic import Field
@@ -16,7 +16,7 @@ from pydantic import Field
 from qa.answering import features, verification
 from qa.answering.retrieval import Candidates, Query, Retriever
 from qa.answering.verification import Evidence, Verifier
-from qa.config import ABSTAIN_BELOW, VERIFY_BELOW
+from qa.config import ABSTAIN_BELOW, CONFIDENT_ABOVE, VERIFY_BELOW
 from qa.indexing.catalog import Catalog
 from qa.indexing.indexer import Snapshot
 from qa.reading.layout import context_parts, store_context
@@ -30,6 +30,7 @@ CONFIDENCE_FEATURES = ("score", "margin", "margin_dense", "s_dense", "p_dense", 
                        "meaning", "missing_names")
 NEAR_DUPLICATE = 0.85  # share of words two sentences must have in common to be one quote
 UNMET_NAME_CONFIDENCE = 0.5  # of the abstention threshold: a quote about another code name
+POSSIBLE_AT_MOST = 0.99  # of the confident band's threshold: a follow-up its quote bears out less
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,19 @@ class Answer:
         default_factory=list)
 
 
+Band = Literal["confident", "possible", "none"]
+BANDS = {"confident": "a confident answer", "possible": "a possible answer: check it against "
+         "its source", "none": "no answer: the documents don't say"}
+
+
+def band_of(confidence: float, abstain_below: float, confident_above: float) -> Band:
+    """Which of the three bands a reader is shown (`BANDS`): the thresholds come from
+    calibration data (docs/quality.md#bands)."""
+    if confidence < abstain_below:
+        return "none"
+    return "confident" if confidence >= confident_above else "possible"
+
+
 @dataclass
 class Result:
     """The best sentence (or null when the documents don't answer) with ranked alternatives."""
@@ -108,6 +122,8 @@ class Result:
     confidence: Probability
     abstained: bool
     answers: list[Answer]
+    band: Annotated[Band, Field(description="; ".join(f"{k}: {v}" for k, v in BANDS.items()))
+                    ] = "none"
 
 
 _COLUMN = {name: i for i, name in enumerate(features.FEATURES)}
@@ -172,7 +188,8 @@ class Answerer:
 
     def __init__(self, retriever: Retriever, params: RankingParams | None = None,
                  abstain_below: float = ABSTAIN_BELOW, verifier: Verifier | None = None,
-                 verify_below: float = VERIFY_BELOW) -> None:
+                 verify_below: float = VERIFY_BELOW,
+                 confident_above: float = CONFIDENT_ABOVE) -> None:
         """Use learned ranking parameters unless others are given; without a verifier,
         confidence comes from the ranking's calibration alone (see `combine`)."""
         self.retriever = retriever
@@ -181,6 +198,7 @@ class Answerer:
         self.verify_below = verify_below
         self._weights = self.params.weight_vector()
         self.abstain_below = abstain_below
+        self.confident_above = confident_above
         self._asking = 0  # questions being answered right now
         self._asking_lock = threading.Lock()
         self.prepared = threading.Event()  # no background analysis left to do
@@ -274,12 +292,17 @@ class Answerer:
             # The question names code the quote's place never writes: another function, option
             # or package than the one asked about.
             best = min(best, UNMET_NAME_CONFIDENCE * self.abstain_below)
+        if query.context and not verification.meets_own_words(query.text, evidence):
+            # A follow-up answered from the earlier turn's words alone: nothing in the quote
+            # holds what was asked now, so it is at most a possible answer, to check.
+            best = min(best, POSSIBLE_AT_MOST * self.confident_above)
         best = round(best, 4)
         for a in answers:  # a lower-ranked answer never shows a higher score than the first
             a.score = min(a.score, best)
         abstained = best < self.abstain_below
         return Result(question, None if abstained and abstain else answers[0].text, best,
-                      abstained, answers)
+                      abstained, answers,
+                      band_of(best, self.abstain_below, self.confident_above))
 
     def _group(self, view: Snapshot, rows: list[SentenceRow], ranked: np.ndarray,
                probs: np.ndarray, titles: dict[str, str], top_k: int) -> list[Answer]:

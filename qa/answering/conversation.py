@@ -1,4 +1,10 @@
-"""Conversation: understand a follow-up question from the turns before it, without generation."""
+"""Conversation: understand a follow-up question from the turns before it, without generation.
+
+A question is read with the turns before it only when it leans on them: it points back ("they",
+"it", "there"), opens as a continuation ("And in 2014?", "What about the relay?"), or has at
+most one word of its own ("How long?", "Why not?"). A question complete on its own ("What is
+the capital of France?") is answered and judged exactly as if asked alone, whatever came before.
+"""
 
 from __future__ import annotations
 
@@ -14,10 +20,23 @@ _ANAPHORA = re.compile(
     r"then|the same|the other|else|also|too)\b",
     re.IGNORECASE,
 )
-_FEW_TERMS = 2
+_CONTINUATION = re.compile(r"^\s*(and|but|or|so|also|then|what about|how about)\b",
+                          re.IGNORECASE)
+_FEW_TERMS = 1
+MAX_QUESTION_CHARS = 2000
 MAX_CONTEXT_CHARS = 2000  # of the earlier turn a follow-up reads, as many as a question has
 MAX_CONTEXT_WORDS = 60
 ABSTAIN_MESSAGE = "I couldn't find an answer to that in the documents."
+# Before a quote in the "possible" band, wherever an answer is written out as text.
+POSSIBLE_PREFIX = "Possible answer (check it against the source): "
+
+
+def reply_text(answer: str | None, band: str) -> str:
+    """An answer as a chat reply: the quote, marked when it is only possible, or the
+    abstention message."""
+    if answer is None:
+        return ABSTAIN_MESSAGE
+    return f"{POSSIBLE_PREFIX}{answer}" if band == "possible" else answer
 
 
 @dataclass(frozen=True)
@@ -28,9 +47,24 @@ class Turn:
     content: str
 
 
+def clean_question(value: str) -> str:
+    """Refuse questions that are blank, too long or carry NUL characters, before any work
+    is done (the API and the CLI apply the same rule)."""
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    value = value.strip()
+    if not value:
+        raise ValueError("must not be empty")
+    if len(value) > MAX_QUESTION_CHARS:
+        raise ValueError(f"must be at most {MAX_QUESTION_CHARS:,} characters")
+    return value
+
+
 def is_follow_up(question: str) -> bool:
-    """Guess whether a question leans on earlier turns (pronouns, or too few words of its own)."""
-    return bool(_ANAPHORA.search(question)) or len(query_terms(question)) <= _FEW_TERMS
+    """Tell whether a question leans on earlier turns: it points back, continues, or has too
+    few words of its own to be asked alone."""
+    return bool(_ANAPHORA.search(question) or _CONTINUATION.search(question)) or \
+        len(query_terms(question)) <= _FEW_TERMS
 
 
 def conversation_context(turns: Sequence[Turn]) -> str:

@@ -16,6 +16,10 @@ from qa.reading.layout import ROW_SEPARATOR, SECTION_SEPARATOR, readable_context
 from qa.text.memo import Memo
 from qa.text.words import STOPWORDS, WORD, question_keys, question_terms, text_keys
 
+# Signals whose weight differs for sentences under a section (see "sectioned_" below).
+SECTIONED = ("z_s_dense", "z_p_dense", "z_s_lex", "z_p_lex", "coverage", "coverage_idf",
+             "proximity", "meaning", "z_meaning", "own_coverage_idf", "novelty")
+
 FEATURES = (
     "z_s_dense", "z_p_dense", "z_s_lex", "z_p_lex",  # per-question standardised signals
     "s_dense", "p_dense",                              # raw cosines
@@ -33,6 +37,10 @@ FEATURES = (
     "context_idf",  # ... in the headings or term it stands under (none for plain text)
     "opens",  # the first sentence under its headings or term (a definition's first line)
     "row",  # a table row, quoted whole
+    # The same signals again for sentences that stand under a section or term (laid-out
+    # documents: manuals, reports), zero elsewhere: a manual's reader asks in their own words,
+    # so matching words there says less, and meaning more, than in prose read line by line.
+    *(f"sectioned_{name}" for name in SECTIONED),
 )
 
 _MONTHS = (r"jan(uary)?|feb(ruary)?|mar(ch)?|apr(il)?|may|june?|july?|aug(ust)?|sep(t|tember)?|"
@@ -314,7 +322,11 @@ def build(question: str, candidates: Candidates, titles: dict[str, str],
         np.zeros(len(rows), np.float32),
     }
     for name in FEATURES:
-        if name not in columns:  # one of the per-sentence features above
+        if name not in columns and name in rows[0] if rows else False:
             columns[name] = np.fromiter((row[name] for row in rows), dtype=np.float32,
                                         count=len(rows))
+    sectioned = np.fromiter((bool(r.context) for r in candidates.rows), dtype=np.float32,
+                            count=len(candidates.rows))
+    for name in SECTIONED:
+        columns[f"sectioned_{name}"] = columns[name] * sectioned
     return np.column_stack([columns[name] for name in FEATURES]).astype(np.float32)

@@ -162,6 +162,17 @@ _IDENTIFIER = re.compile(
 _IDENTIFIER_PARTS = re.compile(r"[.()@\-]+")
 
 
+def meets_own_words(question: str, evidence: Evidence) -> bool:
+    """Whether a follow-up's answer holds any word of the follow-up itself (as written, or in
+    a form `features` accepts), in the sentence, its headings or its passage; a follow-up with
+    no word of its own ("Why not?") leans wholly on the earlier turn and passes."""
+    terms = question_terms(question)
+    if not terms:
+        return True
+    places = features.places(f"{evidence.title}\n{evidence.passage}\n{evidence.sentence}")
+    return not all(_missing(terms, places))
+
+
 def unmet_identifiers(question: str, evidence: Evidence) -> list[str]:
     """The code names the question asks about that the quote, its headings and its passage
     never write, word for word ("requests" is not "request"): a quote about another name is

@@ -48,9 +48,11 @@ def fail(message: str, code: int = 1) -> None:
 
 
 @contextmanager
-def open_service(data_dir: Path | None, seed: bool = False, store_url: str | None = None
-                 ) -> Iterator[Verbatim]:
-    """Open the service for one command, turning known failures into messages."""
+def open_service(data_dir: Path | None, seed: bool = False, store_url: str | None = None,
+                 existing: bool = False) -> Iterator[Verbatim]:
+    """Open the service for one command, turning known failures into messages; `existing`:
+    the command reads an index, so a data dir that does not exist is a mistyped path, not a
+    new index to create."""
     from pydantic import ValidationError
 
     from qa.app.service import Verbatim
@@ -60,6 +62,9 @@ def open_service(data_dir: Path | None, seed: bool = False, store_url: str | Non
         settings = get_settings(data_dir=data_dir, store_url=store_url)
     except ValidationError as exc:
         fail(describe_errors(exc.errors()))
+    if existing and not settings.data_dir.is_dir():
+        fail(f"no index at {settings.data_dir}: check --data-dir (`qa add` or `qa serve` makes "
+             f"one)")
     try:
         service = Verbatim(settings)
         if seed:
@@ -118,10 +123,14 @@ def ask(question: Annotated[str, typer.Argument(help="The question to answer.")]
         as_json: Annotated[bool, typer.Option("--json", help="Print the API's JSON.")] = False,
         data_dir: DataDir = None, no_seeds: NoSeeds = False, store_url: StoreUrl = None) -> None:
     """Answer a question from the indexed documents."""
-    if not question.strip():
-        fail("the question is empty")
+    from qa.answering.conversation import clean_question
+
+    try:
+        question = clean_question(question)
+    except ValueError as exc:
+        fail(f"the question {exc}")
     with open_service(data_dir, seed=not no_seeds, store_url=store_url) as service:
-        result = service.ask(question.strip(), top_k=top_k)
+        result = service.ask(question, top_k=top_k)
     if as_json:
         typer.echo(json.dumps(asdict(result), ensure_ascii=False, indent=2))
         return
@@ -133,7 +142,9 @@ def ask(question: Annotated[str, typer.Argument(help="The question to answer.")]
             c = a.citation
             typer.echo(f"[{i}] {a.text}\n    {_where(c)} ({c.doc_id}, chars {c.start}-{c.end})")
         return
-    typer.echo(f"{result.answer}\n  confidence {result.confidence:.2f}")
+    if result.band == "possible":
+        typer.echo("Possible answer (check it against the source):")
+    typer.echo(f"{result.answer}\n  confidence {result.confidence:.2f} ({result.band})")
     for i, a in enumerate(result.answers, 1):
         c = a.citation
         typer.echo(f"[{i}] {a.score:.2f} {_where(c)} ({c.doc_id}, chars {c.start}-{c.end})")
@@ -208,7 +219,7 @@ def remove(doc_ids: Annotated[list[str], typer.Argument(help="Ids of the documen
            data_dir: DataDir = None, store_url: StoreUrl = None) -> None:
     """Remove documents and their vectors from the index."""
     missing = []
-    with open_service(data_dir, store_url=store_url) as service:
+    with open_service(data_dir, store_url=store_url, existing=True) as service:
         for doc_id in doc_ids:
             if service.remove(doc_id):
                 typer.echo(f"removed {doc_id}")
@@ -223,7 +234,7 @@ def documents(data_dir: DataDir = None,
               as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
               store_url: StoreUrl = None) -> None:
     """List the indexed documents."""
-    with open_service(data_dir, store_url=store_url) as service:
+    with open_service(data_dir, store_url=store_url, existing=True) as service:
         rows = service.list_documents()
     if as_json:
         typer.echo(json.dumps([asdict(r) for r in rows], ensure_ascii=False, indent=2))
@@ -236,7 +247,8 @@ def documents(data_dir: DataDir = None,
 @app.command()
 def rebuild(data_dir: DataDir = None, store_url: StoreUrl = None, dask: Dask = None) -> None:
     """Re-chunk and re-embed every document (after a model or chunking change)."""
-    with open_service(data_dir, store_url=store_url) as service, _cluster(dask, service) as encode:
+    with open_service(data_dir, store_url=store_url, existing=True) as service, \
+            _cluster(dask, service) as encode:
         with _progress("Re-embedding") as progress:
             count = service.rebuild(progress, encode)
     typer.echo(f"rebuilt {count} documents")
@@ -244,9 +256,8 @@ def rebuild(data_dir: DataDir = None, store_url: StoreUrl = None, dask: Dask = N
 
 @app.command()
 def vacuum(data_dir: DataDir = None, store_url: StoreUrl = None) -> None:
-    """Give the disk space of deleted documents back (also done by itself when over half the
-    database is free)."""
-    with open_service(data_dir, store_url=store_url) as service:
+    """Give the disk space of deleted documents back (also automatic past half the file)."""
+    with open_service(data_dir, store_url=store_url, existing=True) as service:
         before = service.store.disk_bytes()
         freed = service.reclaim()
     typer.echo(f"freed {freed / 1e6:.1f} MB ({before / 1e6:.1f} MB -> "

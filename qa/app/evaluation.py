@@ -195,9 +195,11 @@ def answer_or_abstain(outcomes: list[Outcome], threshold: float) -> dict[str, fl
     }
 
 
-def summarize(outcomes: list[Outcome], threshold: float | None = None
-              ) -> dict[str, float | int | str | None]:
-    """Turn per-question outcomes into the reported metrics."""
+def summarize(outcomes: list[Outcome], threshold: float | None = None,
+              confident_above: float | None = None) -> dict[str, float | int | str | None]:
+    """Turn per-question outcomes into the reported metrics (with `confident_above`, also the
+    share of answerable questions in each band and how often the first sentence is right
+    there)."""
     answerable = [o for o in outcomes if not o.unanswerable]
     unanswerable = [o for o in outcomes if o.unanswerable]
     ranks = [o.correct_rank for o in answerable]
@@ -223,6 +225,13 @@ def summarize(outcomes: list[Outcome], threshold: float | None = None
         "latency_p50_ms": round(float(np.percentile(latencies, 50)), 1) if len(latencies) else None,
         "latency_p95_ms": round(float(np.percentile(latencies, 95)), 1) if len(latencies) else None,
     }
+    if threshold is not None and confident_above is not None and answerable:
+        confident = conf >= confident_above
+        possible = (conf >= threshold) & ~confident
+        for name, mask in (("confident", confident), ("possible", possible)):
+            metrics[f"band_{name}_share"] = round(float(mask.mean()), 4)
+            metrics[f"band_{name}_right"] = round(float(hit1[mask].mean()), 4) \
+                if mask.any() else None
     if unanswerable:
         abstained = [o for o in outcomes if o.abstained]
         metrics["unanswerable"] = len(unanswerable)
@@ -291,4 +300,5 @@ def evaluate(service: Verbatim, questions: list[EvalQuestion],
     threshold = service.settings.abstain_below
     sources = {d.doc_id: d.source for d in service.list_documents()} \
         if any(q.source for q in questions) else {}
-    return summarize(run(questions, asker(service), threshold, progress, sources), threshold)
+    return summarize(run(questions, asker(service), threshold, progress, sources), threshold,
+                     service.settings.confident_above)

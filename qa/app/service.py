@@ -39,7 +39,8 @@ class Verbatim:
                                    lexical_budget=settings.lexical_budget)
         verifier = Verifier.load() if settings.verify else None
         self.answerer = Answerer(self.retriever, abstain_below=settings.abstain_below,
-                                 verifier=verifier, verify_below=settings.verify_below)
+                                 verifier=verifier, verify_below=settings.verify_below,
+                                 confident_above=settings.confident_above)
 
     @property
     def store(self) -> DocumentStore:

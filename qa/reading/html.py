@@ -135,7 +135,6 @@ class _PageReader(HTMLParser):
         self.tables: list[_Table] = []
         self.cell_depth = 0
         self.first_heading = ""
-        self.furniture_chars = 0
 
     # --- structure ------------------------------------------------------------------------
     def _is_furniture(self, tag: str, attrs: dict[str, str | None]) -> bool:
@@ -180,6 +179,8 @@ class _PageReader(HTMLParser):
             self._flush()
         if entry.heading_scope:
             self.admonition_depth += 1
+        if tag in ("ul", "ol", "pre", "table", "dl") and self.cell_depth and self.tables:
+            self.tables[-1].complex_row = True  # a cell holding structure: no one-line row
         if tag in _HEADINGS:
             self.heading_level = _HEADINGS[tag]
         elif tag == "pre":
@@ -206,8 +207,6 @@ class _PageReader(HTMLParser):
             table.cells.append([])
             table.header_row &= tag == "th" or table.in_head
             self.cell_depth += 1
-        elif tag in ("ul", "ol", "pre", "table", "dl") and self.cell_depth and self.tables:
-            self.tables[-1].complex_row = True
 
     def _imply_end(self, tag: str) -> None:
         """Close what a browser would close before this start tag (an open `p`, `li`, `td`...)."""

@@ -11,6 +11,7 @@ alone without a full stop, followed by a new paragraph, is read as a heading.
 from __future__ import annotations
 
 import io
+import logging
 import re
 import statistics
 from collections import Counter
@@ -58,6 +59,9 @@ def pdf_to_text(data: bytes, name: str) -> Extracted:
     """Extract page text and the metadata title from a PDF."""
     from pypdf import PdfReader
 
+    # pypdf logs what it repairs ("EOF marker not found") to stderr; a PDF that cannot be read
+    # is reported once, in the reader's own words, and one that can needs no notice.
+    logging.getLogger("pypdf").setLevel(logging.ERROR)
     if not data.startswith(b"%PDF"):
         raise DocumentError(f"{name}: not a PDF file")
     pages: list[str] = []
@@ -83,7 +87,16 @@ def pdf_to_text(data: bytes, name: str) -> Extracted:
         raise DocumentError(f"{name}: cannot read the PDF ({type(exc).__name__}: "
                             f"{str(exc)[:200]})") from exc
     text, layout = lay_out_pages(pages)
-    return Extracted(text, str(meta_title), layout)
+    title = str(meta_title).strip()
+    return Extracted(text, "" if _JUNK_TITLE.search(title) else title, layout)
+
+
+# Titles a PDF's producer wrote instead of the author's: the document is then titled by its
+# first heading or line, like a file without one.
+_JUNK_TITLE = re.compile(
+    r"^(about:blank|untitled\b.*|document\d*|microsoft (word|powerpoint|excel) - .*|"
+    r"slide \d+|.*\.(docx?|pptx?|xlsx?|rtf|odt|pdf|tmp|html?|txt|indd|qxd)|https?://\S+|"
+    r"[\W\d_]*)$", re.IGNORECASE)
 
 
 _PAGE_NUMBER = re.compile(r"^\W*(page\s*)?\d{1,5}(\s*(of|/)\s*\d{1,5})?\W*$", re.IGNORECASE)

@@ -15,8 +15,11 @@ def test_answer_contract(seeded_client, seeded):
                                                "top_k": 2})
     assert r.status_code == 200
     body = r.json()
-    assert set(body) == {"question", "answer", "confidence", "abstained", "answers"}
+    assert set(body) == {"question", "answer", "confidence", "abstained", "answers", "band"}
     assert body["abstained"] is False and "four months" in body["answer"]
+    settings = seeded.settings  # the band follows the confidence, by the documented thresholds
+    assert body["band"] == ("confident" if body["confidence"] >= settings.confident_above
+                            else "possible")
     assert 1 <= len(body["answers"]) <= 2
     first = body["answers"][0]
     assert first["text"] == body["answer"]
@@ -29,7 +32,7 @@ def test_answer_contract(seeded_client, seeded):
 
 def test_off_topic_answer_is_null(seeded_client):
     body = seeded_client.post("/v1/answer", json={"question": "Who painted the Mona Lisa?"}).json()
-    assert body["answer"] is None and body["abstained"] is True
+    assert body["answer"] is None and body["abstained"] is True and body["band"] == "none"
 
 
 def test_chat_understands_a_follow_up(seeded_client):
@@ -140,3 +143,6 @@ def test_openapi_and_page_are_served(seeded_client):
     assert {"application/json", "multipart/form-data"} <= set(upload)
     page = seeded_client.get("/")
     assert page.status_code == 200 and "<textarea" in page.text
+    icon = seeded_client.get("/favicon.ico")
+    assert icon.status_code == 200 and icon.headers["content-type"].startswith("image/svg+xml")
+    assert seeded_client.get("/v1/documents").json()["writes"] == "open"  # loopback, no key

@@ -66,7 +66,7 @@ def ask(page, question: str) -> object:
 def test_ask_shows_the_quote_its_confidence_and_citations(page):
     answer = ask(page, "How many miles will the torch relay cover?")
     assert "39,000 miles" in answer.locator("blockquote").inner_text()
-    assert "Confidence" in answer.locator(".answer-confidence").inner_text()
+    assert "confidence" in answer.locator(".answer-confidence").inner_text()
     first = answer.locator("button.citation").first
     assert first.inner_text().startswith("[1] ")
     assert page.locator(".turn-user").last.inner_text() == "How many miles will the torch relay cover?"
@@ -269,3 +269,97 @@ def test_write_readme_screenshot(page):
     page.locator("#source").wait_for(state="visible")
     page.screenshot(path=os.environ["VERBATIM_SCREENSHOT"], full_page=False)
     assert os.path.getsize(os.environ["VERBATIM_SCREENSHOT"]) > 10_000
+
+
+def test_a_possible_answer_looks_different_from_a_confident_one(page, server):
+    confident = ask(page, "How many miles will the torch relay cover?")
+    assert "Confident answer" in confident.locator(".answer-confidence").inner_text()
+    assert confident.locator(".band-label").count() == 0
+    # The same quote, shown as the server would show an answer of middling confidence.
+    page.evaluate("""() => {
+        const saved = JSON.parse(localStorage.getItem("verbatim.conversation.v1"));
+        const turn = JSON.parse(JSON.stringify(saved.turns[0]));
+        turn.answer.band = "possible"; turn.answer.confidence = 0.3;
+        saved.turns.push(turn);
+        localStorage.setItem("verbatim.conversation.v1", JSON.stringify(saved));
+    }""")
+    page.reload()
+    possible = page.locator(".turn-answer").nth(1)
+    assert "check it against the source" in possible.locator(".band-label").inner_text()
+    assert "Possible answer" in possible.locator(".answer-confidence").inner_text()
+    styles = [page.locator(".turn-answer").nth(i).evaluate(
+        "el => getComputedStyle(el).borderStyle + getComputedStyle(el).backgroundColor")
+        for i in (0, 1)]
+    assert styles[0] != styles[1]
+
+
+def test_a_fresh_page_is_ready_to_type_into_and_has_an_icon(page, server):
+    assert page.evaluate("() => document.activeElement.id") == "question"
+    assert "indexed document" in page.locator("#empty-hint").inner_text()
+    assert httpx.get(f"{server}/favicon.ico").status_code == 200
+
+
+def test_an_empty_index_says_how_to_add_documents(browser, tmp_path):
+    with running_server(tmp_path / "empty", "--no-seeds") as (url, _):
+        context = browser.new_context()
+        pg = context.new_page()
+        pg.goto(url)
+        expect(pg.locator("#empty-hint")).to_contain_text("No documents are indexed yet")
+        context.close()
+
+
+def test_a_later_citation_opens_its_source_without_leaving_the_conversation(page):
+    for question in ("How many miles will the torch relay cover?",
+                     "Who will bring the torch back to Earth?",
+                     "When did the crew launch to the space station?",
+                     "How many cities will the relay stop in?"):
+        answer = ask(page, question)
+    answer.scroll_into_view_if_needed()
+    before = page.evaluate("() => window.scrollY")
+    assert before > 0
+    answer.locator("button.citation").first.click()
+    page.locator("#source").wait_for(state="visible")
+    assert page.evaluate("() => window.scrollY") >= before * 0.8  # not thrown to the top
+    box = page.locator("#source").bounding_box()
+    assert box is not None and 0 <= box["y"] < 900  # the source is in sight beside it
+
+
+def test_on_a_phone_documents_open_in_sight_and_closing_a_source_keeps_the_place(browser, server):
+    context = browser.new_context(viewport={"width": 375, "height": 740})
+    pg = context.new_page()
+    pg.goto(server)
+    for question in ("How many miles will the torch relay cover?",
+                     "Who will bring the torch back to Earth?"):
+        answer = ask(pg, question)
+    pg.get_by_role("button", name="Documents").click()
+    box = pg.locator("#documents").bounding_box()
+    assert box is not None and -5 <= box["y"] < 740, box
+    pg.get_by_role("button", name="Close the documents").click()
+    citation = answer.locator("button.citation").first
+    citation.click()
+    pg.locator("#source").wait_for(state="visible")
+    pg.get_by_role("button", name="Close the source").click()
+    assert pg.evaluate("() => window.scrollY") > 0  # back at the citation, not the top
+    box = citation.bounding_box()
+    assert box is not None and 0 <= box["y"] < 740
+    context.close()
+
+
+def test_with_an_api_key_the_page_asks_for_it_and_adds_documents_with_it(browser, tmp_path):
+    key = "k-3f9a2c"
+    with running_server(tmp_path / "keyed", "--no-seeds", "--api-key", key) as (url, _):
+        context = browser.new_context()
+        pg = context.new_page()
+        pg.goto(url)
+        pg.get_by_role("button", name="Documents").click()
+        field = pg.get_by_label("API key")
+        field.wait_for()
+        notes = tmp_path / "lamp.txt"
+        notes.write_text("The keeper lit the harbour lamp at dusk every evening.")
+        pg.locator("#files").set_input_files(str(notes))  # without the key: refused, said why
+        expect(pg.locator("#upload-status")).to_contain_text("API key")
+        field.fill(key)
+        pg.locator("#files").set_input_files(str(notes))
+        expect(pg.locator("#upload-status")).to_contain_text("added lamp")
+        context.close()
+

@@ -103,3 +103,38 @@ def test_links_leaving_the_folder_are_not_followed(cli, tmp_path):
     assert "skipped" in r.output and "leak.txt" in r.output
     docs = json.loads(cli("documents", "--json").stdout)
     assert sorted(d["doc_id"] for d in docs) == ["alias", "inner-real"]
+
+
+def test_a_too_long_question_is_refused_as_the_api_refuses_it(cli):
+    r = cli("ask", "why " * 1500)
+    assert r.exit_code == 1 and "at most 2,000 characters" in r.output
+
+
+def test_a_mistyped_data_dir_is_an_error_not_a_new_empty_index(embedder, tmp_path):
+    from typer.testing import CliRunner
+
+    from api.cli import app
+
+    typo = tmp_path / "dataa"
+    for command in ("documents", "remove", "vacuum"):
+        args = [command, "x"] if command == "remove" else [command]
+        r = CliRunner().invoke(app, [*args, "--data-dir", str(typo)])
+        assert r.exit_code == 1 and f"no index at {typo}" in r.output, r.output
+    assert not typo.exists()
+
+
+@pytest.mark.slow
+def test_command_line_mistakes_get_one_line_and_status_1(tmp_path):
+    from bench.harness import run_qa
+
+    broken = tmp_path / "broken.pdf"
+    broken.write_bytes(b"%PDF-1.4 not really a pdf")
+    for args, said in ((["remove"], "Missing argument"), (["ask", "x", "--top-k", "50"], "--top-k"),
+                       (["bogus"], "No such command")):
+        done = run_qa(*args)
+        assert done.returncode == 1, done
+        lines = [x for x in done.stderr.splitlines() if x.strip()]
+        assert len(lines) == 1 and lines[0].startswith("error:") and said in lines[0], lines
+    done = run_qa("add", str(broken), "--data-dir", str(tmp_path / "data"))
+    assert done.returncode == 1 and "broken.pdf" in done.stderr
+    assert "EOF marker" not in done.stderr  # the PDF library's own chatter stays out

@@ -53,3 +53,35 @@ def test_squad2_unanswerable_questions_are_read_as_such(tmp_path):
     docs, questions = load_squad(path)
     assert [d.doc_id for d in docs] == ["Torch#0"]
     assert [(q.unanswerable, q.answers) for q in questions] == [(False, ["2013"]), (True, [])]
+
+
+def test_the_documentation_question_form_is_judged_by_phrase_and_page(tmp_path):
+    from qa.app.evaluation import judge, load_jsonl, same_file
+
+    path = tmp_path / "questions.jsonl"
+    path.write_text("\n".join(json.dumps(q) for q in [
+        {"id": "p1", "question": "What does max() return?", "answerable": True,
+         "gold_file": "library/functions.html", "gold_phrase": "largest  item"},
+        {"id": "n1", "question": "What does pandas do?", "answerable": False, "kind": "near"},
+    ]) + "\n")
+    asked, near = load_jsonl(path)
+    assert asked.source == "library/functions.html" and not asked.unanswerable
+    assert near.unanswerable and near.group == "near" and near.answers == []
+    # the phrase, case and white space aside, cited from that page (added from any folder above)
+    assert judge(asked, "Return the LARGEST item in an iterable.", "x", 0, 1,
+                 "html/library/functions.html")
+    assert not judge(asked, "Return the largest item.", "x", 0, 1, "library/builtins.html")
+    assert not judge(asked, "Return the smallest item.", "x", 0, 1, "library/functions.html")
+    assert same_file("library/functions.html", "library/functions.html")
+    assert not same_file("xlibrary/functions.html", "library/functions.html")
+
+
+def test_documentation_figures_count_answered_right_hit_at_3_and_each_kind_abstaining():
+    outcomes = [Outcome(1, None, 0.9, False, False, 0.01), Outcome(1, None, 0.1, True, False, 0.01),
+                Outcome(3, None, 0.5, False, False, 0.01), Outcome(None, None, 0.5, False, False, 0.01),
+                Outcome(None, None, 0.1, True, True, 0.01, group="near"),
+                Outcome(None, None, 0.5, False, True, 0.01, group="near"),
+                Outcome(None, None, 0.0, True, True, 0.01, group="off")]
+    m = summarize(outcomes, 0.4)
+    assert m["p_at_1"] == 0.5 and m["answered_right"] == 0.25 and m["r_at_3"] == 0.75
+    assert m["abstained_near"] == "1 of 2" and m["abstained_off"] == "1 of 1"

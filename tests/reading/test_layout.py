@@ -184,3 +184,11 @@ def test_a_word_file_keeps_its_headings_and_table_labels():
     assert sentence(sentences, "Fees are paid").context == ("Harbour manual", "Fees")
     row = sentence(sentences, "Dinghy")
     assert row.quotable and row.context == ("Harbour manual", "Fees", "Boat | Fee")
+
+
+@pytest.mark.parametrize("junk", ["about:blank", "Untitled", "Microsoft Word - notes.docx",
+                                  "Document1", "scan_0001.pdf"])
+def test_a_pdf_titled_by_its_producer_is_titled_by_its_first_heading(junk):
+    pages = [["Harbour fees", "Moorings cost five euros a night in the summer months."]]
+    doc, _ = read("fees.pdf", pdf_with_pages(pages, junk))
+    assert doc.title == "Harbour fees"
