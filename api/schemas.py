@@ -78,6 +78,8 @@ class DocumentIn(BaseModel):
     doc_id: str | None = Field(None, max_length=200, json_schema_extra={"pattern": DOC_ID_PATTERN})
     title: str | None = Field(None, max_length=500)
     text: str = Field(..., max_length=MAX_DOCUMENT_CHARS)
+    url: str | None = Field(None, max_length=2000,
+                            description="Where the document lives on the web (http or https).")
 
 
 class DocumentsIn(BaseModel):

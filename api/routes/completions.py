@@ -35,7 +35,7 @@ from api.openai_schemas import (
 from api.routes.answer import as_json
 from qa.answering.answerer import Result
 from qa.answering.conversation import ABSTAIN_MESSAGE, Turn, reply_text
-from qa.reading.layout import SECTION_SEPARATOR
+from qa.reading.layout import SECTION_SEPARATOR, location_label
 
 router = APIRouter(prefix="/v1", tags=["openai"])
 PATHS = ("/v1/chat/completions", "/v1/models")  # errors there take the protocol's shape
@@ -49,8 +49,9 @@ def reply_parts(answer: Result) -> tuple[str, str]:
     best = answer.answers[0]
     sources = [best.citation, *best.also_in]
     markers = "".join(f"[{n}]" for n in range(1, len(sources) + 1))
-    listed = "\n".join(f"[{n}] {SECTION_SEPARATOR.join([c.title, *c.section])} ({c.doc_id})"
-                       for n, c in enumerate(sources, 1))
+    listed = "\n".join(f"[{n}] {SECTION_SEPARATOR.join([c.title, *c.section])}"
+                       f"{', ' + location_label(c.location) if location_label(c.location) else ''}"
+                       f" ({c.doc_id})" for n, c in enumerate(sources, 1))
     return f"{reply_text(answer.answer, answer.band)} {markers}", f"\n\nSources:\n{listed}"
 
 

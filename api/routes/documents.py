@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import re
 from email.message import EmailMessage
+from pathlib import PurePosixPath
+from urllib.parse import quote
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
@@ -69,7 +71,7 @@ async def _json_documents(request: Request) -> list[Document]:
     docs = []
     for i, d in enumerate(body.documents):
         try:
-            docs.append(make_document(d.text, doc_id=d.doc_id, title=d.title))
+            docs.append(make_document(d.text, doc_id=d.doc_id, title=d.title, url=d.url or ""))
         except DocumentError as exc:
             raise HTTPException(422, f"documents[{i}]: {exc}") from exc
     return docs
@@ -144,6 +146,34 @@ def get_document(doc_id: str, service: Service) -> Document:
     if doc is None:
         raise HTTPException(404, f"no document with doc_id {doc_id!r}")
     return doc
+
+
+# Served so they cannot run anything in this page's origin: an uploaded HTML page (or SVG)
+# keeps its links and anchors but no scripts, and nothing is sniffed into another type.
+_INLINE = ("application/pdf", "text/plain", "text/markdown", "text/html")
+
+
+@router.get("/documents/{doc_id}/original", response_class=Response,
+            responses={200: {"description": "The file as it was added", "content": {
+                "application/pdf": {}, "text/html": {}, "application/octet-stream": {}}},
+                       404: {"description": "No such document, or it was sent as text"}})
+def get_original(doc_id: str, service: Service) -> Response:
+    """Return the file a document was read from, for reading the quote in its original."""
+    original = service.get_original(doc_id)
+    if original is None:
+        if service.get_document(doc_id) is None:
+            raise HTTPException(404, f"no document with doc_id {doc_id!r}")
+        raise HTTPException(404, f"document {doc_id!r} was sent as text: there is no original "
+                                 f"file (GET /v1/documents/{doc_id} has its text)")
+    name = PurePosixPath(original.name).name or doc_id
+    inline = original.media_type.startswith(_INLINE)
+    disposition = "inline" if inline else "attachment"
+    ascii_name = name.encode("ascii", "replace").decode().replace('"', "'")
+    headers = {"Content-Disposition": f'{disposition}; filename="{ascii_name}"; '
+                                      f"filename*=UTF-8''{quote(name)}"}
+    if original.media_type.startswith("text/html"):
+        headers["Content-Security-Policy"] = "sandbox"  # on top of the page's own policy
+    return Response(original.data, media_type=original.media_type, headers=headers)
 
 
 @router.post("/documents", response_model=AddReport, openapi_extra=_ADD_BODY,

@@ -93,12 +93,20 @@ async function showSource(citation, opener) {
   try {
     const doc = await fetchDocument(citation.doc_id);
     $("source-title").textContent = citationLabel({...citation, title: doc.title});
+    const link = originalLink(citation, doc, doc.text.slice(utf16Index(doc.text, citation.start),
+                                                             utf16Index(doc.text, citation.end)));
+    $("original-row").hidden = !link;
+    if (link) {
+      $("open-original").href = link;
+      $("source-where").textContent = placeLabel(citation.location);
+    }
     const pStart = citation.passage_start;
     $("source-passage").replaceChildren(highlighted(citation.passage, citation.start - pStart,
                                                     citation.end - pStart));
     $("source-text").replaceChildren(highlighted(doc.text, citation.start, citation.end));
   } catch (err) {
     $("source-title").textContent = citationLabel(citation);
+    $("original-row").hidden = true;
     $("source-passage").replaceChildren(`Could not open the source: ${err.message}`);
     $("source-text").replaceChildren();
   }
@@ -124,10 +132,43 @@ function closeSource() {
 // ---- rendering the conversation --------------------------------------------------------
 let citationCounter = 0;
 
-// Where a quote stands: the document's title, then the section (or term) it is under.
+// Where a quote stands: the document's title, then the section (or term) it is under, and
+// its page or slide in the original.
+function placeLabel(location) {
+  if (!location || typeof location !== "object") return "";
+  if (Array.isArray(location.pages)) return `pp. ${location.pages[0]}-${location.pages[1]}`;
+  if (Number.isInteger(location.page)) return `p. ${location.page}`;
+  if (Number.isInteger(location.slide)) return `slide ${location.slide}${location.notes ? " (notes)" : ""}`;
+  return "";
+}
+
 function citationLabel(citation) {
   const section = Array.isArray(citation.section) ? citation.section.join(" › ") : "";
-  return section ? `${citation.title} › ${section}` : citation.title;
+  const place = placeLabel(citation.location);
+  return [section ? `${citation.title} › ${section}` : citation.title, place]
+    .filter(Boolean).join(", ");
+}
+
+// A text fragment (#:~:text=) that makes the browser find and mark the quote on the live page.
+function textFragment(quote) {
+  const enc = (s) => encodeURIComponent(s).replace(/-/g, "%2D");
+  const words = quote.replace(/\s+/g, " ").trim().split(" ");
+  if (words.length <= 8) return `#:~:text=${enc(words.join(" "))}`;
+  return `#:~:text=${enc(words.slice(0, 4).join(" "))},${enc(words.slice(-4).join(" "))}`;
+}
+
+// The link to the quote's place in the original: a PDF at its page, a web page at the quote
+// (its own address) or at the anchor above it, any other file as it was added.
+function originalLink(citation, doc, quote) {
+  const location = citation.location || {};
+  const file = `/v1/documents/${encodeURIComponent(citation.doc_id)}/original`;
+  if (doc.url) return doc.url.split("#")[0] + textFragment(quote);
+  if (!doc.media_type) return null;  // sent as text: no file to open
+  if (Number.isInteger(location.page)) return `${file}#page=${location.page}`;
+  if (typeof location.anchor === "string" && doc.media_type.startsWith("text/html")) {
+    return file + location.anchor;
+  }
+  return file;
 }
 
 function citationButton(number, citation) {

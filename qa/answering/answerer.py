@@ -8,7 +8,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 from pydantic import Field
@@ -86,6 +86,12 @@ class Citation:
     section: Annotated[list[str], Field(
         description="The headings (and the term or table columns) the sentence stands under, "
                     "outermost first; empty for plain text.")] = field(default_factory=list)
+    location: Annotated[dict[str, Any], Field(
+        description="Where the sentence stands in the original file: `page` (a PDF's, from 1, "
+                    "as a viewer counts; `pages` [first, last] when it runs over a page "
+                    "break), `slide` (and `notes`: true in the speaker notes), `anchor` (the "
+                    "HTML id nearest above it, as `#id`); empty when unknown."
+                    )] = field(default_factory=dict)
 
 
 @dataclass
@@ -331,7 +337,8 @@ class Answerer:
             p = passages[(r.doc_id, r.passage_ord)]
             assert p is not None, "a quotable sentence always has a home passage"
             return Citation(r.doc_id, titles.get(r.doc_id, r.doc_id), p.ord, r.start, r.end,
-                            texts[(p.doc_id, p.start, p.end)], p.start, context_parts(r.context))
+                            texts[(p.doc_id, p.start, p.end)], p.start, context_parts(r.context),
+                            json.loads(r.location) if r.location else {})
 
         answers, ceiling = [], 1.0
         for _, g, score in kept:

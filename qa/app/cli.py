@@ -19,7 +19,7 @@ from qa.config import get_settings
 from qa.indexing.indexer import Encoder, ModelMismatch, Progress
 from qa.reading.documents import DocumentError
 from qa.reading.formats import SUPPORTED_SUFFIXES
-from qa.reading.layout import SECTION_SEPARATOR
+from qa.reading.layout import SECTION_SEPARATOR, location_label
 
 if TYPE_CHECKING:
     from qa.answering.answerer import Citation
@@ -153,8 +153,11 @@ def ask(question: Annotated[str, typer.Argument(help="The question to answer.")]
 
 
 def _where(citation: Citation) -> str:
-    """A citation's title and, when the document has structure, the section the quote is in."""
-    return SECTION_SEPARATOR.join([citation.title, *citation.section])
+    """A citation's title and, when the document has structure, the section the quote is in
+    and its page or slide."""
+    place = location_label(citation.location)
+    return SECTION_SEPARATOR.join([citation.title, *citation.section]) + \
+        (f", {place}" if place else "")
 
 
 @app.command(help=f"Add or update documents ({' '.join(SUPPORTED_SUFFIXES)}); unchanged ones "

@@ -21,7 +21,7 @@ from qa.indexing.runtime import make_embedder
 from qa.reading.documents import Document, DocumentError, check_distinct_ids
 from qa.reading.files import find_document_files, load_file
 from qa.storage.protocols import DocumentStore
-from qa.storage.records import DocumentSummary
+from qa.storage.records import DocumentSummary, Original
 
 log = logging.getLogger(__name__)
 
@@ -151,6 +151,10 @@ class Verbatim:
     def get_document(self, doc_id: str) -> Document | None:
         """Fetch one document's text, the text citations point into."""
         return self.store.get_document(doc_id)
+
+    def get_original(self, doc_id: str) -> Original | None:
+        """Fetch the file a document was read from, to open the quote in its original."""
+        return self.store.get_original(doc_id)
 
     def counts(self) -> dict[str, int]:
         """Count what is indexed, on disk and in memory, for health checks and metrics."""

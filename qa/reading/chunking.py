@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 from collections import Counter
@@ -16,6 +17,7 @@ from qa.reading.layout import (
     ROW_SEPARATOR,
     SECTION_SEPARATOR,
     TERM,
+    Block,
     Layout,
     store_context,
 )
@@ -63,6 +65,7 @@ class Sentence:
     block: int
     comment: bool = False  # written by a reader below the article, not by its author
     context: tuple[str, ...] = ()  # headings, term or column labels it stands under
+    location: str = ""  # where it stands in the original file, as JSON ({"page": 3}...)
 
     @property
     def section(self) -> str:
@@ -198,13 +201,20 @@ def split_laid_out(text: str, layout: Layout) -> list[Sentence]:
     sentences: list[Sentence] = []
     for number, block in enumerate(layout.blocks):
         context = layout.context_of(block)
+
+        def where(start: int, end: int, block: Block = block) -> str:
+            """The span's place in the original (page, slide, anchor), as stored."""
+            found = layout.location(block, start, end)
+            return json.dumps(found, separators=(",", ":")) if found else ""
+
         if block.kind in (HEADING, TERM, CODE) or (
                 block.kind == ROW and block.end - block.start <= ROW_SENTENCE_CHARS):
             start, end = _trim_span(text, block.start, block.end)
             if end > start:
                 body = text[start:end]
                 quotable = block.kind == ROW and is_quotable_row(body)
-                sentences.append(Sentence(start, end, body, quotable, number, False, context))
+                sentences.append(Sentence(start, end, body, quotable, number, False, context,
+                                          where(start, end)))
             continue
         line = text[block.start:block.end]
         if not _SUBSTANCE.search(line):
@@ -214,7 +224,7 @@ def split_laid_out(text: str, layout: Layout) -> list[Sentence]:
             body = text[start:end]
             sentences.append(Sentence(start, end, body,
                                       is_quotable(body, len(spans) == 1, laid_out=True),
-                                      number, False, context))
+                                      number, False, context, where(start, end)))
     return sentences
 
 

@@ -33,6 +33,7 @@ class Extracted(NamedTuple):
     text: str
     title: str
     layout: Layout | None = None
+    url: str = ""  # where the page lives on the web, when it says (`<link rel=canonical>`)
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,20 @@ class Document:
     # document so a rebuild chunks it the same way; not part of the API's document body.
     layout: Annotated[Layout | None, Field(exclude=True)] = field(default=None, repr=False,
                                                                   compare=False)
+    url: Annotated[str, Field(description="Where the document lives on the web, when known.")
+                   ] = ""
+    media_type: Annotated[str, Field(
+        description="The original file's type (empty for text sent as such).")] = ""
+    # The file it was read from, kept to be served as it came (`GET .../original`): its bytes
+    # when just read, and the content address they are stored under.
+    original: Annotated[bytes | None, Field(exclude=True)] = field(default=None, repr=False,
+                                                                   compare=False)
+    original_id: Annotated[str, Field(exclude=True)] = field(default="", compare=False)
+
+    def __post_init__(self) -> None:
+        """Address the original's bytes by their hash, so a file added twice is kept once."""
+        if self.original is not None and not self.original_id:
+            object.__setattr__(self, "original_id", hashlib.sha256(self.original).hexdigest())
 
     @property
     def content_hash(self) -> str:
@@ -58,6 +73,8 @@ class Document:
         if self.layout is not None:
             digest.update(b"\0")
             digest.update(self.layout.to_json().encode("utf-8"))
+        if self.url or self.original_id:
+            digest.update(f"\0{self.url}\0{self.original_id}".encode())
         return digest.hexdigest()
 
 
@@ -92,6 +109,7 @@ def normalize_text(text: str) -> str:
     return text.lstrip("\ufeff")
 
 
+_WEB_URL = re.compile(r"^https?://[^\s\x00-\x1f]{1,2000}$", re.IGNORECASE)
 _BYLINE = re.compile(r"^(by|posted|updated|published)\b|^\W*$", re.IGNORECASE)
 TITLE_TARGET_CHARS = 120
 
@@ -120,10 +138,14 @@ def _require_unicode(value: str, what: str) -> None:
 
 
 def make_document(text: str, doc_id: str | None = None, title: str | None = None,
-                  source: str = "", layout: Layout | None = None) -> Document:
+                  source: str = "", layout: Layout | None = None, url: str = "",
+                  original: bytes | None = None, media_type: str = "") -> Document:
     """Build a validated document from caller-given text, as the API and the loaders both need."""
-    for value, what in ((text, "document text"), (doc_id or "", "doc_id"), (title or "", "title")):
+    for value, what in ((text, "document text"), (doc_id or "", "doc_id"), (title or "", "title"),
+                        (url, "url")):
         _require_unicode(value, what)
+    if url and not _WEB_URL.match(url):
+        raise DocumentError(f"url {url[:100]!r} is not a web address (http:// or https://)")
     if layout is not None and normalize_text(text) != text:
         raise ValueError("a laid-out text must already be in its stored form")
     text = normalize_text(text)
@@ -133,7 +155,9 @@ def make_document(text: str, doc_id: str | None = None, title: str | None = None
         raise DocumentError(f"document text is longer than {MAX_DOCUMENT_CHARS:,} characters")
     doc_id = validate_doc_id(doc_id) if doc_id else doc_id_from_text(text)
     title = (title or "").strip()[:MAX_TITLE_CHARS] or title_from_text(text) or doc_id
-    return Document(doc_id=doc_id, title=title, text=text, source=source, layout=layout)
+    return Document(doc_id=doc_id, title=title, text=text, source=source, layout=layout,
+                    url=url, media_type=media_type if original is not None else "",
+                    original=original)
 
 
 def decode_text(data: bytes, name: str) -> str:

@@ -71,6 +71,15 @@ READERS: dict[str, Callable[[bytes, str], Extracted]] = {
     ".docx": _docx, ".pptx": _pptx, ".odt": _odt,
 }
 SUPPORTED_SUFFIXES = tuple(READERS)
+# How each kind of original file is served back (`GET /v1/documents/{doc_id}/original`).
+MEDIA_TYPES = {
+    ".txt": "text/plain; charset=utf-8", ".md": "text/markdown; charset=utf-8",
+    ".markdown": "text/markdown; charset=utf-8", ".html": "text/html", ".htm": "text/html",
+    ".pdf": "application/pdf",
+    ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    ".pptx": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+    ".odt": "application/vnd.oasis.opendocument.text",
+}
 
 
 def parse_document(data: bytes, name: str, doc_id: str | None = None) -> Document:
@@ -82,8 +91,9 @@ def parse_document(data: bytes, name: str, doc_id: str | None = None) -> Documen
             f"{name}: unsupported file type {suffix or '(none)'}; "
             f"use one of {', '.join(SUPPORTED_SUFFIXES)}"
         )
-    text, title, layout = reader(data, name)
+    text, title, layout, url = reader(data, name)
     if not text.strip():
         raise DocumentError(f"{name}: no text found in the file")
     return make_document(text, doc_id=doc_id or doc_id_from_name(name), title=title or None,
-                         source=name, layout=layout)
+                         source=name, layout=layout, url=url, original=data,
+                         media_type=MEDIA_TYPES[suffix])

@@ -79,6 +79,7 @@ _ADMONITIONS = frozenset({"note", "tip", "warning", "caution", "important", "adm
 CODE_SHARE = 0.6
 ROW_MAX_CHARS = 400  # a longer table row is laid out cell by cell, paragraph by paragraph
 _LETTERS = re.compile(r"[^\W\d_]")
+_WEB_ADDRESS = re.compile(r"^https?://[^\s]{1,2000}$", re.IGNORECASE)
 
 
 @dataclass(slots=True)
@@ -135,6 +136,9 @@ class _PageReader(HTMLParser):
         self.tables: list[_Table] = []
         self.cell_depth = 0
         self.first_heading = ""
+        self.url = ""  # the page's web address, when it gives one
+        self.anchor = ""  # the last element id met, for links to the place a block stands
+        self.block_anchor = ""  # the anchor when the block being read began
 
     # --- structure ------------------------------------------------------------------------
     def _is_furniture(self, tag: str, attrs: dict[str, str | None]) -> bool:
@@ -162,6 +166,8 @@ class _PageReader(HTMLParser):
         if tag == "br" and not self.skipping:
             self._text("\n" if self.pre_depth else " ")
             return
+        if tag in ("link", "meta") and not self.skipping:
+            self._note_url(dict(attrs))
         if tag in _VOID:
             return
         self._imply_end(tag)
@@ -170,6 +176,8 @@ class _PageReader(HTMLParser):
         classes = set((named.get("class") or "").lower().split())
         entry = _Open(tag, skip=skip, heading_scope=bool(classes & _ADMONITIONS))
         self.stack.append(entry)
+        if named.get("id") and not skip and not self.skipping and "indexterm" not in classes:
+            self.anchor = named["id"] or ""
         if skip:
             self.skipping += 1
             return
@@ -285,6 +293,19 @@ class _PageReader(HTMLParser):
         elif tag == "tr" and self.tables:
             self._end_row(self.tables[-1])
 
+    def _note_url(self, attrs: dict[str, str | None]) -> None:
+        """Keep the page's own web address: `<link rel="canonical">`, else `og:url`."""
+        rel = (attrs.get("rel") or "").lower().split()
+        if "canonical" in rel:
+            href = attrs.get("href") or ""
+        elif (attrs.get("property") or attrs.get("name") or "").lower() == "og:url":
+            href = "" if self.url else attrs.get("content") or ""
+        else:
+            return
+        href = href.strip()
+        if _WEB_ADDRESS.match(href):
+            self.url = href
+
     # --- text -----------------------------------------------------------------------------
     def handle_data(self, data: str) -> None:
         if self.in_title:
@@ -296,6 +317,8 @@ class _PageReader(HTMLParser):
 
     def _text(self, data: str) -> None:
         """Add inline text to the block being read."""
+        if not self.buffer:
+            self.block_anchor = self.anchor
         self.buffer.append(data)
         if self.code_depth:
             self.code_chars += len(_LETTERS.findall(data))
@@ -318,7 +341,7 @@ class _PageReader(HTMLParser):
                 self.tables[-1].complex_row = True
                 self.tables[-1].cells[-1].append((text, True))
                 return
-            self.out.add(text, CODE, self._context())
+            self.out.add(text, CODE, self._context(), anchor=self.block_anchor)
             return
         text = clean_inline(raw)
         if not text:
@@ -334,13 +357,13 @@ class _PageReader(HTMLParser):
         if self.lists and self._inside("dt"):
             label = clean_label(text)
             self.lists[-1].terms.append(label)
-            self.out.add(text, TERM, self._context())
+            self.out.add(text, TERM, self._context(), anchor=self.block_anchor)
             return
         if self.tables and self._inside("caption"):
             self.tables[-1].caption = clean_label(text)
-            self.out.add(text, TERM, self._context())
+            self.out.add(text, TERM, self._context(), anchor=self.block_anchor)
             return
-        self.out.add(text, CODE if is_code else TEXT, self._context())
+        self.out.add(text, CODE if is_code else TEXT, self._context(), anchor=self.block_anchor)
 
     def _inside(self, tag: str) -> bool:
         """Whether an element is open (looking only a little way up: blocks nest shallowly)."""
@@ -349,11 +372,11 @@ class _PageReader(HTMLParser):
     def _heading(self, level: int, text: str) -> None:
         """A heading: written as a line of its own, and (outside notes) the context below it."""
         if self.admonition_depth:
-            self.out.add(text, TERM, self._context())
+            self.out.add(text, TERM, self._context(), anchor=self.block_anchor)
             return
         label = clean_label(text.rstrip("¶#").strip())
         self.headings = [(lvl, t) for lvl, t in self.headings if lvl < level]
-        self.out.add(text, HEADING, self._context())
+        self.out.add(text, HEADING, self._context(), anchor=self.block_anchor)
         if label:
             self.headings.append((level, label))
             self.first_heading = self.first_heading or label
@@ -369,14 +392,15 @@ class _PageReader(HTMLParser):
         context = (*self._context(), *([table.caption] if table.caption else []))
         if table.header_row and not table.labels:
             table.labels = [clean_label(c) for c in joined]
-            self.out.add(ROW_SEPARATOR.join(joined), TERM, context)
+            self.out.add(ROW_SEPARATOR.join(joined), TERM, context, anchor=self.block_anchor)
             return
         if table.complex_row or sum(map(len, joined)) > ROW_MAX_CHARS or len(cells) == 1:
             for cell in cells:
                 self._cell_blocks(cell, context)
             return
         labels = ROW_SEPARATOR.join(label for label in table.labels if label)
-        self.out.add(ROW_SEPARATOR.join(joined), ROW, (*context, labels) if labels else context)
+        self.out.add(ROW_SEPARATOR.join(joined), ROW, (*context, labels) if labels else context,
+                     anchor=self.block_anchor)
 
     def _cell_blocks(self, paragraphs: list[tuple[str, bool]], context: tuple[str, ...]) -> None:
         """Lay a cell out as blocks: a short first line without a full stop names the rest
@@ -386,11 +410,11 @@ class _PageReader(HTMLParser):
         first = paragraphs[0][0]
         if len(paragraphs) > 1 and "\n" not in first and len(first) <= 200 \
                 and not first.rstrip().endswith((".", "!", "?")):
-            self.out.add(first, TERM, context)
+            self.out.add(first, TERM, context, anchor=self.block_anchor)
             context = (*context, clean_label(first))
             paragraphs = paragraphs[1:]
         for text, is_code in paragraphs:
-            self.out.add(text, CODE if is_code or "\n" in text else TEXT, context)
+            self.out.add(text, CODE if is_code or "\n" in text else TEXT, context, anchor=self.block_anchor)
 
     def page_title(self) -> str:
         """The page's title: its `<title>`, or the first heading when the title only adds the
@@ -419,7 +443,7 @@ def html_layout(data: bytes, name: str) -> Extracted:
         if body.strip():
             break  # a page that is nothing but navigation is read with it, not refused
     title = reader.page_title()
-    return Extracted(body, title, _without_title(layout, title))
+    return Extracted(body, title, _without_title(layout, title), reader.url)
 
 
 def _without_title(layout: Layout, title: str) -> Layout:

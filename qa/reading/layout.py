@@ -11,6 +11,7 @@ text has no layout and is read line by line.
 
 from __future__ import annotations
 
+import bisect
 import json
 import re
 from dataclasses import dataclass, field
@@ -35,25 +36,54 @@ class Block:
     end: int
     kind: str
     context: int = -1  # index into `Layout.contexts`; -1: none
+    anchor: str = ""  # the source's nearest element id at or above the block (HTML)
+    note: bool = False  # from a slide's speaker notes
+
+
+PAGE, SLIDE = "page", "slide"
 
 
 @dataclass(frozen=True)
 class Layout:
-    """The blocks of a document's text, in order, and the distinct contexts they stand in."""
+    """The blocks of a document's text, in order, the distinct contexts they stand in, and
+    where each page (of a PDF) or slide (of a presentation) begins in the text."""
 
     blocks: tuple[Block, ...]
     contexts: tuple[tuple[str, ...], ...] = ()
+    pages: tuple[int, ...] = ()  # the text offset where page (or slide) 1, 2, ... begins
+    page_kind: str = ""  # PAGE or SLIDE
 
     def context_of(self, block: Block) -> tuple[str, ...]:
         """The headings (and term or column labels) a block stands under, outermost first."""
         return self.contexts[block.context] if block.context >= 0 else ()
 
+    def location(self, block: Block, start: int, end: int) -> dict[str, object]:
+        """Where `text[start:end]`, inside `block`, stands in the original: its page (or the
+        pages it runs over) or slide, whether in the speaker notes, and the anchor above it."""
+        where: dict[str, object] = {}
+        if self.pages:
+            first = max(bisect.bisect_right(self.pages, start), 1)
+            last = max(bisect.bisect_right(self.pages, max(end - 1, start)), 1)
+            where[self.page_kind] = first
+            if last != first:
+                where[f"{self.page_kind}s"] = [first, last]
+        if block.note:
+            where["notes"] = True
+        if block.anchor:
+            where["anchor"] = f"#{block.anchor}"
+        return where
+
     def to_json(self) -> str:
         """Store the layout beside the text (a few numbers per block)."""
-        return json.dumps({"contexts": [list(c) for c in self.contexts],
-                           "blocks": [[b.start, b.end, KINDS.index(b.kind), b.context]
-                                      for b in self.blocks]}, ensure_ascii=False,
-                          separators=(",", ":"))
+        def row(b: Block) -> list:
+            out = [b.start, b.end, KINDS.index(b.kind), b.context]
+            return out + [b.anchor, int(b.note)] if b.anchor or b.note else out
+
+        data: dict[str, object] = {"contexts": [list(c) for c in self.contexts],
+                                   "blocks": [row(b) for b in self.blocks]}
+        if self.pages:
+            data.update(pages=list(self.pages), page_kind=self.page_kind)
+        return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, data: str | None) -> Layout | None:
@@ -61,8 +91,22 @@ class Layout:
         if not data:
             return None
         raw = json.loads(data)
-        return cls(tuple(Block(a, b, KINDS[k], c) for a, b, k, c in raw["blocks"]),
-                   tuple(tuple(c) for c in raw["contexts"]))
+        blocks = tuple(Block(r[0], r[1], KINDS[r[2]], r[3], *r[4:5], *map(bool, r[5:6]))
+                       for r in raw["blocks"])
+        return cls(blocks, tuple(tuple(c) for c in raw["contexts"]),
+                   tuple(raw.get("pages", ())), raw.get("page_kind", ""))
+
+
+def location_label(location: dict[str, object]) -> str:
+    """A citation's place as a reader writes it: "p. 12", "pp. 3-4", "slide 3 (notes)"."""
+    pages = location.get("pages")
+    if isinstance(pages, list) and len(pages) == 2:
+        return f"pp. {pages[0]}-{pages[1]}"
+    if "page" in location:
+        return f"p. {location['page']}"
+    if "slide" in location:
+        return f"slide {location['slide']}" + (" (notes)" if location.get("notes") else "")
+    return ""
 
 
 def store_context(parts: tuple[str, ...] | list[str]) -> str:
@@ -105,9 +149,18 @@ class LayoutBuilder:
     parts: list[str] = field(default_factory=list)
     blocks: list[Block] = field(default_factory=list)
     length: int = 0
+    pages: list[int] = field(default_factory=list)
+    page_kind: str = ""
     _contexts: dict[tuple[str, ...], int] = field(default_factory=dict)
 
-    def add(self, text: str, kind: str = TEXT, context: tuple[str, ...] = ()) -> bool:
+    def new_page(self, kind: str = PAGE, at: int | None = None) -> None:
+        """Say where a page (or slide) begins: at text offset `at` (a page break inside a
+        paragraph), or else with the next block."""
+        self.page_kind = kind
+        self.pages.append(at if at is not None else self.length + (1 if self.parts else 0))
+
+    def add(self, text: str, kind: str = TEXT, context: tuple[str, ...] = (),
+            anchor: str = "", note: bool = False) -> bool:
         """Append one block (already cleaned; code may hold line breaks); False if empty."""
         text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
         text = text.replace("\ufeff", "").strip("\n")
@@ -128,13 +181,14 @@ class LayoutBuilder:
             raise OverflowError(self.length)
         context = tuple(p for p in context if p)[-MAX_CONTEXT_PARTS:]
         index = self._contexts.setdefault(context, len(self._contexts)) if context else -1
-        self.blocks.append(Block(start, self.length, kind, index))
+        self.blocks.append(Block(start, self.length, kind, index, anchor, note))
         return True
 
     def build(self) -> tuple[str, Layout]:
         """The text and its layout."""
         contexts = tuple(sorted(self._contexts, key=self._contexts.__getitem__))
-        return "".join(self.parts), Layout(tuple(self.blocks), contexts)
+        return "".join(self.parts), Layout(tuple(self.blocks), contexts, tuple(self.pages),
+                                           self.page_kind)
 
 
 @dataclass

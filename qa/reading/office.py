@@ -20,6 +20,7 @@ from qa.reading.layout import (
     HEADING,
     ROW,
     ROW_SEPARATOR,
+    SLIDE,
     TERM,
     TEXT,
     Layout,
@@ -52,6 +53,7 @@ def _check_archive(data: bytes, name: str, kind: str) -> None:
 
 
 Item = tuple[str, str, int]  # (kind, text, heading level or 0): what a reader finds, in order
+_NEW_SLIDE, _NOTE = "new slide", "note"  # items of a presentation besides the layout's kinds
 
 
 def _lay_out(items: Iterable[Item], name: str) -> tuple[str, Layout]:
@@ -62,7 +64,11 @@ def _lay_out(items: Iterable[Item], name: str) -> tuple[str, Layout]:
     labels: tuple[str, ...] = ()
     try:
         for kind, text, level in items:
-            if kind == HEADING:
+            if kind == _NEW_SLIDE:
+                out.new_page(SLIDE)
+            elif kind == _NOTE:
+                out.add(text, TEXT, outline.context(), note=True)
+            elif kind == HEADING:
                 out.add(text, HEADING, outline.heading(level, text))
             elif kind == TERM:  # a table's first row: it labels the rows below
                 labels = (text,) if out.add(text, TERM, outline.context()) else ()
@@ -163,6 +169,7 @@ def _pptx_items(presentation: object) -> Iterator[Item]:
                     yield (TERM if number == 0 and len(rows) > 1 else ROW), text, 0
 
     for number, slide in enumerate(presentation.slides, 1):
+        yield _NEW_SLIDE, "", number
         title = slide.shapes.title
         heading = " ".join(title.text.split()) if title is not None else ""
         yield HEADING, heading or f"Slide {number}", 1
@@ -170,7 +177,7 @@ def _pptx_items(presentation: object) -> Iterator[Item]:
         notes = slide.notes_slide.notes_text_frame if slide.has_notes_slide else None
         if notes is not None and notes.text.strip():  # a notes page may lack its body
             yield HEADING, "Notes", 2
-            yield from ((TEXT, line, 0) for line in notes.text.splitlines())
+            yield from ((_NOTE, line, 0) for line in notes.text.splitlines())
 
 
 def _pptx(data: bytes, name: str) -> Extracted:

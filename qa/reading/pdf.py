@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from qa.reading import documents
 from qa.reading.documents import DocumentError, Extracted
-from qa.reading.layout import HEADING, TEXT, Layout, LayoutBuilder, clean_label
+from qa.reading.layout import HEADING, PAGE, TEXT, Layout, LayoutBuilder, clean_inline, clean_label
 
 if TYPE_CHECKING:
     from pypdf import PdfReader
@@ -159,17 +159,22 @@ def lay_out_pages(pages: list[str]) -> tuple[str, Layout]:
     out = LayoutBuilder(limit=documents.MAX_DOCUMENT_CHARS)
     heading: tuple[str, ...] = ()
     paragraph = ""
+    starts: dict[int, int] = {}  # page number -> where its text begins in the stored text
+    pending: list[tuple[int, int]] = []  # (offset in the paragraph, page) of pages begun in it
 
     def flush() -> None:
         nonlocal paragraph
-        if paragraph:
-            out.add(paragraph, TEXT, heading)
-            paragraph = ""
+        if paragraph and out.add(paragraph, TEXT, heading):
+            for at, number in pending:
+                starts[number] = out.blocks[-1].start + at
+        paragraph = ""
+        pending.clear()
 
-    lines = [x for page in body for x in [*page, ""]]  # a page ends like a blank line...
-    for i, line in enumerate(lines):
-        text = line.strip()
-        nxt = next((x.strip() for x in lines[i + 1:i + 3] if x.strip()), "")
+    # A page ends like a blank line...
+    lines = [(x, number) for number, page in enumerate(body, 1) for x in [*page, ""]]
+    for i, (line, number) in enumerate(lines):
+        text = clean_inline(line)
+        nxt = next((clean_inline(x) for x, _ in lines[i + 1:i + 3] if x.strip()), "")
         if not text:
             # ...unless the paragraph runs on: no full stop yet, and the next line goes on
             # in lower case.
@@ -179,17 +184,26 @@ def lay_out_pages(pages: list[str]) -> tuple[str, Layout]:
             continue
         if _LIST_ITEM.match(text) and paragraph:
             flush()
+        first_on_page = number not in starts and all(n != number for _, n in pending)
         alone = not paragraph or _SENTENCE_END.search(paragraph)
         if alone and len(text) <= min(HEADING_MAX_CHARS, 0.7 * full) and \
                 not _SENTENCE_END.search(text) and not _LIST_ITEM.match(text) and \
                 text[:1].isupper() and nxt[:1].isupper():
             flush()
-            out.add(text, HEADING)  # a PDF does not say how deep: headings stand side by side
+            # A PDF does not say how deep: headings stand side by side.
+            if out.add(text, HEADING) and first_on_page:
+                starts[number] = out.blocks[-1].start
             heading = (clean_label(text),)
             continue
-        paragraph = _joined(paragraph, text)
+        joined = _joined(paragraph, text)
+        if first_on_page:  # where this line's text begins in the joined paragraph
+            pending.append((len(joined) - len(text), number))
+        paragraph = joined
         # A line well short of the page's measure that ends a sentence ends its paragraph.
         if _SENTENCE_END.search(text) and len(text) < 0.8 * full:
             flush()
     flush()
+    for number in range(len(body), 0, -1):  # a page with no text begins where the next does
+        out.pages.insert(0, starts.get(number, out.pages[0] if out.pages else out.length))
+    out.page_kind = PAGE
     return out.build()

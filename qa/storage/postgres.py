@@ -37,7 +37,7 @@ from qa.config import StoreUrlError
 from qa.reading.chunking import Chunks
 from qa.reading.documents import Document
 from qa.reading.layout import store_context
-from qa.storage.records import Replaced
+from qa.storage.records import Original, Replaced
 from qa.storage.sqlite import Store, _blob, _chunks, fts_title
 
 log = logging.getLogger(__name__)
@@ -75,8 +75,14 @@ CREATE TABLE IF NOT EXISTS verbatim.words (
 CREATE TABLE IF NOT EXISTS verbatim.changes (generation BIGINT NOT NULL, doc_id TEXT);
 CREATE INDEX IF NOT EXISTS changes_generation ON verbatim.changes(generation);
 ALTER TABLE verbatim.documents ADD COLUMN IF NOT EXISTS layout TEXT;
+ALTER TABLE verbatim.documents ADD COLUMN IF NOT EXISTS url TEXT NOT NULL DEFAULT '';
+ALTER TABLE verbatim.documents ADD COLUMN IF NOT EXISTS media_type TEXT NOT NULL DEFAULT '';
+ALTER TABLE verbatim.documents ADD COLUMN IF NOT EXISTS original TEXT NOT NULL DEFAULT '';
+CREATE TABLE IF NOT EXISTS verbatim.originals (
+    id TEXT PRIMARY KEY, data BYTEA NOT NULL, media_type TEXT NOT NULL);
 ALTER TABLE verbatim.passages ADD COLUMN IF NOT EXISTS context TEXT NOT NULL DEFAULT '';
 ALTER TABLE verbatim.sentences ADD COLUMN IF NOT EXISTS context TEXT NOT NULL DEFAULT '';
+ALTER TABLE verbatim.sentences ADD COLUMN IF NOT EXISTS location TEXT NOT NULL DEFAULT '';
 INSERT INTO verbatim.meta VALUES ('generation', '0'), ('meta_serial', '0'),
     ('store_id', gen_random_uuid()::text), ('schema_version', '1') ON CONFLICT DO NOTHING;
 """
@@ -207,28 +213,49 @@ class PostgresStore(Store):
         """The generation the running transaction commits as."""
         return self.last_start_generation + 1
 
-    def _remove(self, pg: psycopg.Connection, doc_id: str) -> tuple[list[int], list[int]]:
+    def _remove(self, pg: psycopg.Connection, doc_id: str, keep: str = ""
+                ) -> tuple[list[int], list[int]]:
         """Delete a document's rows in PostgreSQL (the mirror follows when the write is pulled),
-        returning its quotable sentence and passage ids."""
+        and its original unless another document shares it or it is `keep`, returning its
+        quotable sentence and passage ids."""
         sids = [r[0] for r in pg.execute(
             "SELECT id FROM verbatim.sentences WHERE doc_id = %s AND quotable ORDER BY id",
             (doc_id,))]
         pids = [r[0] for r in pg.execute(
             "SELECT id FROM verbatim.passages WHERE doc_id = %s ORDER BY id", (doc_id,))]
-        pg.execute("DELETE FROM verbatim.documents WHERE doc_id = %s", (doc_id,))
+        gone = pg.execute("DELETE FROM verbatim.documents WHERE doc_id = %s RETURNING original",
+                          (doc_id,)).fetchone()
+        if gone and gone[0] and gone[0] != keep:
+            pg.execute("DELETE FROM verbatim.originals WHERE id = %s AND NOT EXISTS "
+                       "(SELECT 1 FROM verbatim.documents WHERE original = %s)",
+                       (gone[0], gone[0]))
         pg.execute("INSERT INTO verbatim.changes VALUES (%s, %s)",
                    (self._generation_of_write(), doc_id))
         return sids, pids
+
+    def get_original(self, doc_id: str) -> Original | None:
+        """The file a document was read from, read from PostgreSQL (replicas keep no copy)."""
+        with self._pull_lock_standby:
+            row = self._connection("_reader").execute(
+                "SELECT o.data, o.media_type, d.source FROM verbatim.documents d JOIN "
+                "verbatim.originals o ON o.id = d.original WHERE d.doc_id = %s",
+                (doc_id,)).fetchone()
+        return Original(bytes(row[0]), row[1], row[2]) if row else None
 
     def write_document(self, conn: Any, doc: Document, chunks: Chunks,
                        sentence_vectors: np.ndarray, passage_vectors: np.ndarray) -> Replaced:
         """Replace a document and its rows inside the caller's PostgreSQL transaction."""
         pg: psycopg.Connection = conn
-        removed_s, removed_p = self._remove(pg, doc.doc_id)
+        removed_s, removed_p = self._remove(pg, doc.doc_id, keep=doc.original_id)
+        if doc.original is not None:
+            pg.execute("INSERT INTO verbatim.originals VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
+                       (doc.original_id, doc.original, doc.media_type))
         pg.execute("INSERT INTO verbatim.documents (doc_id, title, text, source, content_hash, "
-                   "added_at, layout) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                   "added_at, layout, url, media_type, original) "
+                   "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
                    (doc.doc_id, doc.title, doc.text, doc.source, doc.content_hash, time.time(),
-                    doc.layout.to_json() if doc.layout is not None else None))
+                    doc.layout.to_json() if doc.layout is not None else None, doc.url,
+                    doc.media_type, doc.original_id))
         pids = _next_ids(pg, "verbatim.passages_id_seq", len(chunks.passages))
         sids = _next_ids(pg, "verbatim.sentences_id_seq", len(chunks.sentences))
         with pg.cursor().copy(
@@ -243,7 +270,7 @@ class PostgresStore(Store):
         vectors = iter(sentence_vectors)
         with pg.cursor().copy(
                 'COPY verbatim.sentences (id, doc_id, ord, passage_ord, start, "end", text, '
-                "quotable, vector, comment, context) FROM STDIN") as copy:
+                "quotable, vector, comment, context, location) FROM STDIN") as copy:
             for ord_, sentence in enumerate(chunks.sentences):
                 vector = next(vectors) if sentence.quotable else None
                 if sentence.quotable:
@@ -251,7 +278,8 @@ class PostgresStore(Store):
                 copy.write_row((sids[ord_], doc.doc_id, ord_, chunks.home_passage[ord_],
                                 sentence.start, sentence.end, sentence.text, sentence.quotable,
                                 _blob(vector) if vector is not None else None,
-                                sentence.comment, sentence.stored_context))
+                                sentence.comment, sentence.stored_context,
+                                sentence.location))
         return Replaced(doc.doc_id, removed_s, removed_p, added_s, pids)
 
     def _holds(self, conn: Any, doc_id: str) -> bool:
@@ -385,9 +413,11 @@ class PostgresStore(Store):
         """Insert some documents' rows, ids and vectors as stored, with their FTS rows."""
         titles = {}
         for row in pg.execute("SELECT doc_id, title, text, source, content_hash, added_at, "
-                              "layout FROM verbatim.documents WHERE doc_id = ANY(%s)", (doc_ids,)):
+                              "layout, url, media_type, original FROM verbatim.documents "
+                              "WHERE doc_id = ANY(%s)", (doc_ids,)):
             conn.execute("INSERT INTO documents (doc_id, title, text, source, content_hash, "
-                         "added_at, layout) VALUES (?, ?, ?, ?, ?, ?, ?)", row)
+                         "added_at, layout, url, media_type, original) "
+                         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
             titles[row[0]] = row[1]
         for pid, doc_id, ord_, start, end, first, last, body, vector, context in pg.execute(
                 'SELECT id, doc_id, ord, start, "end", first_sentence, last_sentence, body, '
@@ -398,15 +428,16 @@ class PostgresStore(Store):
                          (pid, doc_id, ord_, start, end, first, last, vector, context))
             conn.execute("INSERT INTO passage_fts (rowid, title, body) VALUES (?, ?, ?)",
                          (pid, fts_title(titles[doc_id], context), body))
-        for sid, doc_id, ord_, passage_ord, start, end, text, quotable, vector, comment, context \
-                in pg.execute('SELECT id, doc_id, ord, passage_ord, start, "end", text, quotable, '
-                              "vector, comment, context FROM verbatim.sentences "
-                              "WHERE doc_id = ANY(%s) ORDER BY id", (doc_ids,)):
+        for sid, doc_id, ord_, passage_ord, start, end, text, quotable, vector, comment, context, \
+                location in pg.execute(
+                    'SELECT id, doc_id, ord, passage_ord, start, "end", text, quotable, vector, '
+                    "comment, context, location FROM verbatim.sentences WHERE doc_id = ANY(%s) "
+                    "ORDER BY id", (doc_ids,)):
             conn.execute("INSERT INTO sentences (id, doc_id, ord, passage_ord, start, end, text, "
-                         "quotable, vector, comment, context) "
-                         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                         "quotable, vector, comment, context, location) "
+                         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                          (sid, doc_id, ord_, passage_ord, start, end, text, int(quotable), vector,
-                          int(comment), context))
+                          int(comment), context, location))
             if quotable:
                 conn.execute("INSERT INTO sentence_fts (rowid, title, body) VALUES (?, ?, ?)",
                              (sid, fts_title(titles[doc_id], context), text))

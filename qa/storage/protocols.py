@@ -27,7 +27,7 @@ import numpy as np
 if TYPE_CHECKING:
     from qa.reading.chunking import Chunks
     from qa.reading.documents import Document
-    from qa.storage.records import DocumentSummary, PassageRow, Replaced, SentenceRow
+    from qa.storage.records import DocumentSummary, Original, PassageRow, Replaced, SentenceRow
 
 
 @runtime_checkable
@@ -112,6 +112,10 @@ class DocumentStore(LexicalIndex, Protocol):
 
     def get_document(self, doc_id: str) -> Document | None:
         """Fetch one stored document."""
+        ...
+
+    def get_original(self, doc_id: str) -> Original | None:
+        """The file a document was read from, as it came; None when it was sent as text."""
         ...
 
     def iter_documents(self) -> Iterator[Document]:

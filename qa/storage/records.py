@@ -19,6 +19,7 @@ class SentenceRow:
     text: str
     comment: bool = False  # from a reader comment below the article
     context: str = ""  # the headings (and term or column labels) it stands under, "\x1f"-joined
+    location: str = ""  # where it stands in the original file (page, slide, anchor), as JSON
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +33,15 @@ class PassageRow:
     end: int
     first_sentence: int
     last_sentence: int
+
+
+@dataclass(frozen=True)
+class Original:
+    """The file a document was read from, as it came."""
+
+    data: bytes
+    media_type: str
+    name: str  # the name it was added under (the document's source)
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from filelock import FileLock, Timeout
 from qa.reading.chunking import Chunks
 from qa.reading.documents import Document
 from qa.reading.layout import Layout, readable_context, store_context
-from qa.storage.records import DocumentSummary, PassageRow, Replaced, SentenceRow
+from qa.storage.records import DocumentSummary, Original, PassageRow, Replaced, SentenceRow
 
 log = logging.getLogger(__name__)
 
@@ -47,9 +47,12 @@ CREATE TABLE IF NOT EXISTS sentences (
     doc_id TEXT NOT NULL REFERENCES documents(doc_id) ON DELETE CASCADE,
     ord INTEGER NOT NULL, passage_ord INTEGER NOT NULL, start INTEGER NOT NULL,
     end INTEGER NOT NULL, text TEXT NOT NULL, quotable INTEGER NOT NULL, vector BLOB,
-    comment INTEGER NOT NULL DEFAULT 0, context TEXT NOT NULL DEFAULT '');
+    comment INTEGER NOT NULL DEFAULT 0, context TEXT NOT NULL DEFAULT '',
+    location TEXT NOT NULL DEFAULT '');
 CREATE INDEX IF NOT EXISTS passages_doc ON passages(doc_id, ord);
 CREATE INDEX IF NOT EXISTS sentences_doc ON sentences(doc_id, ord);
+CREATE TABLE IF NOT EXISTS originals (
+    id TEXT PRIMARY KEY, data BLOB NOT NULL, media_type TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS words (
     id INTEGER PRIMARY KEY AUTOINCREMENT, word TEXT NOT NULL UNIQUE, vector BLOB NOT NULL);
 CREATE VIRTUAL TABLE IF NOT EXISTS sentence_fts USING fts5(
@@ -67,9 +70,13 @@ def fts_title(title: str, context: str) -> str:
     return f"{title} {readable_context(context)}" if context else title
 
 
+_DOCUMENT_COLUMNS = "doc_id, title, text, source, layout, url, media_type, original"
+
+
 def _document(row: tuple) -> Document:
-    """A stored document row (doc_id, title, text, source, layout) as a document."""
-    return Document(*row[:4], layout=Layout.from_json(row[4]))
+    """A stored document row (`_DOCUMENT_COLUMNS`) as a document (its original by address)."""
+    return Document(*row[:4], layout=Layout.from_json(row[4]), url=row[5], media_type=row[6],
+                    original_id=row[7])
 
 
 def fts_query(terms: Sequence[str]) -> str:
@@ -116,15 +123,24 @@ class Store:
             # Data dirs from before documents were read with their structure.
             if "context" not in columns:
                 conn.execute("ALTER TABLE sentences ADD COLUMN context TEXT NOT NULL DEFAULT ''")
+            if "location" not in columns:
+                conn.execute("ALTER TABLE sentences ADD COLUMN location TEXT NOT NULL DEFAULT ''")
             if "context" not in {row[1] for row in conn.execute("PRAGMA table_info(passages)")}:
                 conn.execute("ALTER TABLE passages ADD COLUMN context TEXT NOT NULL DEFAULT ''")
-            if "layout" not in {row[1] for row in conn.execute("PRAGMA table_info(documents)")}:
+            have = {row[1] for row in conn.execute("PRAGMA table_info(documents)")}
+            if "layout" not in have:
                 conn.execute("ALTER TABLE documents ADD COLUMN layout TEXT")
+            for column in ("url", "media_type", "original"):  # the file a document came from
+                if column not in have:
+                    conn.execute(f"ALTER TABLE documents ADD COLUMN {column} TEXT NOT NULL "
+                                 f"DEFAULT ''")
             # Covering indexes for loading the catalog: a scan of the tables themselves would
             # read every vector blob too (0.6 s instead of 0.15 s at 100k sentences).
-            conn.execute("DROP INDEX IF EXISTS sentences_catalog")  # the one without contexts
-            conn.execute("CREATE INDEX IF NOT EXISTS sentences_catalog_2 ON sentences(quotable, "
-                         "id, doc_id, ord, passage_ord, start, end, comment, text, context)")
+            for older in ("sentences_catalog", "sentences_catalog_2"):  # without what follows
+                conn.execute(f"DROP INDEX IF EXISTS {older}")
+            conn.execute("CREATE INDEX IF NOT EXISTS sentences_catalog_3 ON sentences(quotable, "
+                         "id, doc_id, ord, passage_ord, start, end, comment, text, context, "
+                         "location)")
             conn.execute("CREATE INDEX IF NOT EXISTS passages_catalog ON passages(id, doc_id, "
                          "ord, start, end, first_sentence, last_sentence)")
             conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
@@ -231,14 +247,20 @@ class Store:
     def get_document(self, doc_id: str) -> Document | None:
         """Fetch one stored document."""
         row = self._conn().execute(
-            "SELECT doc_id, title, text, source, layout FROM documents WHERE doc_id = ?",
-            (doc_id,)).fetchone()
+            f"SELECT {_DOCUMENT_COLUMNS} FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
         return _document(row) if row else None
 
     def iter_documents(self) -> Iterator[Document]:
-        """Stream every stored document, for a rebuild."""
+        """Stream every stored document (without its original's bytes), for a rebuild."""
         yield from (_document(row) for row in self._conn().execute(
-            "SELECT doc_id, title, text, source, layout FROM documents ORDER BY doc_id"))
+            f"SELECT {_DOCUMENT_COLUMNS} FROM documents ORDER BY doc_id"))
+
+    def get_original(self, doc_id: str) -> Original | None:
+        """The file a document was read from, as it came (None: it was sent as text)."""
+        row = self._conn().execute(
+            "SELECT o.data, o.media_type, d.source FROM documents d JOIN originals o "
+            "ON o.id = d.original WHERE d.doc_id = ?", (doc_id,)).fetchone()
+        return Original(bytes(row[0]), row[1], row[2]) if row else None
 
     def list_documents(self) -> list[DocumentSummary]:
         """List documents with their sizes, for the document list endpoints."""
@@ -270,6 +292,19 @@ class Store:
         conn.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,))
         return sids, pids
 
+    def _drop_original(self, conn: sqlite3.Connection, original_id: str) -> None:
+        """Delete an original no document refers to any more (one file may back several)."""
+        if original_id:
+            conn.execute("DELETE FROM originals WHERE id = ? AND NOT EXISTS "
+                         "(SELECT 1 FROM documents WHERE original = ?)",
+                         (original_id, original_id))
+
+    def _original_of(self, conn: sqlite3.Connection, doc_id: str) -> str:
+        """The content address of the original a stored document refers to ("" for none)."""
+        row = conn.execute("SELECT original FROM documents WHERE doc_id = ?",
+                           (doc_id,)).fetchone()
+        return row[0] if row else ""
+
     def delete_document(self, doc_id: str) -> Replaced | None:
         """Remove a document with its chunks and vectors; None when it was not there (then
         nothing is written: a new generation would make every replica reload)."""
@@ -287,12 +322,19 @@ class Store:
         return conn.execute("SELECT 1 FROM documents WHERE doc_id = ?",
                             (doc_id,)).fetchone() is not None
 
-    def _remove(self, conn: sqlite3.Connection, doc_id: str) -> tuple[list[int], list[int]]:
+    def _remove(self, conn: sqlite3.Connection, doc_id: str, keep: str = ""
+                ) -> tuple[list[int], list[int]]:
         """Delete a document from the source of truth; its quotable sentence and passage ids.
 
-        Here that is this database's own rows (`_delete`); PostgresStore deletes in PostgreSQL
-        and leaves its local copy (where it calls `_delete`) to the next pull."""
-        return self._delete(conn, doc_id)
+        Here that is this database's own rows (`_delete`) and its original, unless another
+        document shares it or it is `keep` (the file the document is rewritten with);
+        PostgresStore deletes in PostgreSQL and leaves its local copy (where it calls
+        `_delete`) to the next pull."""
+        original = self._original_of(conn, doc_id)
+        removed = self._delete(conn, doc_id)
+        if original != keep:
+            self._drop_original(conn, original)
+        return removed
 
     def reclaim(self, force: bool = False) -> int:
         """Give the space of deleted documents back to the disk; bytes freed.
@@ -322,11 +364,19 @@ class Store:
     def write_document(self, conn: sqlite3.Connection, doc: Document, chunks: Chunks,
                        sentence_vectors: np.ndarray, passage_vectors: np.ndarray) -> Replaced:
         """Replace a document and everything derived from it, inside the caller's transaction."""
+        replaced_original = self._original_of(conn, doc.doc_id)
         removed_s, removed_p = self._delete(conn, doc.doc_id)
+        if doc.original is not None:
+            conn.execute("INSERT OR IGNORE INTO originals VALUES (?, ?, ?)",
+                         (doc.original_id, doc.original, doc.media_type))
         conn.execute("INSERT INTO documents (doc_id, title, text, source, content_hash, "
-                     "added_at, layout) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                     "added_at, layout, url, media_type, original) "
+                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                      (doc.doc_id, doc.title, doc.text, doc.source, doc.content_hash, time.time(),
-                      doc.layout.to_json() if doc.layout is not None else None))
+                      doc.layout.to_json() if doc.layout is not None else None, doc.url,
+                      doc.media_type, doc.original_id))
+        if replaced_original != doc.original_id:
+            self._drop_original(conn, replaced_original)
         added_p: list[int] = []
         for ord_, (passage, vector) in enumerate(zip(chunks.passages, passage_vectors)):
             context = store_context(chunks.passage_context(passage))
@@ -345,11 +395,11 @@ class Store:
             vector = next(vectors) if sentence.quotable else None
             cur = conn.execute(
                 "INSERT INTO sentences (doc_id, ord, passage_ord, start, end, text, quotable, "
-                "vector, comment, context) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "vector, comment, context, location) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (doc.doc_id, ord_, chunks.home_passage[ord_], sentence.start, sentence.end,
                  sentence.text, int(sentence.quotable),
                  _blob(vector) if vector is not None else None, int(sentence.comment),
-                 sentence.stored_context))
+                 sentence.stored_context, sentence.location))
             if sentence.quotable:
                 added_s.append(int(cur.lastrowid))
                 conn.execute("INSERT INTO sentence_fts (rowid, title, body) VALUES (?, ?, ?)",
@@ -419,9 +469,9 @@ class Store:
 
     def quotable_sentences(self, doc_ids: Sequence[str] | None = None) -> list[SentenceRow]:
         """Read the quotable sentences of some documents (all when None)."""
-        return [SentenceRow(*row[:7], bool(row[7]), row[8]) for row in self._of_documents(
-            "SELECT id, doc_id, ord, passage_ord, start, end, text, comment, context FROM "
-            "sentences WHERE quotable AND {where}", doc_ids)]
+        return [SentenceRow(*row[:7], bool(row[7]), *row[8:]) for row in self._of_documents(
+            "SELECT id, doc_id, ord, passage_ord, start, end, text, comment, context, location "
+            "FROM sentences WHERE quotable AND {where}", doc_ids)]
 
     def passages(self, doc_ids: Sequence[str] | None = None) -> list[PassageRow]:
         """Read the passages of some documents (all when None)."""

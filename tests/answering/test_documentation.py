@@ -10,6 +10,7 @@ import pytest
 from qa.answering.verification import Evidence, unmet_identifiers
 from qa.app.service import Verbatim
 from qa.config import Settings
+from qa.reading.formats import parse_document
 
 PAGES = Path(__file__).resolve().parent.parent / "data" / "pages"
 
@@ -63,3 +64,20 @@ def test_a_name_is_met_only_word_for_word_in_the_quote_its_headings_or_passage()
     assert unmet_identifiers("Can I pass -m to it?", evidence) == ["-m"]
     assert unmet_identifiers("What is an old-style URL?", evidence) == []  # no option there
     assert unmet_identifiers("Which is faster, NumPy or a list?", evidence) == ["NumPy"]
+
+
+def test_a_citation_says_where_in_the_original_the_quote_stands(manual):
+    citation = manual.ask("What is the default value of work_mem?").answers[0].citation
+    assert citation.location == {"anchor": "#GUC-WORK-MEM"}
+
+
+def test_a_pdf_citation_carries_its_page(service):
+    from bench.harness import pdf_with_pages
+
+    pages = [["Harbour report", "The harbour opened in spring after the winter repairs."],
+             ["Budget", "Fuel cost more than planned in the second quarter of the year."],
+             ["Outlook", "A new lens for the lighthouse will be fitted next spring."]]
+    service.add_documents([parse_document(pdf_with_pages(pages), "report.pdf")])
+    result = service.ask("When will the new lighthouse lens be fitted?")
+    assert result.answer == "A new lens for the lighthouse will be fitted next spring."
+    assert result.answers[0].citation.location == {"page": 3}

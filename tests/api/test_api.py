@@ -146,3 +146,40 @@ def test_openapi_and_page_are_served(seeded_client):
     icon = seeded_client.get("/favicon.ico")
     assert icon.status_code == 200 and icon.headers["content-type"].startswith("image/svg+xml")
     assert seeded_client.get("/v1/documents").json()["writes"] == "open"  # loopback, no key
+
+
+def test_the_original_file_is_served_as_it_came(client):
+    from tests.reading.test_office import word_file
+
+    pdf = pdf_with_text("The lighthouse keeper lit the lamp at dusk.", "Lamp")
+    page = (b"<html><head><link rel='canonical' href='https://example.org/lamp'>"
+            b"<script>alert(1)</script></head><body><p id='dusk'>The keeper lit the lamp at "
+            b"dusk.</p></body></html>")
+    files = [("files", ("lamp.pdf", pdf, "application/pdf")),
+             ("files", ("lamp page.html", page, "text/html")),
+             ("files", ("log.docx", word_file(), "application/octet-stream"))]
+    assert client.post("/v1/documents", files=files).status_code == 200
+    r = client.get("/v1/documents/lamp/original")
+    assert r.status_code == 200 and r.content == pdf
+    assert r.headers["content-type"] == "application/pdf"
+    assert r.headers["content-disposition"].startswith('inline; filename="lamp.pdf"')
+    r = client.get("/v1/documents/lamp-page/original")
+    assert r.content == page and "sandbox" in r.headers.get_list("content-security-policy")
+    assert client.get("/v1/documents/lamp-page").json()["url"] == "https://example.org/lamp"
+    r = client.get("/v1/documents/log/original")
+    assert r.headers["content-disposition"].startswith("attachment;")
+    client.post("/v1/documents", json={"documents": [{"doc_id": "typed", "text": "Typed in."}]})
+    r = client.get("/v1/documents/typed/original")
+    assert r.status_code == 404 and "sent as text" in r.json()["detail"]
+    assert client.delete("/v1/documents/lamp").status_code == 200
+    assert client.get("/v1/documents/lamp/original").status_code == 404
+
+
+def test_a_json_document_may_name_its_web_address(client):
+    ok = client.post("/v1/documents", json={"documents": [
+        {"doc_id": "w", "text": "The ferry leaves at noon.", "url": "https://example.org/f"}]})
+    assert ok.status_code == 200
+    assert client.get("/v1/documents/w").json()["url"] == "https://example.org/f"
+    bad = client.post("/v1/documents", json={"documents": [
+        {"doc_id": "v", "text": "The ferry leaves at noon.", "url": "javascript:alert(1)"}]})
+    assert bad.status_code == 422 and "web address" in bad.json()["detail"]

@@ -363,3 +363,29 @@ def test_with_an_api_key_the_page_asks_for_it_and_adds_documents_with_it(browser
         expect(pg.locator("#upload-status")).to_contain_text("added lamp")
         context.close()
 
+
+
+def test_a_pdf_citation_shows_its_page_and_opens_the_original_there(page, server):
+    from bench.harness import pdf_with_pages
+
+    pages = [["Harbour report", "The harbour opened in spring after the winter repairs."],
+             ["Budget", "Fuel cost more than planned in the second quarter."],
+             ["Outlook", "A new lens for the old lighthouse will be fitted next spring."]]
+    r = httpx.post(f"{server}/v1/documents",
+                   files=[("files", ("harbour.pdf", pdf_with_pages(pages), "application/pdf"))])
+    assert r.status_code == 200, r.text
+    answer = ask(page, "When will the new lens for the old lighthouse be fitted?")
+    citation = answer.locator("button.citation").first
+    assert citation.inner_text().endswith(", p. 3")
+    citation.click()
+    page.locator("#source").wait_for(state="visible")
+    link = page.get_by_role("link", name="Open the original")
+    assert link.get_attribute("href").endswith("/v1/documents/harbour/original#page=3")
+    with page.context.expect_page() as opened:
+        link.click()
+    original = opened.value
+    original.wait_for_load_state()
+    assert original.url.endswith("/v1/documents/harbour/original#page=3")
+    fetched = httpx.get(original.url.split("#")[0])
+    assert fetched.headers["content-type"] == "application/pdf"
+    original.close()

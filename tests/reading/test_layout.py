@@ -192,3 +192,54 @@ def test_a_pdf_titled_by_its_producer_is_titled_by_its_first_heading(junk):
     pages = [["Harbour fees", "Moorings cost five euros a night in the summer months."]]
     doc, _ = read("fees.pdf", pdf_with_pages(pages, junk))
     assert doc.title == "Harbour fees"
+
+
+def location(sentence) -> dict:
+    """A sentence's place in the original, as citations carry it."""
+    import json
+
+    return json.loads(sentence.location) if sentence.location else {}
+
+
+def test_a_pdf_sentence_knows_its_page_and_one_over_a_break_both_pages():
+    pages = [["Harbour report", "The harbour opened in spring after the long winter repairs."],
+             ["Budget", "Fuel cost more than planned because the winter was long and the",
+              "boats ran their engines for longer than usual."],
+             ["Operations", "The keeper lit the lamp at dusk every evening of the year, except",
+              "during the storm, when the generator failed and the lamp stayed dark for"],
+             ["three nights. Repairs were finished on the fourth day."]]
+    _, sentences = read("report.pdf", pdf_with_pages(pages))
+    assert location(sentence(sentences, "The harbour opened")) == {"page": 1}
+    assert location(sentence(sentences, "Fuel cost")) == {"page": 2}
+    across = sentence(sentences, "The keeper lit")
+    assert across.text.endswith("stayed dark for three nights.")
+    assert location(across) == {"page": 3, "pages": [3, 4]}
+    assert location(sentence(sentences, "Repairs were finished")) == {"page": 4}
+
+
+def test_an_html_sentence_knows_the_anchor_above_it():
+    _, sentences = read("postgresql-resource-consumption.html")
+    assert location(sentence(sentences, "The default value is four megabytes"))["anchor"] == \
+        "#GUC-WORK-MEM"
+    _, sentences = read("python-built-in-functions.html")
+    assert location(sentence(sentences, "The default argument specifies"))["anchor"] == "#max"
+
+
+def test_a_slide_sentence_knows_its_slide_and_whether_it_is_in_the_notes():
+    pptx = pytest.importorskip("pptx")
+    deck = pptx.Presentation()
+    for title, body, notes in (("Harbour", "The harbour opens at dawn every day.", ""),
+                               ("Lamp", "The keeper lights the lamp at dusk.",
+                                "Remind the keeper to carry a spare wick at all times.")):
+        slide = deck.slides.add_slide(deck.slide_layouts[1])
+        slide.shapes.title.text = title
+        slide.placeholders[1].text = body
+        if notes:
+            slide.notes_slide.notes_text_frame.text = notes
+    buffer = io.BytesIO()
+    deck.save(buffer)
+    _, sentences = read("deck.pptx", buffer.getvalue())
+    assert location(sentence(sentences, "The harbour opens")) == {"slide": 1}
+    assert location(sentence(sentences, "The keeper lights")) == {"slide": 2}
+    assert location(sentence(sentences, "Remind the keeper")) == {"slide": 2, "notes": True}
+    assert sentence(sentences, "Remind the keeper").context == ("Lamp", "Notes")

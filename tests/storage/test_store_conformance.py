@@ -194,3 +194,44 @@ def test_a_second_process_on_the_same_store_sees_committed_writes(open_replica):
     assert ids.tolist() == replaced.added_sentences
     np.testing.assert_array_equal(vectors, svec)
     assert b.generation == a.generation
+
+
+def test_the_original_file_is_kept_shared_and_dropped_with_its_last_document(store):
+    from dataclasses import replace
+
+    pdf = b"%PDF-1.4 the bytes as they came"
+    one = replace(TORCH, original=pdf, media_type="application/pdf", url="https://example.org/t")
+    two = replace(RELAY, original=pdf, media_type="application/pdf")  # the same file twice
+    write(store, one)
+    write(store, two)
+    got = store.get_original("torch")
+    assert got is not None and got.data == pdf and got.media_type == "application/pdf"
+    assert got.name == "a.txt"
+    assert store.get_document("torch").url == "https://example.org/t"
+    store.pull()
+    with store.transaction() as conn:  # a rebuild rewrites documents that only name the file
+        store.clear(conn)
+    write(store, replace(TORCH, original_id=one.original_id, media_type="application/pdf"))
+    assert store.get_original("torch").data == pdf
+    write(store, two)
+    store.delete_document("torch")
+    store.pull()
+    assert store.get_original("torch") is None
+    assert store.get_original("relay").data == pdf  # still needed by the other document
+    store.delete_document("relay")
+    store.pull()
+    assert store.get_original("relay") is None
+    assert store.get_original("nothing") is None
+
+
+def test_a_deleted_documents_original_gives_its_space_back(tmp_path):
+    from dataclasses import replace
+
+    from qa.storage.sqlite import Store
+
+    store = Store(tmp_path)
+    write(store, replace(TORCH, original=b"x" * 1000, media_type="text/plain"))
+    count = "SELECT count(*) FROM originals"
+    assert store._conn().execute(count).fetchone()[0] == 1
+    store.delete_document("torch")
+    assert store._conn().execute(count).fetchone()[0] == 0
