@@ -219,7 +219,7 @@ def main() -> None:
                              "gain at the same cost to answerable questions)")
     parser.add_argument("--docs", action="append", default=[], metavar="INDEX:QUESTIONS",
                         help="a documentation question set and the index of its manual")
-    parser.add_argument("--docs-weight", type=float, default=20.0,
+    parser.add_argument("--docs-weight", type=float, default=5.0,
                         help="weight of a documentation question against a SQuAD one")
     args = parser.parse_args()
     squad_examples = collect(args.squad, args.refresh)

@@ -294,9 +294,10 @@ class Answerer:
                             features.heading(top.title, store_context(top.section)))
         verified = self.verify(query, int(ranked[0]), ranking, matrix, evidence, candidates)
         best = combine(float(probs[ranked[0]]), verified, self.verify_below)
-        if verification.unmet_identifiers(query.text, evidence):
-            # The question names code the quote's place never writes: another function, option
-            # or package than the one asked about.
+        named = verification.named_identifiers(query.text)
+        if named and len(verification.unmet_identifiers(query.text, evidence)) == len(named):
+            # The question names code the quote's place never writes, not one of its names:
+            # another function, option or package than the one asked about.
             best = min(best, UNMET_NAME_CONFIDENCE * self.abstain_below)
         if query.context and not verification.meets_own_words(query.text, evidence):
             # A follow-up answered from the earlier turn's words alone: nothing in the quote

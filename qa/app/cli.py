@@ -52,7 +52,7 @@ def open_service(data_dir: Path | None, seed: bool = False, store_url: str | Non
                  existing: bool = False) -> Iterator[Verbatim]:
     """Open the service for one command, turning known failures into messages; `existing`:
     the command reads an index, so a data dir that does not exist is a mistyped path, not a
-    new index to create."""
+    new index to create (with a shared store, the data dir is only this machine's copy)."""
     from pydantic import ValidationError
 
     from qa.app.service import Verbatim
@@ -62,7 +62,7 @@ def open_service(data_dir: Path | None, seed: bool = False, store_url: str | Non
         settings = get_settings(data_dir=data_dir, store_url=store_url)
     except ValidationError as exc:
         fail(describe_errors(exc.errors()))
-    if existing and not settings.data_dir.is_dir():
+    if existing and settings.store_url is None and not settings.data_dir.is_dir():
         fail(f"no index at {settings.data_dir}: check --data-dir (`qa add` or `qa serve` makes "
              f"one)")
     try:

@@ -274,7 +274,7 @@ def run(questions: Iterable[EvalQuestion], ask: Asker, abstain_below: float,
         passage_rank = docs.index(q.doc_id) + 1 if q.doc_id in docs else None
         outcomes.append(Outcome(rank, passage_rank, result.confidence,
                                 result.confidence < abstain_below, q.unanswerable, seconds,
-                                q.doc_id is not None, q.group))
+                                q.doc_id is not None, "" if q.doc_id is not None else q.group))
         if progress:
             progress()
     return outcomes

@@ -96,6 +96,7 @@ def test_qa_add_on_dask_from_the_command_line(tmp_path, cluster):
 
 def test_an_unreachable_scheduler_is_a_message(tmp_path):
     address = f"tcp://127.0.0.1:{free_port()}"
+    (tmp_path / "d").mkdir()  # an index to rebuild, if the cluster answered
     result = run_qa("rebuild", "--data-dir", str(tmp_path / "d"), "--dask", address)
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert f"cannot reach the Dask scheduler at {address}" in result.stderr
