@@ -84,6 +84,8 @@ def main() -> None:
                   f"peak RSS {peak:.0f} MB.", ""]
         refused = [x for x in added.stderr.splitlines() if x.startswith("skipped")]
         lines += [f"- {x}" for x in refused[:20]] + ([""] if refused else [])
+        built = provenance(f"python bench/bench_docs.py --manual {args.manual}")
+        lines = [f"Index built by: {built[0].lower()}{built[1:]}", "", *lines]
         added_file.write_text("\n".join(lines))
     else:
         lines = added_file.read_text().splitlines() + ["(index reused)", ""]
