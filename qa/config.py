@@ -68,7 +68,16 @@ class Settings(BaseSettings):
         1, ge=0, description="Threads of the int8 question model; 0 means one per core. One "
                              "embeds a short question fastest and leaves a core to BM25.")
     batch_size: int = Field(64, ge=1, le=1024)
+    add_batch_chars: int = Field(
+        1_000_000, ge=1,
+        description="Text (in characters) `qa add` and `qa sync` read, embed and commit at a "
+                    "time: memory stays bounded by it, and a run stopped midway keeps what it "
+                    "committed (the next run skips those documents as unchanged).")
     embed_titles: bool = Field(True, description="Embed sentences as 'title: sentence'.")
+    derive_passages: bool = Field(
+        False, description="Give a passage the mean of its sentences' vectors instead of "
+                           "embedding its text (a passage without a quotable sentence is still "
+                           "embedded): about half the model's work when indexing.")
 
     # Chunking: passages of a few sentences with overlap.
     passage_sentences: int = Field(4, ge=1, le=50)

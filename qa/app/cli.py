@@ -23,7 +23,7 @@ from qa.reading.layout import SECTION_SEPARATOR, location_label
 
 if TYPE_CHECKING:
     from qa.answering.answerer import Citation
-    from qa.app.service import Verbatim
+    from qa.app.service import DocumentProgress, Verbatim
     from qa.app.sync import FolderSync
 
 app = typer.Typer(help="Verbatim: ask your documents, get the exact sentence that answers.",
@@ -116,6 +116,37 @@ def _progress(label: str) -> Iterator[Progress]:
             bar.close()
 
 
+@contextmanager
+def _document_progress() -> Iterator[tuple[DocumentProgress, Progress]]:
+    """One bar for a folder, in documents from reading to writing: the phase, the sentences
+    embedded so far and an ETA, and within a batch how far its embedding has gone."""
+    from tqdm import tqdm
+
+    bar: tqdm | None = None
+    state = {"phase": "reading", "sentences": 0}
+
+    def steps(phase: str, done: int, total: int, sentences: int) -> None:
+        nonlocal bar
+        if bar is None:
+            typer.echo(f"found {total} file(s) to read", err=True)
+            bar = tqdm(total=total, unit="doc", file=sys.stderr, dynamic_ncols=True)
+        state.update(phase=phase, sentences=sentences)
+        bar.set_description(phase)
+        bar.set_postfix_str(f"{sentences:,} sentences embedded", refresh=False)
+        bar.update(done - bar.n)
+
+    def texts(done: int, total: int) -> None:
+        if bar is not None:
+            bar.set_postfix_str(f"{state['sentences']:,} sentences embedded; this batch "
+                                f"{done:,}/{total:,} texts")
+
+    try:
+        yield steps, texts
+    finally:
+        if bar is not None:
+            bar.close()
+
+
 @app.command()
 def ask(question: Annotated[str, typer.Argument(help="The question to answer.")],
         top_k: Annotated[int, typer.Option("--top-k", min=1, max=20,
@@ -166,15 +197,15 @@ def add(paths: Annotated[list[Path], typer.Argument(help="Files or folders to in
         data_dir: DataDir = None, store_url: StoreUrl = None, dask: Dask = None) -> None:
     """Index files and folders the way uploads are, for operators working on the server."""
     with open_service(data_dir, store_url=store_url) as service, _cluster(dask, service) as encode:
-        with _progress("Embedding") as progress:
-            report = service.add_paths(paths, progress, encode)
+        with _document_progress() as (steps, texts):
+            report = service.add_paths(paths, texts, encode, steps)
     for skipped in report.skipped + report.failed:
         typer.echo(f"skipped {skipped}", err=True)
     for renamed in report.renamed:
         typer.echo(renamed, err=True)
-    typer.echo(f"added {len(report.added)}, updated {len(report.updated)}, "
+    typer.echo(f"documents: added {len(report.added)}, updated {len(report.updated)}, "
                f"unchanged {len(report.unchanged)}, failed {len(report.failed)} "
-               f"({report.sentences_embedded} sentences embedded)")
+               f"({report.sentences_embedded:,} sentences embedded)")
     if report.failed:
         fail(f"{len(report.failed)} file(s) could not be read (listed above); the rest is indexed")
 

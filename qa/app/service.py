@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from embeddings.model import Embedder
@@ -24,6 +24,10 @@ from qa.storage.protocols import DocumentStore
 from qa.storage.records import DocumentSummary, Original
 
 log = logging.getLogger(__name__)
+
+DocumentProgress = Callable[[str, int, int, int], None]
+"""Hears (phase, documents done, documents found, sentences embedded so far) while a folder
+is added."""
 
 
 class Verbatim:
@@ -91,28 +95,60 @@ class Verbatim:
         report's `failed` and the rest indexed."""
         docs = list(docs)
         check_distinct_ids(docs)
-        self._ready()
         report = self.indexer.add(docs, progress, encode, skip_failed)
-        self._prepare(report.added + report.updated)
+        if self.indexer.sentence_index is not None:  # a serving index: analyse the new ones
+            self._prepare(report.added + report.updated)
         return report
 
     def add_paths(self, paths: Sequence[Path], progress: Progress | None = None,
-                  encode: Encoder | None = None) -> AddReport:
-        """Index files and folders from disk: a file that cannot be read is named in the
-        report's `failed` and the rest indexed; two files that would share an id both get in
-        (`renamed` says under which)."""
+                  encode: Encoder | None = None,
+                  steps: DocumentProgress | None = None) -> AddReport:
+        """Index files and folders from disk, a batch of documents at a time: each batch is
+        read, embedded and committed before the next is read, so memory stays bounded by
+        `add_batch_chars` whatever the folder's size, and a run stopped midway keeps every
+        batch it committed (run again, they are skipped as unchanged). A file that cannot be
+        read is named in the report's `failed` and the rest indexed; two files that would
+        share an id both get in (`renamed` says under which). `steps` hears each phase."""
         found = find_document_files(list(paths))
-        docs, failed = [], []
+        report = AddReport(skipped=list(found.skipped), renamed=list(found.renamed))
+        total, done = len(found.files), 0
+
+        def tell(phase: str) -> None:
+            if steps is not None:
+                steps(phase, done, total, report.sentences_embedded)
+
+        tell("reading")
+        batch: list[Document] = []
+        size = 0
         for path, relative in found.files:
             try:
-                docs.append(load_file(path, relative, doc_id=found.ids[relative]))
+                doc = load_file(path, relative, doc_id=found.ids[relative])
+                batch.append(doc)
+                size += len(doc.text)
             except DocumentError as exc:
-                failed.append(str(exc))
-        report = self.add_documents(docs, progress, encode, skip_failed=True)
-        report.failed[:0] = failed
-        report.skipped.extend(found.skipped)
-        report.renamed.extend(found.renamed)
+                report.failed.append(str(exc))
+                done += 1
+            if size >= self.settings.add_batch_chars:
+                tell("embedding")
+                self._add_batch(batch, report, progress, encode)
+                done, batch, size = done + len(batch), [], 0
+                tell("reading")
+        if batch:
+            tell("embedding")
+            self._add_batch(batch, report, progress, encode)
+            done += len(batch)
+        tell("done")
         return report
+
+    def _add_batch(self, docs: list[Document], report: AddReport, progress: Progress | None,
+                   encode: Encoder | None) -> None:
+        """Index one batch of a folder and fold what it did into the folder's report."""
+        part = self.add_documents(docs, progress, encode, skip_failed=True)
+        report.added += part.added
+        report.updated += part.updated
+        report.unchanged += part.unchanged
+        report.failed += part.failed
+        report.sentences_embedded += part.sentences_embedded
 
     def remove(self, doc_id: str) -> bool:
         """Delete a document; False when there was none with that id."""

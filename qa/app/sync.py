@@ -88,26 +88,35 @@ class FolderSync:
                 continue
             seen[relative] = [digest, doc.doc_id]
             changed.append(doc)
+            if sum(len(d.text) for d in changed) >= self.service.settings.add_batch_chars:
+                self._add(changed, report, seen, known, progress)  # a batch at a time
+                changed = []
         if changed:
-            added = self.service.add_documents(changed, progress, skip_failed=True)
-            report.added.extend(added.added)
-            report.updated.extend(added.updated)
-            report.unchanged += len(added.unchanged)
-            report.failed.extend(added.failed)
-            refused = {doc.doc_id for doc in changed} - set(added.added + added.updated +
-                                                            added.unchanged)
-            for relative, (_, doc_id) in list(seen.items()):
-                if doc_id in refused:  # keep the last good version's record, if any
-                    if relative in known:
-                        seen[relative] = known[relative]
-                    else:
-                        del seen[relative]
+            self._add(changed, report, seen, known, progress)
         gone = {doc_id for _, doc_id in known.values()} - {doc_id for _, doc_id in seen.values()}
         for doc_id in sorted(gone):
             if self.service.remove(doc_id):
                 report.removed.append(doc_id)
         self.service.store.set_meta(self._key, json.dumps(seen, sort_keys=True))
         return report
+
+    def _add(self, changed: list[Document], report: SyncReport, seen: dict[str, list[str]],
+             known: dict[str, list[str]], progress: Progress | None) -> None:
+        """Index one batch of new and changed files; a document the indexer refuses keeps its
+        last good version's record (or none), so the next pass tries it again."""
+        added = self.service.add_documents(changed, progress, skip_failed=True)
+        report.added.extend(added.added)
+        report.updated.extend(added.updated)
+        report.unchanged += len(added.unchanged)
+        report.failed.extend(added.failed)
+        refused = {doc.doc_id for doc in changed} - set(added.added + added.updated +
+                                                        added.unchanged)
+        for relative, (_, doc_id) in list(seen.items()):
+            if doc_id in refused:
+                if relative in known:
+                    seen[relative] = known[relative]
+                else:
+                    del seen[relative]
 
     def follow(self, each_pass: Callable[[], object]) -> None:
         """Run a pass whenever the folder changes, until Ctrl-C. The watcher yields nothing

@@ -53,6 +53,9 @@ class ModelInputs:
     texts: list[str]  # sentences then passages, document after document
     bounds: list[tuple[int, int, int]]  # a document's sentences are texts[a:b], passages [b:c]
     words: set[str]  # the words of the quotable sentences, each to get a vector of its own
+    # With derived passages: for each document, each passage's quotable sentences (their rows
+    # among the document's sentence vectors), empty for one embedded from its text.
+    members: list[list[list[int]]] = field(default_factory=list)
 
 
 def model_inputs(docs: Sequence[Document], settings: Settings,
@@ -82,11 +85,32 @@ def model_inputs(docs: Sequence[Document], settings: Settings,
                      for x in quotable)
         inputs.words.update(w for x in quotable for w in vocabulary(x.text))
         middle = len(texts)
+        row = {id(x): k for k, x in enumerate(quotable)}
+        members = [[row[id(x)] for x in chunks.sentences[p.first:p.last + 1] if x.quotable]
+                   if s.derive_passages else [] for p in chunks.passages]
         texts.extend(sentence_input(doc.title, chunks.passage_text(p, doc.text),
                                     SECTION_SEPARATOR.join(chunks.passage_context(p)))
-                     for p in chunks.passages)
+                     for p, m in zip(chunks.passages, members) if not m)
         inputs.bounds.append((first, middle, len(texts)))
+        inputs.members.append(members)
     return inputs
+
+
+def passage_vectors(sentence_vectors: np.ndarray, embedded: np.ndarray,
+                    members: list[list[int]]) -> np.ndarray:
+    """A document's passage vectors: each the normalised mean of its sentences' vectors, or,
+    for a passage without quotable sentences, the next of those embedded from text."""
+    if not members:
+        return embedded
+    out, next_embedded = [], iter(embedded)
+    for rows in members:
+        if rows:
+            mean = sentence_vectors[rows].mean(axis=0)
+            out.append(mean / max(float(np.linalg.norm(mean)), 1e-9))
+        else:
+            out.append(next(next_embedded))
+    width = sentence_vectors.shape[1] if sentence_vectors.size else embedded.shape[1]
+    return np.array(out, dtype=np.float32).reshape(len(out), width)
 
 
 @dataclass
@@ -147,9 +171,12 @@ class Indexer:
     @property
     def model_fingerprint(self) -> str:
         """Describe the embedding setup; vectors are only comparable under the same one."""
-        return json.dumps({"model": self.embedder.name,
-                           "input": "title: sentence" if self.settings.embed_titles else "sentence",
-                           "chunker": CHUNKER_VERSION, "word_vectors": projection_name()})
+        described = {"model": self.embedder.name,
+                     "input": "title: sentence" if self.settings.embed_titles else "sentence",
+                     "chunker": CHUNKER_VERSION, "word_vectors": projection_name()}
+        if self.settings.derive_passages:
+            described["passages"] = "mean of sentences"
+        return json.dumps(described)
 
     def model_mismatch(self) -> str | None:
         """Say which model built the index when it is not the configured one."""
@@ -238,7 +265,11 @@ class Indexer:
         self.catalog.add_documents(self.store, doc_ids)
 
     def _follow(self, changes: list[tuple[Replaced, np.ndarray, np.ndarray]]) -> None:
-        """Mirror this thread's committed write in memory, or reload if others wrote too."""
+        """Mirror this thread's committed write in memory, or reload if others wrote too; a
+        writer that never loaded the index (`qa add`) keeps nothing in memory: the next load
+        reads the store, so memory does not grow with the corpus while it writes."""
+        if self.sentence_index is None:
+            return
         if self.store.last_start_generation == self.loaded_generation:
             for replaced, svec, pvec in changes:
                 self._apply(replaced, svec, pvec)
@@ -304,8 +335,9 @@ class Indexer:
                 if progress:
                     progress(min(i + step, len(texts)), len(texts))
             vectors = np.vstack(parts)
-        return ([(doc, chunks, vectors[a:b], vectors[b:c])
-                 for (doc, chunks), (a, b, c) in zip(inputs.chunked, inputs.bounds)],
+        return ([(doc, chunks, vectors[a:b], passage_vectors(vectors[a:b], vectors[b:c], members))
+                 for (doc, chunks), (a, b, c), members in zip(inputs.chunked, inputs.bounds,
+                                                              inputs.members)],
                 (new_words, project_words(vectors[documents_end:])))
 
     def add(self, docs: Iterable[Document], progress: Progress | None = None,

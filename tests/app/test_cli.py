@@ -138,3 +138,49 @@ def test_command_line_mistakes_get_one_line_and_status_1(tmp_path):
     done = run_qa("add", str(broken), "--data-dir", str(tmp_path / "data"))
     assert done.returncode == 1 and "broken.pdf" in done.stderr
     assert "EOF marker" not in done.stderr  # the PDF library's own chatter stays out
+
+
+@pytest.mark.slow
+def test_an_add_killed_midway_resumes_without_embedding_again_what_it_committed(tmp_path):
+    import os
+    import signal
+    import sqlite3
+    import subprocess
+    import sys
+    import time
+
+    from bench.harness import ROOT, make_doc, run_qa
+    from qa.reading.chunking import chunk_text
+
+    folder, data = tmp_path / "docs", tmp_path / "data"
+    folder.mkdir()
+    for n in range(24):
+        doc = make_doc(f"courier{n:02d}", 30)
+        (folder / f"{doc['doc_id']}.txt").write_text(doc["text"])
+    env = {**os.environ, "VERBATIM_ADD_BATCH_CHARS": "4000"}  # about two documents a batch
+    add = subprocess.Popen([sys.executable, "-m", "api.cli", "add", str(folder), "--data-dir",
+                            str(data)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+    database = data / "verbatim.sqlite3"
+    committed = 0
+    deadline = time.monotonic() + 120
+    while committed < 4 and add.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+        if database.exists():
+            with sqlite3.connect(database) as conn:
+                committed = conn.execute("SELECT count(*) FROM documents").fetchone()[0]
+    assert add.poll() is None, "the add finished before it could be killed"
+    os.kill(add.pid, signal.SIGKILL)
+    add.wait()
+    with sqlite3.connect(database) as conn:  # every document there is whole: no half batch
+        kept = conn.execute("SELECT doc_id, text FROM documents").fetchall()
+        for doc_id, text in kept:
+            rows = conn.execute("SELECT count(*) FROM sentences WHERE doc_id = ?",
+                                (doc_id,)).fetchone()[0]
+            assert rows == len(chunk_text(text).sentences), doc_id
+    assert 4 <= len(kept) < 24
+    again = run_qa("add", str(folder), "--data-dir", str(data), env=env, timeout=300)
+    assert again.returncode == 0, again.stderr
+    assert f"added {24 - len(kept)}, updated 0, unchanged {len(kept)}" in again.stdout
+    embedded = int(again.stdout.split("(")[1].split(" sentences")[0].replace(",", ""))
+    assert embedded == 30 * (24 - len(kept))  # only what the killed run had not committed
