@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import resource
 import shutil
 import subprocess
@@ -78,10 +79,14 @@ def main() -> None:
         added = qa("add", str(folder), "--data-dir", str(index))
         wall = time.perf_counter() - t
         peak = max(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, before) / 1024
-        summary = [x for x in added.stdout.splitlines() if x.startswith("added")]
+        summary = [x for x in added.stdout.splitlines() if x.startswith("documents: added")]
+        disk = sum(f.stat().st_size for f in index.iterdir() if f.is_file())
+        embedded = re.search(r"\(([\d,]+) sentences embedded", summary[0] if summary else "")
+        per = (f" ({disk / 1024 / int(embedded[1].replace(',', '')):.1f} KB per quotable "
+               f"sentence, originals included)" if embedded else "")
         lines += [f"`qa add` of {pages} pages: exit {added.returncode}, "
                   f"{summary[0] if summary else added.stderr[-300:]}; {wall / 60:.1f} min, "
-                  f"peak RSS {peak:.0f} MB.", ""]
+                  f"peak RSS {peak:.0f} MB, {disk / 1e6:.0f} MB on disk{per}.", ""]
         refused = [x for x in added.stderr.splitlines() if x.startswith("skipped")]
         lines += [f"- {x}" for x in refused[:20]] + ([""] if refused else [])
         built = provenance(f"python bench/bench_docs.py --manual {args.manual}")

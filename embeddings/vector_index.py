@@ -2,7 +2,9 @@
 
 Small indexes are exact (a flat scan). Large ones use an inverted-file index (IVF): the vectors
 are clustered and a question is compared only with the closest clusters, which keeps search
-well under a millisecond at a million vectors for a small loss of recall.
+well under a millisecond at a million vectors for a small loss of recall. Either way the vectors
+are held in half precision (float16): half the memory and file size of float32, cosines off by
+less than 1e-4, and a scan no slower.
 """
 
 from __future__ import annotations
@@ -22,11 +24,21 @@ faiss.omp_set_num_threads(1)
 TRAINING_POINTS_PER_LIST = 40
 
 
-def _ivf(ids: np.ndarray, vectors: np.ndarray, dim: int, nprobe: int) -> faiss.IndexIVFFlat:
+HALF = faiss.ScalarQuantizer.QT_fp16
+
+
+def _flat(dim: int) -> faiss.IndexIDMap2:
+    """An exact index of half-precision vectors, keyed by the store's row ids."""
+    return faiss.IndexIDMap2(faiss.IndexScalarQuantizer(dim, HALF, faiss.METRIC_INNER_PRODUCT))
+
+
+def _ivf(ids: np.ndarray, vectors: np.ndarray, dim: int, nprobe: int
+         ) -> faiss.IndexIVFScalarQuantizer:
     """Cluster the vectors (about 4 * sqrt(n) clusters) and file each under its cluster."""
     nlist = max(16, int(4 * np.sqrt(len(vectors))))
     quantizer = faiss.IndexFlatIP(dim)
-    index = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
+    index = faiss.IndexIVFScalarQuantizer(quantizer, dim, nlist, HALF,
+                                          faiss.METRIC_INNER_PRODUCT)
     rng = np.random.default_rng(0)
     sample = rng.choice(len(vectors), min(len(vectors), TRAINING_POINTS_PER_LIST * nlist),
                         replace=False)
@@ -78,7 +90,7 @@ class VectorIndex:
     def __init__(self, dim: int, index: faiss.Index | None = None) -> None:
         """Wrap an index for vectors of size `dim` (an empty exact one by default)."""
         self.dim = dim
-        self._index = index if index is not None else faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+        self._index = index if index is not None else _flat(dim)
 
     @property
     def approximate(self) -> bool:
@@ -112,7 +124,8 @@ class VectorIndex:
         """Cosine similarity of the query to specific stored vectors."""
         if not ids:
             return {}
-        vectors = self._index.reconstruct_batch(np.asarray(ids, dtype=np.int64))
+        vectors = np.asarray(self._index.reconstruct_batch(np.asarray(ids, dtype=np.int64)),
+                             dtype=np.float32)
         # einsum, not `@`: a BLAS product wakes OpenBLAS's threads, whose spinning slows the
         # rest of the answer on a small machine.
         scores = np.einsum("nd,d->n", vectors, np.asarray(query, dtype=np.float32).ravel())

@@ -264,7 +264,7 @@ class PostgresStore(Store):
             for ord_, (passage, vector) in enumerate(zip(chunks.passages, passage_vectors)):
                 copy.write_row((pids[ord_], doc.doc_id, ord_, passage.start, passage.end,
                                 passage.first, passage.last,
-                                chunks.passage_text(passage, doc.text), _blob(vector),
+                                chunks.passage_text(passage, doc.text), _blob(vector, half=True),
                                 store_context(chunks.passage_context(passage))))
         added_s: list[int] = []
         vectors = iter(sentence_vectors)
@@ -277,7 +277,7 @@ class PostgresStore(Store):
                     added_s.append(sids[ord_])
                 copy.write_row((sids[ord_], doc.doc_id, ord_, chunks.home_passage[ord_],
                                 sentence.start, sentence.end, sentence.text, sentence.quotable,
-                                _blob(vector) if vector is not None else None,
+                                _blob(vector, half=True) if vector is not None else None,
                                 sentence.comment, sentence.stored_context,
                                 sentence.location))
         return Replaced(doc.doc_id, removed_s, removed_p, added_s, pids)

@@ -84,9 +84,28 @@ def fts_query(terms: Sequence[str]) -> str:
     return " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
 
 
-def _blob(vector: np.ndarray) -> bytes:
-    """Store a vector as raw float32 bytes."""
+HALF_MARK = b"h"  # first byte of a half-precision vector blob (its length is then odd)
+
+
+def _blob(vector: np.ndarray, half: bool = False) -> bytes:
+    """Store a vector as raw float32 bytes, or marked float16 ones (half the disk: a unit
+    vector's cosines move by less than 1e-4)."""
+    if half:
+        return HALF_MARK + np.ascontiguousarray(vector, dtype=np.float16).tobytes()
     return np.ascontiguousarray(vector, dtype=np.float32).tobytes()
+
+
+def _matrix(blobs: list[bytes]) -> np.ndarray:
+    """Decode stored vector blobs (float32, or float16 behind HALF_MARK) into float32 rows."""
+    if not blobs:
+        return np.zeros((0, 0), dtype=np.float32)
+    sizes = {len(b) for b in blobs}
+    if len(sizes) == 1 and not next(iter(sizes)) % 2:  # all float32
+        return np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(blobs), -1).copy()
+    if len(sizes) == 1:  # all float16
+        raw = np.frombuffer(b"".join(blobs), dtype=np.uint8).reshape(len(blobs), -1)
+        return np.ascontiguousarray(raw[:, 1:]).view(np.float16).astype(np.float32)
+    return np.vstack([_matrix([b]) for b in blobs])  # a store written by both versions
 
 
 class _NothingWritten(Exception):
@@ -384,7 +403,7 @@ class Store:
                 "INSERT INTO passages (doc_id, ord, start, end, first_sentence, last_sentence, "
                 "vector, context) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (doc.doc_id, ord_, passage.start, passage.end, passage.first, passage.last,
-                 _blob(vector), context))
+                 _blob(vector, half=True), context))
             added_p.append(int(cur.lastrowid))
             conn.execute("INSERT INTO passage_fts (rowid, title, body) VALUES (?, ?, ?)",
                          (cur.lastrowid, fts_title(doc.title, context),
@@ -398,7 +417,8 @@ class Store:
                 "vector, comment, context, location) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (doc.doc_id, ord_, chunks.home_passage[ord_], sentence.start, sentence.end,
                  sentence.text, int(sentence.quotable),
-                 _blob(vector) if vector is not None else None, int(sentence.comment),
+                 _blob(vector, half=True) if vector is not None else None,
+                 int(sentence.comment),
                  sentence.stored_context, sentence.location))
             if sentence.quotable:
                 added_s.append(int(cur.lastrowid))
@@ -430,8 +450,7 @@ class Store:
         if not rows:
             return np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32)
         ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-        matrix = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32)
-        return ids, matrix.reshape(len(rows), -1).copy()
+        return ids, _matrix([r[1] for r in rows])
 
     def known_words(self, words: Iterable[str]) -> set[str]:
         """Which of these words already have a vector."""
@@ -453,8 +472,7 @@ class Store:
                                     (after,)).fetchall()
         if not rows:
             return after, [], np.zeros((0, 0), dtype=np.float32)
-        matrix = np.frombuffer(b"".join(r[2] for r in rows), dtype=np.float32)
-        return rows[-1][0], [r[1] for r in rows], matrix.reshape(len(rows), -1).copy()
+        return rows[-1][0], [r[1] for r in rows], _matrix([r[2] for r in rows])
 
     # --- reads for the in-memory catalog ---------------------------------------------------
     def _of_documents(self, sql: str, doc_ids: Sequence[str] | None) -> Iterator[tuple]:
