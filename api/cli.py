@@ -99,6 +99,25 @@ def _serve_workers(settings: Settings, options: dict, empty: bool) -> None:
         uvicorn.run(APP, factory=True, workers=settings.workers, **options)
 
 
+@app.command()
+def mcp(data_dir: DataDir = None,
+        allow_add: Annotated[bool, typer.Option(
+            "--allow-add", help="Let the assistant add documents (add_document).")] = False,
+        no_seeds: NoSeeds = False, store_url: StoreUrl = None) -> None:
+    """Serve the documents to an assistant over MCP on stdin/stdout (Claude Desktop, VS Code,
+    Cursor...): tools ask, search, get_document, list_documents (and add_document)."""
+    import logging
+
+    from api.mcp import build_mcp, key_check
+
+    logging.basicConfig(stream=sys.stderr, level=logging.WARNING)  # stdout carries the protocol
+    with open_service(data_dir, seed=not no_seeds, store_url=store_url) as service:
+        service.warm_up()
+        server = build_mcp(lambda: service, key_check(
+            None, allow_add, "adding documents is off: start `qa mcp` with --allow-add"))
+        server.run("stdio")
+
+
 def main() -> None:
     """Run the CLI; a mistyped command line gets the same one-line `error:` and exit status 1
     as any other bad input (click's default is a usage box and status 2)."""

@@ -13,16 +13,22 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from mcp.server.mcpserver import MCPServer
+from mcp.server.transport_security import TransportSecuritySettings
+from starlette.routing import Route
 
 from api.access import WritePolicy
+from api.mcp import build_mcp, key_check
 from api.metrics import Metrics
 from api.middleware import BodyLimit, ObserveRequests, SecurityHeaders
 from api.openai_schemas import error_body
 from api.routes import answer, completions, documents, health, metrics
+from qa.answering.filters import FilterError
 from qa.app.service import Verbatim
 from qa.config import Settings, describe_errors
 from qa.indexing.indexer import ModelMismatch
 from qa.reading.documents import DocumentError
+from qa.reading.metadata import MetadataError
 
 log = logging.getLogger("verbatim.api")
 STATIC_DIR = Path(__file__).with_name("static")
@@ -37,6 +43,25 @@ def app_from_environment() -> FastAPI:
     configure_logging(settings.log_format)  # a fresh process: the parent's set-up is not inherited
     GuardedHttpToolsProtocol.configure(settings)
     return create_app(settings, seed=settings.seed_on_start)
+
+
+def mount_mcp(app: FastAPI, policy: WritePolicy) -> MCPServer:
+    """Serve the MCP tools at /mcp (Streamable HTTP, one JSON reply per request), writes
+    allowed as on the API; on loopback, requests naming another host or a web page's origin
+    are refused (DNS rebinding), as keyless API writes are."""
+    server = build_mcp(lambda: app.state.verbatim, key_check(policy.api_key, policy.open))
+    security = TransportSecuritySettings(enable_dns_rebinding_protection=False)
+    if policy.loopback_only:
+        security = TransportSecuritySettings(
+            enable_dns_rebinding_protection=True,
+            allowed_hosts=["127.0.0.1:*", "localhost:*", "[::1]:*", "127.0.0.1", "localhost"],
+            allowed_origins=["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"])
+    http = server.streamable_http_app(streamable_http_path="/mcp", stateless_http=True,
+                                      json_response=True, transport_security=security)
+    [route] = [r for r in http.routes if getattr(r, "path", None) == "/mcp"]
+    app.router.routes.append(Route("/mcp", endpoint=route.endpoint,
+                                   methods=["GET", "POST", "DELETE"], include_in_schema=False))
+    return server
 
 
 def create_app(settings: Settings | None = None, service: Verbatim | None = None,
@@ -57,7 +82,8 @@ def create_app(settings: Settings | None = None, service: Verbatim | None = None
             log.warning("%s", mismatch)
         app.state.verbatim = verbatim
         log.info("%s", app.state.write_policy.describe())
-        yield
+        async with mcp_server.session_manager.run():  # /mcp's sessions live with the app
+            yield
         verbatim.close()  # waits for a write in progress, then saves the vector indexes
         log.info("shut down cleanly")
 
@@ -83,6 +109,16 @@ def create_app(settings: Settings | None = None, service: Verbatim | None = None
     async def _bad_document(_: Request, exc: DocumentError) -> JSONResponse:
         return JSONResponse(status_code=422, content={"detail": str(exc)})
 
+    @app.exception_handler(FilterError)
+    async def _bad_filter(request: Request, exc: FilterError) -> JSONResponse:
+        if request.url.path.startswith(completions.PATHS):  # the OpenAI protocol's shape
+            return JSONResponse(status_code=400, content=error_body(str(exc), param="metadata"))
+        return JSONResponse(status_code=422, content={"detail": str(exc)})
+
+    @app.exception_handler(MetadataError)
+    async def _bad_metadata(_: Request, exc: MetadataError) -> JSONResponse:
+        return JSONResponse(status_code=422, content={"detail": str(exc)})
+
     @app.exception_handler(ModelMismatch)
     async def _stale(_: Request, exc: ModelMismatch) -> JSONResponse:
         return JSONResponse(status_code=409, content={"detail": str(exc)})
@@ -103,6 +139,7 @@ def create_app(settings: Settings | None = None, service: Verbatim | None = None
 
     app.openapi = openapi  # type: ignore[method-assign]
     app.state.write_policy = WritePolicy.from_settings(settings)
+    mcp_server = mount_mcp(app, app.state.write_policy)
     app.state.metrics = Metrics(lambda: app.state.verbatim.counts())
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins,

@@ -69,6 +69,10 @@ class ChatCompletionRequest(BaseModel):
     n: int | None = Field(1, description="Only 1: there is one best quote.")
     top_k: int = Field(3, ge=1, le=MAX_TOP_K, strict=True,
                        description="How many ranked answers the `verbatim` field carries.")
+    metadata: dict[str, str] | None = Field(
+        None, description="`filter`: a JSON filter (docs/filters.md) the answer must come "
+                          "from within; `collection`: a collection (or name the model "
+                          "`verbatim:<collection>`).")
 
     @field_validator("n")
     @classmethod
@@ -157,7 +161,7 @@ class ChatCompletionChunk(BaseModel):
 
 
 class ModelCard(BaseModel):
-    """The one model Verbatim serves: its index."""
+    """A model a client may name: the whole index, or one collection of it."""
 
     id: str = MODEL_ID
     object: Literal["model"] = "model"

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    field_validator,
+)
 
 from qa.answering.answerer import Result
 from qa.answering.conversation import MAX_QUESTION_CHARS, clean_question
@@ -12,6 +20,10 @@ from qa.reading.documents import DOC_ID_PATTERN, MAX_DOCUMENT_CHARS
 from qa.reading.formats import SUPPORTED_SUFFIXES
 from qa.storage.records import DocumentSummary
 
+FILTER_DESCRIPTION = (
+    "Answer only from the documents this filter keeps: {\"collection\": \"handbook\"}, "
+    "{\"tags\": {\"in\": [\"hr\"]}}, {\"year\": {\"gte\": 2020}}, and/or/not "
+    "(docs/filters.md). A field, collection or tag that does not exist is refused (422).")
 MAX_MESSAGES = 50
 MAX_TOP_K = 20
 MAX_DOCUMENTS_PER_REQUEST = 100
@@ -25,6 +37,9 @@ class AnswerRequest(BaseModel):
                           examples=["Who carried the torch on the spacewalk?"])
     top_k: int = Field(3, ge=1, le=MAX_TOP_K, strict=True,
                        description="How many ranked answers to return.")
+    collection: str | None = Field(None, max_length=64,
+                                   description="Answer only from this collection.")
+    filter: dict[str, Any] | None = Field(None, description=FILTER_DESCRIPTION)
 
     _clean = field_validator("question")(clean_question)
 
@@ -43,6 +58,9 @@ class ChatRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     messages: list[Message] = Field(..., min_length=1, max_length=MAX_MESSAGES)
     top_k: int = Field(3, ge=1, le=MAX_TOP_K, strict=True)
+    collection: str | None = Field(None, max_length=64,
+                                   description="Answer only from this collection.")
+    filter: dict[str, Any] | None = Field(None, description=FILTER_DESCRIPTION)
 
     @field_validator("messages")
     @classmethod
@@ -80,6 +98,12 @@ class DocumentIn(BaseModel):
     text: str = Field(..., max_length=MAX_DOCUMENT_CHARS)
     url: str | None = Field(None, max_length=2000,
                             description="Where the document lives on the web (http or https).")
+    collection: str | None = Field(None, max_length=64,
+                                   description="Its collection ('default' when not given).")
+    tags: list[str] = Field(default_factory=list, max_length=50)
+    meta: dict[str, StrictStr | StrictInt | StrictFloat] = Field(
+        default_factory=dict, description="Free key-values (strings, numbers, ISO dates) that "
+                                          "filters can match.")
 
 
 class DocumentsIn(BaseModel):
@@ -95,6 +119,8 @@ class DocumentList(BaseModel):
     documents: list[DocumentSummary]
     formats: list[str] = Field(default_factory=lambda: list(SUPPORTED_SUFFIXES),
                                description="File suffixes uploads and `qa add` accept.")
+    collections: list[str] = Field(default_factory=list,
+                                   description="The collections documents are filed under.")
     writes: Literal["open", "key", "off"] = Field(
         "open", description="What adding documents takes here: nothing (open), the API key "
                             "(key), or nothing will do: writes are disabled on this server (off).")

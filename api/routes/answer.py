@@ -15,6 +15,7 @@ from api.schemas import (
 )
 from qa.answering.answerer import Result
 from qa.answering.conversation import Turn, reply_text
+from qa.answering.filters import combine
 
 router = APIRouter(prefix="/v1", tags=["answers"])
 
@@ -27,13 +28,14 @@ def as_json(body: BaseModel | Result) -> Response:
 @router.post("/answer", response_model=Result)
 def answer(body: AnswerRequest, service: Service) -> Response:
     """Answer a question with the best verbatim sentence and its citation."""
-    return as_json(service.ask(body.question, top_k=body.top_k))
+    where = combine(body.collection, body.filter)
+    return as_json(service.ask(body.question, top_k=body.top_k, where=where))
 
 
 @router.post("/chat", response_model=ChatResponse)
 def chat(body: ChatRequest, service: Service) -> Response:
     """Answer the last user message, reading earlier turns to understand follow-ups."""
     turns = [Turn(m.role, m.content) for m in body.messages]
-    result = service.chat(turns, top_k=body.top_k)
+    result = service.chat(turns, top_k=body.top_k, where=combine(body.collection, body.filter))
     content = reply_text(result.answer, result.band)
     return as_json(ChatResponse(message=Reply(content=content), answer=result))

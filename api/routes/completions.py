@@ -35,6 +35,8 @@ from api.openai_schemas import (
 from api.routes.answer import as_json
 from qa.answering.answerer import Result
 from qa.answering.conversation import ABSTAIN_MESSAGE, Turn, reply_text
+from qa.answering.filters import parse_filter
+from qa.app.service import Verbatim
 from qa.reading.layout import SECTION_SEPARATOR, location_label
 
 router = APIRouter(prefix="/v1", tags=["openai"])
@@ -62,11 +64,32 @@ def turns(messages: list[ChatMessage]) -> list[Turn]:
     return [t for t in said if t.content.strip()]
 
 
-def _unknown_model(name: str) -> JSONResponse:
-    """Refuse a model name other than the index's, as the protocol does."""
+def _unknown_model(name: str, service: Verbatim) -> JSONResponse:
+    """Refuse a model name other than the index's or a collection's, as the protocol does."""
+    names = ", ".join(repr(m) for m in model_names(service))
     return JSONResponse(status_code=404, content=error_body(
-        f"the model {name[:200]!r} does not exist; this server answers as {MODEL_ID!r}",
+        f"the model {name[:200]!r} does not exist; this server answers as {names}",
         param="model", code="model_not_found"))
+
+
+def model_names(service: Verbatim, listed: bool = False) -> list[str]:
+    """The whole index, then each collection as `verbatim:<collection>` (listed only where
+    there are several: one would be the whole index again)."""
+    collections = sorted({d.metadata.collection for d in service.list_documents()})
+    if listed and len(collections) < 2:
+        return [MODEL_ID]
+    return [MODEL_ID, *(f"{MODEL_ID}:{c}" for c in collections)]
+
+
+def _where(body: ChatCompletionRequest) -> dict | None:
+    """The filter a request asks for: the model's collection and the metadata's filter."""
+    extra = body.metadata or {}
+    parts = [{"collection": c} for c in (body.model.partition(":")[2], extra.get("collection"))
+             if c]
+    spec = parse_filter(extra.get("filter"))
+    if spec:
+        parts.append(spec)
+    return None if not parts else parts[0] if len(parts) == 1 else {"and": parts}
 
 
 @router.post("/chat/completions", response_model=ChatCompletion,
@@ -75,10 +98,10 @@ def _unknown_model(name: str) -> JSONResponse:
                                              "`stream: true`."}})
 def chat_completions(body: ChatCompletionRequest, service: Service) -> Response:
     """Answer the conversation's last user message with a quote and its numbered sources."""
-    if body.model != MODEL_ID:
-        return _unknown_model(body.model)
+    if body.model not in model_names(service):
+        return _unknown_model(body.model, service)
     conversation = turns(body.messages)
-    answer = service.chat(conversation, top_k=body.top_k)
+    answer = service.chat(conversation, top_k=body.top_k, where=_where(body))
     quote, sources = reply_parts(answer)
     ident, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
     if body.stream:
@@ -118,14 +141,15 @@ def _events(ident: str, created: int, answer: Result, pieces: list[str]
 
 
 @router.get("/models", response_model=ModelList)
-def models() -> ModelList:
-    """Name the one model a client may ask for: this server's index."""
-    return ModelList(data=[ModelCard(created=STARTED)])
+def models(service: Service) -> ModelList:
+    """Name the models a client may ask for: the whole index, and each collection."""
+    return ModelList(data=[ModelCard(id=name, created=STARTED)
+                           for name in model_names(service, listed=True)])
 
 
 @router.get("/models/{model_id}", response_model=ModelCard)
-def model(model_id: str) -> Response:
-    """Describe the index's model, or refuse another name as the protocol does."""
-    if model_id != MODEL_ID:
-        return _unknown_model(model_id)
-    return as_json(ModelCard(created=STARTED))
+def model(model_id: str, service: Service) -> Response:
+    """Describe one model, or refuse another name as the protocol does."""
+    if model_id not in model_names(service):
+        return _unknown_model(model_id, service)
+    return as_json(ModelCard(id=model_id, created=STARTED))

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from email.message import EmailMessage
 from pathlib import PurePosixPath
+from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi import APIRouter, HTTPException, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
-from starlette.datastructures import UploadFile
+from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.formparsers import MultiPartException, MultiPartParser
 
@@ -27,6 +29,7 @@ from api.schemas import (
 from qa.indexing.indexer import AddReport
 from qa.reading.documents import MAX_DOCUMENT_CHARS, Document, DocumentError, make_document
 from qa.reading.formats import parse_document
+from qa.reading.metadata import Metadata, MetadataError, make_metadata
 
 router = APIRouter(prefix="/v1", tags=["documents"])
 
@@ -37,8 +40,12 @@ _ADD_BODY = {
             "application/json": {"schema": {"$ref": "#/components/schemas/DocumentsIn"}},
             "multipart/form-data": {"schema": {
                 "type": "object", "required": ["files"],
-                "properties": {"files": {"type": "array",
-                                         "items": {"type": "string", "format": "binary"}}}}},
+                "properties": {
+                    "files": {"type": "array", "items": {"type": "string", "format": "binary"}},
+                    "collection": {"type": "string", "description": "for every file"},
+                    "tags": {"type": "string", "description": "comma-separated"},
+                    "meta": {"type": "string", "description": "a JSON object of key-values"},
+                }}},
         },
     }
 }
@@ -71,8 +78,9 @@ async def _json_documents(request: Request) -> list[Document]:
     docs = []
     for i, d in enumerate(body.documents):
         try:
-            docs.append(make_document(d.text, doc_id=d.doc_id, title=d.title, url=d.url or ""))
-        except DocumentError as exc:
+            docs.append(make_document(d.text, doc_id=d.doc_id, title=d.title, url=d.url or "",
+                                      metadata=make_metadata(d.collection, d.tags, d.meta)))
+        except (DocumentError, MetadataError) as exc:
             raise HTTPException(422, f"documents[{i}]: {exc}") from exc
     return docs
 
@@ -119,6 +127,7 @@ async def _uploaded_documents(request: Request) -> list[Document]:
     files = [f for f in form.getlist("files") if isinstance(f, UploadFile)]
     if not files:
         raise HTTPException(422, "no files: send them in the multipart field 'files'")
+    metadata = _form_metadata(form)
     docs = []
     for upload in files:
         name = upload_name(upload)
@@ -126,17 +135,44 @@ async def _uploaded_documents(request: Request) -> list[Document]:
         if len(data) > MAX_DOCUMENT_CHARS:
             raise HTTPException(413, f"{name}: larger than {MAX_DOCUMENT_CHARS} bytes")
         try:
-            docs.append(await run_in_threadpool(parse_document, data, name))
+            doc = await run_in_threadpool(parse_document, data, name)
         except DocumentError as exc:
             raise HTTPException(422, str(exc)) from exc
+        docs.append(dataclasses.replace(doc, metadata=metadata))
     return docs
 
 
+def _form_metadata(form: FormData) -> Metadata:
+    """Metadata sent beside uploaded files: the form fields `collection`, `tags` (repeated,
+    or comma-separated) and `meta` (a JSON object), for every file of the upload."""
+    text = [v for key in ("collection", "tags", "meta") for v in form.getlist(key)
+            if not isinstance(v, str)]
+    if text:
+        raise HTTPException(422, "collection, tags and meta are text fields, not files")
+    tags = [t.strip() for v in form.getlist("tags") for t in str(v).split(",") if t.strip()]
+    try:
+        fields = json.loads(form.get("meta") or "{}")
+    except json.JSONDecodeError as exc:
+        raise HTTPException(422, f"meta is not a JSON object: {exc.msg}") from None
+    if not isinstance(fields, dict):
+        raise HTTPException(422, "meta must be a JSON object of key-values")
+    try:
+        return make_metadata(str(form.get("collection") or "") or None, tags, fields)
+    except MetadataError as exc:
+        raise HTTPException(422, str(exc)) from None
+
+
 @router.get("/documents", response_model=DocumentList)
-def list_documents(request: Request, service: Service) -> DocumentList:
-    """List the indexed documents with their sizes, and what adding one takes."""
-    return DocumentList(documents=service.list_documents(),
-                        writes=request.app.state.write_policy.mode)
+def list_documents(request: Request, service: Service,
+                   collection: Annotated[str | None, Query(max_length=64)] = None,
+                   tag: Annotated[str | None, Query(max_length=100)] = None) -> DocumentList:
+    """List the indexed documents with their sizes and metadata (of one collection, or with
+    one tag, when asked), the collections there are, and what adding one takes."""
+    everything = service.list_documents()
+    shown = [d for d in everything if (collection is None or d.metadata.collection == collection)
+             and (tag is None or tag in d.metadata.tags)]
+    return DocumentList(documents=shown, writes=request.app.state.write_policy.mode,
+                        collections=sorted({d.metadata.collection for d in everything}))
 
 
 @router.get("/documents/{doc_id}", response_model=Document)

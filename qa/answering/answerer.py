@@ -264,23 +264,25 @@ class Answerer:
         return self.params.confidence_of(confidence_features(ranking, matrix))
 
     def answer(self, question: str, top_k: int = 3, context: str = "",
-               abstain: bool = True) -> Result:
-        """Answer a question with the best verbatim sentence and ranked alternatives."""
+               abstain: bool = True, where: dict | None = None) -> Result:
+        """Answer a question with the best verbatim sentence and ranked alternatives, from the
+        documents a filter (`where`) allows."""
         with self._asking_lock:
             self._asking += 1
         try:
-            return self._answer(question, top_k, context, abstain)
+            return self._answer(question, top_k, context, abstain, where)
         finally:
             with self._asking_lock:
                 self._asking -= 1
 
-    def _answer(self, question: str, top_k: int, context: str, abstain: bool) -> Result:
+    def _answer(self, question: str, top_k: int, context: str, abstain: bool,
+                where: dict | None = None) -> Result:
         """Retrieve, rank, group, cite and verify (see `answer`).
 
         An abstention still carries the closest sentences: they are related, not an answer,
         and a script or a reader may want to see what the documents do say.
         """
-        query = Query(question, context)
+        query = Query(question, context, where)
         with self.retriever.retrieve(query) as (view, candidates):  # citations from it too
             if not len(candidates):
                 return Result(question, None, 0.0, True, [])

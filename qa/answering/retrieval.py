@@ -15,6 +15,7 @@ from functools import cached_property
 
 import numpy as np
 
+from qa.answering.filters import select
 from qa.config import CANDIDATES, PASSAGE_CANDIDATES
 from qa.indexing.indexer import Indexer, Snapshot
 from qa.storage.records import SentenceRow
@@ -30,6 +31,8 @@ class Query:
 
     text: str
     context: str = ""
+    # Which documents may answer (a filter, `qa.answering.filters`); None: all of them.
+    where: dict | None = field(default=None, compare=False, hash=False)
 
     @cached_property
     def terms(self) -> list[str]:
@@ -156,12 +159,22 @@ class Retriever:
         The dense searches run first, while BM25 may still be busy. BM25 may have read a newer
         store than the snapshot holds; ids its catalog does not know are left out.
         """
-        dense_s = view.sentences.search(q, self.sentences)
-        dense_p = view.passages.search(q, self.passages)
-        s_lex, p_lex = lexical.result()
+        catalog = view.catalog
+        allowed = select(query.where, catalog.metadata())
+        if allowed is None:
+            dense_s = view.sentences.search(q, self.sentences)
+            dense_p = view.passages.search(q, self.passages)
+            s_lex, p_lex = lexical.result()
+        else:  # searched among the allowed rows only, so the filter keeps its best answers
+            s_ok, p_ok = catalog.rows_of(allowed)
+            dense_s = view.sentences.search(q, self.sentences, np.asarray(s_ok, np.int64))
+            dense_p = view.passages.search(q, self.passages, np.asarray(p_ok, np.int64))
+            s_lex, p_lex = lexical.result()
+            s_set, p_set = set(s_ok), set(p_ok)
+            s_lex = {i: v for i, v in s_lex.items() if i in s_set}
+            p_lex = {i: v for i, v in p_lex.items() if i in p_set}
         ids = set(dense_s) | set(top_scored(s_lex, self.sentences))
         top_p = top_scored(p_lex, self.passages)
-        catalog = view.catalog
         ids.update(catalog.sentences_of_passages(set(dense_p) | set(top_p)))
         rows = catalog.sentences(ids)
         if not rows:

@@ -15,11 +15,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from qa.answering.filters import FilterError, combine, parse_filter
 from qa.config import get_settings
 from qa.indexing.indexer import Encoder, ModelMismatch, Progress
 from qa.reading.documents import DocumentError
 from qa.reading.formats import SUPPORTED_SUFFIXES
 from qa.reading.layout import SECTION_SEPARATOR, location_label
+from qa.reading.metadata import MetadataError, make_metadata, parse_pairs
 
 if TYPE_CHECKING:
     from qa.answering.answerer import Citation
@@ -39,6 +41,9 @@ StoreUrl = Annotated[str | None, typer.Option(
     "--store-url", envvar="VERBATIM_STORE_URL", show_envvar=True,
     help="A shared PostgreSQL store (postgresql://user@host/db) for replicas; the data dir "
          "then holds this machine's copy. Default: SQLite in the data dir.")]
+Collection = Annotated[str | None, typer.Option(
+    "--collection", help="The collection: documents added go in it, questions are answered "
+                         "from it alone.")]
 
 
 def fail(message: str, code: int = 1) -> None:
@@ -72,7 +77,7 @@ def open_service(data_dir: Path | None, seed: bool = False, store_url: str | Non
                 service.ensure_seeded(progress)
         yield service
         service.close()
-    except (DocumentError, ModelMismatch, StoreUrlError) as exc:
+    except (DocumentError, ModelMismatch, StoreUrlError, FilterError, MetadataError) as exc:
         fail(str(exc))
 
 
@@ -152,16 +157,24 @@ def ask(question: Annotated[str, typer.Argument(help="The question to answer.")]
         top_k: Annotated[int, typer.Option("--top-k", min=1, max=20,
                                            help="How many ranked answers.")] = 3,
         as_json: Annotated[bool, typer.Option("--json", help="Print the API's JSON.")] = False,
+        collection: Collection = None,
+        where: Annotated[str | None, typer.Option(
+            "--filter", help='Answer only from the documents a JSON filter keeps, e.g. '
+                             '\'{"tags": {"in": ["hr"]}}\' (docs/filters.md).')] = None,
         data_dir: DataDir = None, no_seeds: NoSeeds = False, store_url: StoreUrl = None) -> None:
-    """Answer a question from the indexed documents."""
+    """Answer a question from the indexed documents (or from some of them)."""
     from qa.answering.conversation import clean_question
 
     try:
         question = clean_question(question)
     except ValueError as exc:
         fail(f"the question {exc}")
+    try:
+        spec = combine(collection, parse_filter(where))
+    except FilterError as exc:
+        fail(str(exc))
     with open_service(data_dir, seed=not no_seeds, store_url=store_url) as service:
-        result = service.ask(question, top_k=top_k)
+        result = service.ask(question, top_k=top_k, where=spec)
     if as_json:
         typer.echo(json.dumps(asdict(result), ensure_ascii=False, indent=2))
         return
@@ -194,11 +207,21 @@ def _where(citation: Citation) -> str:
 @app.command(help=f"Add or update documents ({' '.join(SUPPORTED_SUFFIXES)}); unchanged ones "
                   "are skipped.")
 def add(paths: Annotated[list[Path], typer.Argument(help="Files or folders to index.")],
+        collection: Collection = None,
+        tags: Annotated[list[str] | None, typer.Option(
+            "--tag", help="A tag for every document added (repeat for more).")] = None,
+        fields: Annotated[list[str] | None, typer.Option(
+            "--meta", help="A key=value every document added carries (repeat for more); "
+                           "a number is stored as one.")] = None,
         data_dir: DataDir = None, store_url: StoreUrl = None, dask: Dask = None) -> None:
     """Index files and folders the way uploads are, for operators working on the server."""
+    try:
+        metadata = make_metadata(collection, tags, parse_pairs(fields or []))
+    except MetadataError as exc:
+        fail(str(exc))
     with open_service(data_dir, store_url=store_url) as service, _cluster(dask, service) as encode:
         with _document_progress() as (steps, texts):
-            report = service.add_paths(paths, texts, encode, steps)
+            report = service.add_paths(paths, texts, encode, steps, metadata)
     for skipped in report.skipped + report.failed:
         typer.echo(f"skipped {skipped}", err=True)
     for renamed in report.renamed:
@@ -266,15 +289,18 @@ def remove(doc_ids: Annotated[list[str], typer.Argument(help="Ids of the documen
 @app.command()
 def documents(data_dir: DataDir = None,
               as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-              store_url: StoreUrl = None) -> None:
-    """List the indexed documents."""
+              collection: Collection = None, store_url: StoreUrl = None) -> None:
+    """List the indexed documents (of one collection), with their collection and tags."""
     with open_service(data_dir, store_url=store_url, existing=True) as service:
-        rows = service.list_documents()
+        rows = [r for r in service.list_documents()
+                if collection is None or r.metadata.collection == collection]
     if as_json:
         typer.echo(json.dumps([asdict(r) for r in rows], ensure_ascii=False, indent=2))
         return
     for r in rows:
-        typer.echo(f"{r.doc_id}\t{r.sentences} sentences\t{r.title}")
+        tags = f" [{', '.join(r.metadata.tags)}]" if r.metadata.tags else ""
+        typer.echo(f"{r.doc_id}\t{r.metadata.collection}{tags}\t{r.sentences} sentences\t"
+                   f"{r.title}")
     typer.echo(f"{len(rows)} documents")
 
 

@@ -5,14 +5,16 @@ The CLI and the HTTP API both go through it, so they behave the same.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from embeddings.model import Embedder
-from qa.answering.answerer import Answerer, Result
+from qa.answering.answerer import Answer, Answerer, Result
 from qa.answering.conversation import Turn, conversation_context
+from qa.answering.filters import select
 from qa.answering.retrieval import Retriever
 from qa.answering.verification import Verifier
 from qa.config import Settings, backend_of
@@ -20,6 +22,7 @@ from qa.indexing.indexer import AddReport, Encoder, Indexer, ModelMismatch, Prog
 from qa.indexing.runtime import make_embedder
 from qa.reading.documents import Document, DocumentError, check_distinct_ids
 from qa.reading.files import find_document_files, load_file
+from qa.reading.metadata import Metadata
 from qa.storage.protocols import DocumentStore
 from qa.storage.records import DocumentSummary, Original
 
@@ -102,13 +105,15 @@ class Verbatim:
 
     def add_paths(self, paths: Sequence[Path], progress: Progress | None = None,
                   encode: Encoder | None = None,
-                  steps: DocumentProgress | None = None) -> AddReport:
+                  steps: DocumentProgress | None = None,
+                  metadata: Metadata | None = None) -> AddReport:
         """Index files and folders from disk, a batch of documents at a time: each batch is
         read, embedded and committed before the next is read, so memory stays bounded by
         `add_batch_chars` whatever the folder's size, and a run stopped midway keeps every
         batch it committed (run again, they are skipped as unchanged). A file that cannot be
         read is named in the report's `failed` and the rest indexed; two files that would
-        share an id both get in (`renamed` says under which). `steps` hears each phase."""
+        share an id both get in (`renamed` says under which). `steps` hears each phase;
+        every document gets `metadata` (collection, tags, key-values) when given."""
         found = find_document_files(list(paths))
         report = AddReport(skipped=list(found.skipped), renamed=list(found.renamed))
         total, done = len(found.files), 0
@@ -123,6 +128,8 @@ class Verbatim:
         for path, relative in found.files:
             try:
                 doc = load_file(path, relative, doc_id=found.ids[relative])
+                if metadata is not None:
+                    doc = dataclasses.replace(doc, metadata=metadata)
                 batch.append(doc)
                 size += len(doc.text)
             except DocumentError as exc:
@@ -166,19 +173,32 @@ class Verbatim:
         return self.indexer.rebuild(progress, encode)
 
     def ask(self, question: str, top_k: int = 3, context: str = "",
-            abstain: bool = True) -> Result:
+            abstain: bool = True, where: dict | None = None) -> Result:
         """Answer one question (`abstain=False` quotes the best sentence whatever its
-        confidence, which is how evaluation sees every ranking)."""
+        confidence, which is how evaluation sees every ranking), from the documents the
+        filter `where` allows (all when None; FilterError names what exists)."""
         self._ready()
         mismatch = self.indexer.model_mismatch()
         if mismatch:
             raise ModelMismatch(mismatch)
-        return self.answerer.answer(question, top_k=top_k, context=context, abstain=abstain)
+        return self.answerer.answer(question, top_k=top_k, context=context, abstain=abstain,
+                                    where=where)
 
-    def chat(self, turns: Sequence[Turn], top_k: int = 3, abstain: bool = True) -> Result:
+    def chat(self, turns: Sequence[Turn], top_k: int = 3, abstain: bool = True,
+             where: dict | None = None) -> Result:
         """Answer the last user turn, reading earlier turns for what a follow-up refers to."""
         return self.ask(turns[-1].content, top_k=top_k, context=conversation_context(turns),
-                        abstain=abstain)
+                        abstain=abstain, where=where)
+
+    def check_filter(self, where: dict | None) -> frozenset[str] | None:
+        """The documents a filter keeps, or FilterError naming what exists, before any work."""
+        self._ready()
+        return select(where, self.indexer.catalog.metadata())
+
+    def search(self, query: str, top_k: int = 10, where: dict | None = None) -> list[Answer]:
+        """The sentences that best match a query, ranked, whether or not one answers it: for
+        assistants and scripts that read the passages themselves."""
+        return self.ask(query, top_k=top_k, abstain=False, where=where).answers
 
     def list_documents(self) -> list[DocumentSummary]:
         """List what is indexed, for the documents page, the API and `qa documents`."""

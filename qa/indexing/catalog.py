@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
+from qa.reading.metadata import Metadata
 from qa.storage.protocols import DocumentStore
 from qa.storage.records import PassageRow, SentenceRow
 from qa.text import memo
@@ -32,6 +33,7 @@ class Catalog:
         self._doc_passages: dict[str, list[int]] = {}
         self._quotable: dict[str, dict[int, int]] = {}  # doc -> sentence ord -> sentence id
         self._titles: dict[str, str] = {}
+        self._metadata: dict[str, tuple[str, Metadata]] = {}  # doc -> (source, metadata)
         self._word_position: dict[str, int] = {}  # word -> row of `word_vectors`
         self.word_vectors = np.zeros((0, 0), dtype=np.float32)
         self._last_word = 0  # the store's row id of the last word read
@@ -63,6 +65,7 @@ class Catalog:
             self._passage_keys[passage.id] = key
             self._doc_passages.setdefault(passage.doc_id, []).append(passage.id)
         self._titles.update(store.titles(doc_ids))
+        self._metadata.update(store.metadata(doc_ids))
         self._take_words(store)
 
     def _take_words(self, store: DocumentStore) -> None:
@@ -87,6 +90,7 @@ class Catalog:
         for pid in self._doc_passages.pop(doc_id, ()):
             del self._passages[self._passage_keys.pop(pid)]
         texts.append(self._titles.pop(doc_id, ""))
+        self._metadata.pop(doc_id, None)
         for text in texts:
             self._sentence_words.pop(text, None)
         memo.forget(texts)
@@ -147,6 +151,19 @@ class Catalog:
     def passage(self, doc_id: str, ord_: int) -> PassageRow | None:
         """The passage a sentence calls home, by its document and position."""
         return self._passages.get((doc_id, ord_))
+
+    def metadata(self) -> dict[str, tuple[str, Metadata]]:
+        """Every document's source and metadata, which filters select documents by."""
+        return self._metadata
+
+    def rows_of(self, doc_ids: Iterable[str]) -> tuple[list[int], list[int]]:
+        """The quotable sentence and passage ids of some documents: what a filter allows."""
+        sentences: list[int] = []
+        passages: list[int] = []
+        for doc_id in doc_ids:
+            sentences.extend(self._quotable.get(doc_id, {}).values())
+            passages.extend(self._doc_passages.get(doc_id, ()))
+        return sentences, passages
 
     def titles(self, doc_ids: Iterable[str]) -> dict[str, str]:
         """Titles of the given documents."""

@@ -14,6 +14,7 @@ from typing import Annotated, NamedTuple
 from pydantic import Field
 
 from qa.reading.layout import Layout
+from qa.reading.metadata import Metadata
 
 MAX_TITLE_CHARS = 200
 MAX_DOCUMENT_CHARS = 10_000_000  # of text, however small the file it was extracted from
@@ -57,6 +58,9 @@ class Document:
     original: Annotated[bytes | None, Field(exclude=True)] = field(default=None, repr=False,
                                                                    compare=False)
     original_id: Annotated[str, Field(exclude=True)] = field(default="", compare=False)
+    metadata: Annotated[Metadata, Field(
+        description="Its collection, tags and key-values, which questions can be limited by."
+    )] = field(default_factory=Metadata)
 
     def __post_init__(self) -> None:
         """Address the original's bytes by their hash, so a file added twice is kept once."""
@@ -75,6 +79,8 @@ class Document:
             digest.update(self.layout.to_json().encode("utf-8"))
         if self.url or self.original_id:
             digest.update(f"\0{self.url}\0{self.original_id}".encode())
+        if self.metadata != Metadata():
+            digest.update(f"\0{self.metadata.fingerprint()}".encode())
         return digest.hexdigest()
 
 
@@ -139,7 +145,8 @@ def _require_unicode(value: str, what: str) -> None:
 
 def make_document(text: str, doc_id: str | None = None, title: str | None = None,
                   source: str = "", layout: Layout | None = None, url: str = "",
-                  original: bytes | None = None, media_type: str = "") -> Document:
+                  original: bytes | None = None, media_type: str = "",
+                  metadata: Metadata | None = None) -> Document:
     """Build a validated document from caller-given text, as the API and the loaders both need."""
     for value, what in ((text, "document text"), (doc_id or "", "doc_id"), (title or "", "title"),
                         (url, "url")):
@@ -157,7 +164,7 @@ def make_document(text: str, doc_id: str | None = None, title: str | None = None
     title = (title or "").strip()[:MAX_TITLE_CHARS] or title_from_text(text) or doc_id
     return Document(doc_id=doc_id, title=title, text=text, source=source, layout=layout,
                     url=url, media_type=media_type if original is not None else "",
-                    original=original)
+                    original=original, metadata=metadata or Metadata())
 
 
 def decode_text(data: bytes, name: str) -> str:

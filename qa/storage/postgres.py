@@ -78,6 +78,9 @@ ALTER TABLE verbatim.documents ADD COLUMN IF NOT EXISTS layout TEXT;
 ALTER TABLE verbatim.documents ADD COLUMN IF NOT EXISTS url TEXT NOT NULL DEFAULT '';
 ALTER TABLE verbatim.documents ADD COLUMN IF NOT EXISTS media_type TEXT NOT NULL DEFAULT '';
 ALTER TABLE verbatim.documents ADD COLUMN IF NOT EXISTS original TEXT NOT NULL DEFAULT '';
+ALTER TABLE verbatim.documents ADD COLUMN IF NOT EXISTS collection TEXT NOT NULL DEFAULT 'default';
+ALTER TABLE verbatim.documents ADD COLUMN IF NOT EXISTS tags TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE verbatim.documents ADD COLUMN IF NOT EXISTS fields TEXT NOT NULL DEFAULT '{}';
 CREATE TABLE IF NOT EXISTS verbatim.originals (
     id TEXT PRIMARY KEY, data BYTEA NOT NULL, media_type TEXT NOT NULL);
 ALTER TABLE verbatim.passages ADD COLUMN IF NOT EXISTS context TEXT NOT NULL DEFAULT '';
@@ -251,11 +254,12 @@ class PostgresStore(Store):
             pg.execute("INSERT INTO verbatim.originals VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
                        (doc.original_id, doc.original, doc.media_type))
         pg.execute("INSERT INTO verbatim.documents (doc_id, title, text, source, content_hash, "
-                   "added_at, layout, url, media_type, original) "
-                   "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                   "added_at, layout, url, media_type, original, collection, tags, fields) "
+                   "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
                    (doc.doc_id, doc.title, doc.text, doc.source, doc.content_hash, time.time(),
                     doc.layout.to_json() if doc.layout is not None else None, doc.url,
-                    doc.media_type, doc.original_id))
+                    doc.media_type, doc.original_id, doc.metadata.collection,
+                    *doc.metadata.to_json()))
         pids = _next_ids(pg, "verbatim.passages_id_seq", len(chunks.passages))
         sids = _next_ids(pg, "verbatim.sentences_id_seq", len(chunks.sentences))
         with pg.cursor().copy(
@@ -413,11 +417,11 @@ class PostgresStore(Store):
         """Insert some documents' rows, ids and vectors as stored, with their FTS rows."""
         titles = {}
         for row in pg.execute("SELECT doc_id, title, text, source, content_hash, added_at, "
-                              "layout, url, media_type, original FROM verbatim.documents "
-                              "WHERE doc_id = ANY(%s)", (doc_ids,)):
+                              "layout, url, media_type, original, collection, tags, fields "
+                              "FROM verbatim.documents WHERE doc_id = ANY(%s)", (doc_ids,)):
             conn.execute("INSERT INTO documents (doc_id, title, text, source, content_hash, "
-                         "added_at, layout, url, media_type, original) "
-                         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
+                         "added_at, layout, url, media_type, original, collection, tags, "
+                         "fields) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
             titles[row[0]] = row[1]
         for pid, doc_id, ord_, start, end, first, last, body, vector, context in pg.execute(
                 'SELECT id, doc_id, ord, start, "end", first_sentence, last_sentence, body, '

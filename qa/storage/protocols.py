@@ -27,6 +27,7 @@ import numpy as np
 if TYPE_CHECKING:
     from qa.reading.chunking import Chunks
     from qa.reading.documents import Document
+    from qa.reading.metadata import Metadata
     from qa.storage.records import DocumentSummary, Original, PassageRow, Replaced, SentenceRow
 
 
@@ -178,6 +179,10 @@ class DocumentStore(LexicalIndex, Protocol):
 
     def titles(self, doc_ids: Sequence[str] | None = None) -> dict[str, str]:
         """Read the titles of some documents (all when None)."""
+        ...
+
+    def metadata(self, doc_ids: Sequence[str] | None = None) -> dict[str, tuple[str, Metadata]]:
+        """Each document's source and metadata (some documents, or all), which filters match."""
         ...
 
     def text_slices(self, spans: Iterable[tuple[str, int, int]]

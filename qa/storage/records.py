@@ -3,7 +3,9 @@ replaced. Every backend returns these, and the catalog, ranking and the API read
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from qa.reading.metadata import Metadata
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +57,7 @@ class DocumentSummary:
     passages: int
     sentences: int
     added_at: float
+    metadata: Metadata = field(default_factory=Metadata)
 
 
 @dataclass(frozen=True)

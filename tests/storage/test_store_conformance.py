@@ -5,15 +5,18 @@ Each test runs against SQLite (the default) and a real PostgreSQL server started
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from qa.answering.filters import select
 from qa.config import Settings
 from qa.reading.chunking import chunk_text
 from qa.reading.documents import Document
+from qa.reading.metadata import Metadata, make_metadata
 from qa.storage.factory import open_store
 from qa.storage.protocols import DocumentStore, LexicalIndex
 
@@ -237,3 +240,26 @@ def test_a_deleted_documents_original_gives_its_space_back(tmp_path):
     assert store._conn().execute(count).fetchone()[0] == 1
     store.delete_document("torch")
     assert store._conn().execute(count).fetchone()[0] == 0
+
+
+def test_metadata_reads_back_and_filters_select_the_same_documents(open_replica):
+    a, b = open_replica("a"), open_replica("b")
+    filed = dataclasses.replace(TORCH, metadata=make_metadata(
+        "space", ["iss", "2013"], {"year": 2013, "published": "2013-11-09", "lang": "en"}))
+    write(a, filed)
+    write(a, RELAY, seed=1)  # no metadata: the default collection
+    b.pull()
+    for store in (a, b):  # the writer and a second process see the same
+        assert store.get_document("torch").metadata == filed.metadata
+        assert store.get_document("relay").metadata == Metadata()
+        listed = {d.doc_id: d.metadata for d in store.list_documents()}
+        assert listed == {"torch": filed.metadata, "relay": Metadata()}
+        documents = store.metadata()
+        assert documents["torch"] == ("a.txt", filed.metadata)
+        assert select({"collection": "space"}, documents) == {"torch"}
+        assert select({"published": {"gte": "2013-11-01", "lt": "2013-12-01"}},
+                      documents) == {"torch"}
+        assert select({"or": [{"tags": "iss"}, {"doc_id": "relay"}]}, documents) == \
+            {"torch", "relay"}
+        assert select({"not": {"collection": "default"}}, documents) == {"torch"}
+    assert a.document_hashes()["torch"] != TORCH.content_hash  # re-filed means re-added

@@ -1,0 +1,175 @@
+"""The Model Context Protocol server: assistants (Claude, Cursor, VS Code...) ask the documents
+and get verbatim quotes with their citations, over stdio (`qa mcp`) or Streamable HTTP (`/mcp`
+on `qa serve`), built on the official `mcp` SDK.
+
+Reads are open as on the API; `add_document` needs what an API write needs (the API key when
+one is set) over HTTP, and `qa mcp --allow-add` over stdio.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import asdict
+from typing import Any
+
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+
+from qa.answering.answerer import Answer, Citation
+from qa.answering.conversation import MAX_QUESTION_CHARS, clean_question
+from qa.answering.filters import FilterError, combine
+from qa.app.service import Verbatim
+from qa.reading.documents import DocumentError, make_document
+from qa.reading.metadata import MetadataError, make_metadata
+
+INSTRUCTIONS = (
+    "Verbatim answers from the user's own documents with exact sentences. Quote the `quote` "
+    "(and the sentences `search` returns) word for word, with their citation (title, section, "
+    "page); do not paraphrase them or add facts they do not state. When `ask` abstains, say "
+    "the documents do not answer; `related` sentences are not answers.")
+MAX_SLICE = 20_000  # characters `get_document` returns at most
+
+WriteCheck = Callable[[Mapping[str, str] | None], str | None]  # headers -> why not, or None
+
+
+def _citation(c: Citation) -> dict[str, Any]:
+    """A citation as an assistant needs it: where the quote stands and how to check it."""
+    return {"doc_id": c.doc_id, "title": c.title, "start": c.start, "end": c.end,
+            "section": c.section, "location": c.location}
+
+
+def _ranked(a: Answer) -> dict[str, Any]:
+    """One ranked sentence with its score and citation."""
+    return {"quote": a.text, "score": round(float(a.score), 4), "citation": _citation(a.citation)}
+
+
+def _where(collection: str | None, filter: dict[str, Any] | None) -> dict | None:
+    """The filter an assistant asked for."""
+    return combine(collection or None, filter or None)
+
+
+def build_mcp(service: Callable[[], Verbatim], may_write: WriteCheck) -> MCPServer:
+    """An MCP server over one Verbatim service (fetched per call: the API builds it late)."""
+    server = MCPServer("verbatim", instructions=INSTRUCTIONS, version="0.1.0")
+
+    def question_of(text: str) -> str:
+        """The question as the API accepts it, or a tool error saying why not."""
+        if len(text) > MAX_QUESTION_CHARS:
+            raise ToolError(f"the question must be at most {MAX_QUESTION_CHARS} characters")
+        try:
+            return clean_question(text)
+        except ValueError as exc:
+            raise ToolError(f"the question {exc}") from None
+
+    @server.tool(description=(
+        "Answer a question from the indexed documents with the one sentence that answers it, "
+        "quoted verbatim, its confidence and band (confident / possible: check the source / "
+        "none: the documents don't say), and its citation (document, character offsets, "
+        "section, page). Quote the answer exactly; never paraphrase it. `collection` or "
+        "`filter` (e.g. {\"tags\": {\"in\": [\"hr\"]}}, {\"year\": {\"gte\": 2020}}) limit the "
+        "documents it may come from."))
+    def ask(question: str, collection: str | None = None, filter: dict[str, Any] | None = None,
+            top_k: int = 3) -> dict[str, Any]:
+        """Answer one question, for an assistant that must quote rather than invent."""
+        top_k = max(1, min(int(top_k), 20))
+        try:
+            result = service().ask(question_of(question), top_k=top_k,
+                                   where=_where(collection, filter))
+        except FilterError as exc:
+            raise ToolError(str(exc)) from None
+        ranked = [_ranked(a) for a in result.answers]
+        if result.abstained:
+            return {"answered": False, "quote": None, "confidence": result.confidence,
+                    "band": result.band, "related": ranked,
+                    "note": "The documents do not answer this; related sentences are not "
+                            "answers."}
+        return {"answered": True, "quote": result.answer, "confidence": result.confidence,
+                "band": result.band, "citation": ranked[0]["citation"], "ranked": ranked}
+
+    @server.tool(description=(
+        "Find the sentences of the indexed documents that best match a query, ranked, each "
+        "quoted verbatim with its citation, whether or not one answers it: for reading around "
+        "a topic. `collection` or `filter` limit the documents searched."))
+    def search(query: str, collection: str | None = None, filter: dict[str, Any] | None = None,
+               top_k: int = 10) -> dict[str, Any]:
+        """Ranked sentences for a query, for an assistant that reads them itself."""
+        top_k = max(1, min(int(top_k), 20))
+        try:
+            found = service().search(question_of(query), top_k=top_k,
+                                     where=_where(collection, filter))
+        except FilterError as exc:
+            raise ToolError(str(exc)) from None
+        return {"results": [_ranked(a) for a in found]}
+
+    @server.tool(description=(
+        "Read a stored document's text (or the characters start..end of it, which is where a "
+        "citation's offsets point), with its title, source, metadata and length."))
+    def get_document(doc_id: str, start: int | None = None, end: int | None = None
+                     ) -> dict[str, Any]:
+        """A document's text around a citation, for checking a quote in context."""
+        doc = service().get_document(doc_id)
+        if doc is None:
+            raise ToolError(f"no document with doc_id {doc_id!r} (list_documents has them)")
+        first = max(0, start or 0)
+        last = min(len(doc.text), end if end is not None else first + MAX_SLICE,
+                   first + MAX_SLICE)
+        if last < first:
+            raise ToolError("end must not come before start")
+        return {"doc_id": doc.doc_id, "title": doc.title, "source": doc.source, "url": doc.url,
+                "metadata": asdict(doc.metadata), "length": len(doc.text), "start": first,
+                "end": last, "text": doc.text[first:last]}
+
+    @server.tool(description="List the indexed documents (of one collection), with their "
+                             "title, collection, tags and size.")
+    def list_documents(collection: str | None = None) -> dict[str, Any]:
+        """What can be asked about, for an assistant choosing a collection or a document."""
+        rows = [r for r in service().list_documents()
+                if collection is None or r.metadata.collection == collection]
+        return {"documents": [{"doc_id": r.doc_id, "title": r.title, "source": r.source,
+                               "collection": r.metadata.collection, "tags": list(r.metadata.tags),
+                               "fields": dict(r.metadata.fields), "sentences": r.sentences}
+                              for r in rows]}
+
+    @server.tool(description=(
+        "Add or replace a document given as text (needs write access: the API key over HTTP)."
+        " It is answerable as soon as this returns."))
+    def add_document(text: str, ctx: Context, title: str | None = None,
+                     doc_id: str | None = None, collection: str | None = None,
+                     tags: list[str] | None = None,
+                     fields: dict[str, str | int | float] | None = None) -> dict[str, Any]:
+        """Add a document on an assistant's behalf, where the operator allows it."""
+        refused = may_write(ctx.headers)
+        if refused:
+            raise ToolError(refused)
+        try:
+            doc = make_document(text, doc_id=doc_id, title=title,
+                                metadata=make_metadata(collection, tags, fields))
+            report = service().add_documents([doc])
+        except (DocumentError, MetadataError) as exc:
+            raise ToolError(str(exc)) from None
+        return {"doc_id": doc.doc_id, "added": bool(report.added), "updated": bool(report.updated),
+                "unchanged": bool(report.unchanged),
+                "sentences_embedded": report.sentences_embedded}
+
+    return server
+
+
+def key_check(api_key: str | None, open_writes: bool,
+              closed: str = "writes are disabled on this server (no API key is set)"
+              ) -> WriteCheck:
+    """Allow MCP writes as the API does: with the API key when one is set, else only where
+    writes are open (a loopback server, `qa mcp --allow-add`); `closed` says why not."""
+    def check(headers: Mapping[str, str] | None) -> str | None:
+        if api_key is not None:
+            given = (headers or {}).get("authorization", "")
+            scheme, _, token = given.partition(" ")
+            if scheme.lower() == "bearer" and secrets.compare_digest(token.encode(),
+                                                                     api_key.encode()):
+                return None
+            return ("add_document changes the index and needs the API key (Authorization: "
+                    "Bearer <key> on the MCP connection)")
+        if open_writes:
+            return None
+        return closed
+    return check
