@@ -44,6 +44,11 @@ StoreUrl = Annotated[str | None, typer.Option(
 Collection = Annotated[str | None, typer.Option(
     "--collection", help="The collection: documents added go in it, questions are answered "
                          "from it alone.")]
+Tags = Annotated[list[str] | None, typer.Option(
+    "--tag", help="A tag for every document added (repeat for more).")]
+Fields = Annotated[list[str] | None, typer.Option(
+    "--meta", help="A key=value every document added carries (repeat for more); a number is "
+                   "stored as one.")]
 
 
 def fail(message: str, code: int = 1) -> None:
@@ -207,12 +212,7 @@ def _where(citation: Citation) -> str:
 @app.command(help=f"Add or update documents ({' '.join(SUPPORTED_SUFFIXES)}); unchanged ones "
                   "are skipped.")
 def add(paths: Annotated[list[Path], typer.Argument(help="Files or folders to index.")],
-        collection: Collection = None,
-        tags: Annotated[list[str] | None, typer.Option(
-            "--tag", help="A tag for every document added (repeat for more).")] = None,
-        fields: Annotated[list[str] | None, typer.Option(
-            "--meta", help="A key=value every document added carries (repeat for more); "
-                           "a number is stored as one.")] = None,
+        collection: Collection = None, tags: Tags = None, fields: Fields = None,
         data_dir: DataDir = None, store_url: StoreUrl = None, dask: Dask = None) -> None:
     """Index files and folders the way uploads are, for operators working on the server."""
     try:
@@ -237,12 +237,17 @@ def add(paths: Annotated[list[Path], typer.Argument(help="Files or folders to in
 def sync(folder: Annotated[Path, typer.Argument(help="The folder to mirror.")],
          watch: Annotated[bool, typer.Option(
              "--watch", help="Keep following the folder until Ctrl-C.")] = False,
+         collection: Collection = None, tags: Tags = None, fields: Fields = None,
          data_dir: DataDir = None, store_url: StoreUrl = None) -> None:
     """Mirror a folder: new and changed files indexed, deleted ones removed, unchanged skipped."""
     from qa.app.sync import FolderSync
 
+    try:
+        metadata = make_metadata(collection, tags, parse_pairs(fields or []))
+    except MetadataError as exc:
+        fail(str(exc))
     with open_service(data_dir, store_url=store_url) as service:
-        mirror = FolderSync(service, folder)
+        mirror = FolderSync(service, folder, metadata)
         failed = _sync_once(mirror)
         if watch:
             typer.echo(f"watching {folder} (Ctrl-C to stop)", err=True)

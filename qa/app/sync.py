@@ -8,6 +8,7 @@ write lock, so a running `qa serve` keeps answering and picks the changes up.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Callable
@@ -18,6 +19,7 @@ from qa.app.service import Verbatim
 from qa.indexing.indexer import Progress
 from qa.reading.documents import Document, DocumentError
 from qa.reading.files import find_document_files, load_file
+from qa.reading.metadata import Metadata
 
 
 @dataclass
@@ -44,12 +46,13 @@ class SyncReport:
 class FolderSync:
     """Keeps one folder's documents in the index in step with the files on disk."""
 
-    def __init__(self, service: Verbatim, folder: Path) -> None:
-        """Name the folder to mirror; it must exist."""
+    def __init__(self, service: Verbatim, folder: Path, metadata: Metadata | None = None) -> None:
+        """Name the folder to mirror (it must exist) and the metadata its documents carry."""
         if not folder.is_dir():
             raise DocumentError(f"{folder}: no such folder")
         self.service = service
         self.folder = folder
+        self.metadata = metadata or Metadata()
         self._key = f"sync:{folder.resolve()}"
 
     def _known(self) -> dict[str, list[str]]:
@@ -73,14 +76,16 @@ class FolderSync:
                 report.failed.append(f"{relative}: {exc.strerror or exc}")
                 continue
             doc_id = found.ids[relative]
-            digest = hashlib.sha256(data).hexdigest()
+            # New metadata (another --collection) re-files every document, bytes unchanged.
+            digest = hashlib.sha256(data + self.metadata.fingerprint().encode()).hexdigest()
             before = known.get(relative)
             if before and before == [digest, doc_id] and doc_id in stored:
                 seen[relative] = before
                 report.unchanged += 1
                 continue
             try:
-                doc = load_file(path, relative, data, doc_id)
+                doc = dataclasses.replace(load_file(path, relative, data, doc_id),
+                                          metadata=self.metadata)
             except DocumentError as exc:
                 report.failed.append(str(exc))
                 if before:  # keep the last good version rather than losing it

@@ -184,3 +184,30 @@ def test_an_add_killed_midway_resumes_without_embedding_again_what_it_committed(
     assert f"added {24 - len(kept)}, updated 0, unchanged {len(kept)}" in again.stdout
     embedded = int(again.stdout.split("(")[1].split(" sentences")[0].replace(",", ""))
     assert embedded == 30 * (24 - len(kept))  # only what the killed run had not committed
+
+
+def test_documents_are_filed_in_collections_and_questions_kept_to_them(cli, tmp_path):
+    hr, ops = tmp_path / "hr", tmp_path / "ops"
+    hr.mkdir()
+    ops.mkdir()
+    (hr / "leave.txt").write_text("Holidays\n\nEvery employee gets twenty-five days of leave a year.")
+    (ops / "backup.txt").write_text("Backups\n\nThe backup of the file server takes four hours.")
+    assert cli("add", str(hr), "--collection", "handbook", "--tag", "hr",
+               "--meta", "year=2024").exit_code == 0
+    assert cli("sync", str(ops), "--collection", "ops").exit_code == 0
+    listed = cli("documents", "--collection", "handbook").output
+    assert "leave\thandbook [hr]" in listed and "backup" not in listed
+    body = json.loads(cli("ask", "How long does the backup take?", "--json", "--no-seeds",
+                          "--collection", "handbook").stdout)
+    assert {a["citation"]["doc_id"] for a in body["answers"]} == {"leave"}
+    body = json.loads(cli("ask", "How long does it take?", "--json", "--no-seeds",
+                          "--filter", '{"year": {"gte": 2024}}').stdout)
+    assert {a["citation"]["doc_id"] for a in body["answers"]} == {"leave"}
+    typo = cli("ask", "How long?", "--no-seeds", "--collection", "handbok")
+    assert typo.exit_code == 1 and "no collection 'handbok'; collections: handbook, ops" in \
+        typo.output
+    bad = cli("add", str(hr), "--meta", "year")
+    assert bad.exit_code == 1 and "write a field as key=value" in bad.output
+    # The same folder synced into another collection moves its documents there.
+    assert "updated 1" in cli("sync", str(ops), "--collection", "archive").output
+    assert "backup\tarchive" in cli("documents").output
