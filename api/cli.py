@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import sys
 from contextlib import closing
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -33,6 +34,10 @@ def serve(data_dir: DataDir = None,
               "--log-format", help="auto (text at a terminal, JSON otherwise), json or text.")] = None,
           workers: Annotated[int | None, typer.Option(
               help="Server processes (default 1); more answer questions in parallel.")] = None,
+          api_keys: Annotated[Path | None, typer.Option(
+              "--api-keys", envvar="VERBATIM_API_KEYS_FILE", show_envvar=True,
+              help="A JSON file of scoped keys (collections, read/write); every request then "
+                   "needs a key.")] = None,
           no_seeds: NoSeeds = False, store_url: StoreUrl = None) -> None:
     """Serve the chat page and the HTTP API (indexes the seeds on first start)."""
     # Imported here: the other commands should not pay for loading the web stack.
@@ -48,10 +53,18 @@ def serve(data_dir: DataDir = None,
                                 allow_open_writes=allow_open_writes or None,
                                 cors_origins=cors_origin or None, log_format=log_format,
                                 workers=workers, seed_on_start=False if no_seeds else None,
+                                api_keys_file=api_keys,
                                 store_url=store_url)
     except ValidationError as exc:
         fail(describe_errors(exc.errors()))
+    from api.access import KeysFileError, load_scoped_keys
     from qa.config import StoreUrlError
+
+    if settings.api_keys_file is not None:  # a broken keys file stops the start, clearly
+        try:
+            load_scoped_keys(settings.api_keys_file)
+        except KeysFileError as exc:
+            fail(str(exc))
     from qa.storage.factory import open_store
 
     try:  # reach the store (and bring this machine's copy up to date) before serving
@@ -108,13 +121,12 @@ def mcp(data_dir: DataDir = None,
     Cursor...): tools ask, search, get_document, list_documents (and add_document)."""
     import logging
 
-    from api.mcp import build_mcp, key_check
+    from api.mcp import build_mcp, local_access
 
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING)  # stdout carries the protocol
     with open_service(data_dir, seed=not no_seeds, store_url=store_url) as service:
         service.warm_up()
-        server = build_mcp(lambda: service, key_check(
-            None, allow_add, "adding documents is off: start `qa mcp` with --allow-add"))
+        server = build_mcp(lambda: service, local_access(allow_add))
         server.run("stdio")
 
 

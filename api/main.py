@@ -18,7 +18,7 @@ from mcp.server.transport_security import TransportSecuritySettings
 from starlette.routing import Route
 
 from api.access import WritePolicy
-from api.mcp import build_mcp, key_check
+from api.mcp import build_mcp, http_access
 from api.metrics import Metrics
 from api.middleware import BodyLimit, ObserveRequests, SecurityHeaders
 from api.openai_schemas import error_body
@@ -49,7 +49,7 @@ def mount_mcp(app: FastAPI, policy: WritePolicy) -> MCPServer:
     """Serve the MCP tools at /mcp (Streamable HTTP, one JSON reply per request), writes
     allowed as on the API; on loopback, requests naming another host or a web page's origin
     are refused (DNS rebinding), as keyless API writes are."""
-    server = build_mcp(lambda: app.state.verbatim, key_check(policy.api_key, policy.open))
+    server = build_mcp(lambda: app.state.verbatim, http_access(policy))
     security = TransportSecuritySettings(enable_dns_rebinding_protection=False)
     if policy.loopback_only:
         security = TransportSecuritySettings(

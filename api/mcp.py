@@ -2,13 +2,13 @@
 and get verbatim quotes with their citations, over stdio (`qa mcp`) or Streamable HTTP (`/mcp`
 on `qa serve`), built on the official `mcp` SDK.
 
-Reads are open as on the API; `add_document` needs what an API write needs (the API key when
-one is set) over HTTP, and `qa mcp --allow-add` over stdio.
+Over HTTP a call may do what the same key may do on the API (reads open unless scoped keys are
+set; a scoped key sees its collections only; `add_document` needs a key that may write), and
+over stdio `qa mcp --allow-add` lets the assistant add documents.
 """
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import asdict
 from typing import Any
@@ -16,6 +16,7 @@ from typing import Any
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 
+from api.access import Scope, WritePolicy
 from qa.answering.answerer import Answer, Citation
 from qa.answering.conversation import MAX_QUESTION_CHARS, clean_question
 from qa.answering.filters import FilterError, combine
@@ -30,7 +31,8 @@ INSTRUCTIONS = (
     "the documents do not answer; `related` sentences are not answers.")
 MAX_SLICE = 20_000  # characters `get_document` returns at most
 
-WriteCheck = Callable[[Mapping[str, str] | None], str | None]  # headers -> why not, or None
+# What a caller may do, from its request's headers (None over stdio): a scope, or why not.
+Access = Callable[[Mapping[str, str] | None], Scope | str]
 
 
 def _citation(c: Citation) -> dict[str, Any]:
@@ -49,9 +51,17 @@ def _where(collection: str | None, filter: dict[str, Any] | None) -> dict | None
     return combine(collection or None, filter or None)
 
 
-def build_mcp(service: Callable[[], Verbatim], may_write: WriteCheck) -> MCPServer:
-    """An MCP server over one Verbatim service (fetched per call: the API builds it late)."""
+def build_mcp(service: Callable[[], Verbatim], access: Access) -> MCPServer:
+    """An MCP server over one Verbatim service (fetched per call: the API builds it late);
+    every tool sees only what the caller's scope allows."""
     server = MCPServer("verbatim", instructions=INSTRUCTIONS, version="0.1.0")
+
+    def scope_of(ctx: Context) -> Scope:
+        """The caller's scope, or a tool error saying why it may not read."""
+        scope = access(ctx.headers)
+        if isinstance(scope, str):
+            raise ToolError(scope)
+        return scope
 
     def question_of(text: str) -> str:
         """The question as the API accepts it, or a tool error saying why not."""
@@ -69,13 +79,14 @@ def build_mcp(service: Callable[[], Verbatim], may_write: WriteCheck) -> MCPServ
         "section, page). Quote the answer exactly; never paraphrase it. `collection` or "
         "`filter` (e.g. {\"tags\": {\"in\": [\"hr\"]}}, {\"year\": {\"gte\": 2020}}) limit the "
         "documents it may come from."))
-    def ask(question: str, collection: str | None = None, filter: dict[str, Any] | None = None,
-            top_k: int = 3) -> dict[str, Any]:
+    def ask(question: str, ctx: Context, collection: str | None = None,
+            filter: dict[str, Any] | None = None, top_k: int = 3) -> dict[str, Any]:
         """Answer one question, for an assistant that must quote rather than invent."""
         top_k = max(1, min(int(top_k), 20))
+        within = scope_of(ctx).collections
         try:
             result = service().ask(question_of(question), top_k=top_k,
-                                   where=_where(collection, filter))
+                                   where=_where(collection, filter), within=within)
         except FilterError as exc:
             raise ToolError(str(exc)) from None
         ranked = [_ranked(a) for a in result.answers]
@@ -91,13 +102,14 @@ def build_mcp(service: Callable[[], Verbatim], may_write: WriteCheck) -> MCPServ
         "Find the sentences of the indexed documents that best match a query, ranked, each "
         "quoted verbatim with its citation, whether or not one answers it: for reading around "
         "a topic. `collection` or `filter` limit the documents searched."))
-    def search(query: str, collection: str | None = None, filter: dict[str, Any] | None = None,
-               top_k: int = 10) -> dict[str, Any]:
+    def search(query: str, ctx: Context, collection: str | None = None,
+               filter: dict[str, Any] | None = None, top_k: int = 10) -> dict[str, Any]:
         """Ranked sentences for a query, for an assistant that reads them itself."""
         top_k = max(1, min(int(top_k), 20))
+        within = scope_of(ctx).collections
         try:
             found = service().search(question_of(query), top_k=top_k,
-                                     where=_where(collection, filter))
+                                     where=_where(collection, filter), within=within)
         except FilterError as exc:
             raise ToolError(str(exc)) from None
         return {"results": [_ranked(a) for a in found]}
@@ -105,11 +117,12 @@ def build_mcp(service: Callable[[], Verbatim], may_write: WriteCheck) -> MCPServ
     @server.tool(description=(
         "Read a stored document's text (or the characters start..end of it, which is where a "
         "citation's offsets point), with its title, source, metadata and length."))
-    def get_document(doc_id: str, start: int | None = None, end: int | None = None
-                     ) -> dict[str, Any]:
+    def get_document(doc_id: str, ctx: Context, start: int | None = None,
+                     end: int | None = None) -> dict[str, Any]:
         """A document's text around a citation, for checking a quote in context."""
+        scope = scope_of(ctx)
         doc = service().get_document(doc_id)
-        if doc is None:
+        if doc is None or not scope.allows(doc.metadata.collection):
             raise ToolError(f"no document with doc_id {doc_id!r} (list_documents has them)")
         first = max(0, start or 0)
         last = min(len(doc.text), end if end is not None else first + MAX_SLICE,
@@ -122,10 +135,11 @@ def build_mcp(service: Callable[[], Verbatim], may_write: WriteCheck) -> MCPServ
 
     @server.tool(description="List the indexed documents (of one collection), with their "
                              "title, collection, tags and size.")
-    def list_documents(collection: str | None = None) -> dict[str, Any]:
+    def list_documents(ctx: Context, collection: str | None = None) -> dict[str, Any]:
         """What can be asked about, for an assistant choosing a collection or a document."""
-        rows = [r for r in service().list_documents()
-                if collection is None or r.metadata.collection == collection]
+        scope = scope_of(ctx)
+        rows = [r for r in service().list_documents() if scope.allows(r.metadata.collection)
+                and (collection is None or r.metadata.collection == collection)]
         return {"documents": [{"doc_id": r.doc_id, "title": r.title, "source": r.source,
                                "collection": r.metadata.collection, "tags": list(r.metadata.tags),
                                "fields": dict(r.metadata.fields), "sentences": r.sentences}
@@ -139,14 +153,24 @@ def build_mcp(service: Callable[[], Verbatim], may_write: WriteCheck) -> MCPServ
                      tags: list[str] | None = None,
                      fields: dict[str, str | int | float] | None = None) -> dict[str, Any]:
         """Add a document on an assistant's behalf, where the operator allows it."""
-        refused = may_write(ctx.headers)
-        if refused:
-            raise ToolError(refused)
+        scope = access(ctx.headers)
+        if isinstance(scope, str) or not scope.write:
+            raise ToolError(scope if isinstance(scope, str) else
+                            "adding documents needs write access: the API key (Authorization: "
+                            "Bearer <key>) over HTTP, `qa mcp --allow-add` over stdio")
         try:
             doc = make_document(text, doc_id=doc_id, title=title,
                                 metadata=make_metadata(collection, tags, fields))
-            report = service().add_documents([doc])
         except (DocumentError, MetadataError) as exc:
+            raise ToolError(str(exc)) from None
+        stored = service().get_document(doc.doc_id)
+        if not scope.allows(doc.metadata.collection) or (
+                stored is not None and not scope.allows(stored.metadata.collection)):
+            raise ToolError(f"this key may not write to the collection "
+                            f"{doc.metadata.collection!r} (or replace {doc.doc_id!r})")
+        try:
+            report = service().add_documents([doc])
+        except DocumentError as exc:
             raise ToolError(str(exc)) from None
         return {"doc_id": doc.doc_id, "added": bool(report.added), "updated": bool(report.updated),
                 "unchanged": bool(report.unchanged),
@@ -155,21 +179,19 @@ def build_mcp(service: Callable[[], Verbatim], may_write: WriteCheck) -> MCPServ
     return server
 
 
-def key_check(api_key: str | None, open_writes: bool,
-              closed: str = "writes are disabled on this server (no API key is set)"
-              ) -> WriteCheck:
-    """Allow MCP writes as the API does: with the API key when one is set, else only where
-    writes are open (a loopback server, `qa mcp --allow-add`); `closed` says why not."""
-    def check(headers: Mapping[str, str] | None) -> str | None:
-        if api_key is not None:
-            given = (headers or {}).get("authorization", "")
-            scheme, _, token = given.partition(" ")
-            if scheme.lower() == "bearer" and secrets.compare_digest(token.encode(),
-                                                                     api_key.encode()):
-                return None
-            return ("add_document changes the index and needs the API key (Authorization: "
-                    "Bearer <key> on the MCP connection)")
-        if open_writes:
-            return None
-        return closed
-    return check
+def http_access(policy: WritePolicy) -> Access:
+    """What an MCP request over HTTP may do, by its key, as the API decides: reads as the API
+    allows them, writes with a key that may write (or where keyless writes are open)."""
+    def access(headers: Mapping[str, str] | None) -> Scope | str:
+        scheme, _, token = (headers or {}).get("authorization", "").partition(" ")
+        token = token.strip() if scheme.lower() == "bearer" else ""
+        scope = policy.reader(token)
+        if isinstance(scope, str) or scope.write or (token and policy.scope_of(token)):
+            return scope
+        return Scope(scope.collections, read=True, write=policy.open)  # keyless: if open
+    return access
+
+
+def local_access(allow_add: bool) -> Access:
+    """What `qa mcp` over stdio may do: read everything, add documents with --allow-add."""
+    return lambda _headers: Scope(None, read=True, write=allow_add)

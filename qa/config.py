@@ -125,6 +125,11 @@ class Settings(BaseSettings):
         None, description="When set, writes need `Authorization: Bearer <key>`.")
     allow_open_writes: bool = Field(
         False, description="Allow writes without a key on a non-loopback address.")
+    api_keys_file: Path | None = Field(
+        None, description="A JSON file of scoped keys, {\"<key>\": {\"collections\": "
+                          "[\"handbook\"] or \"*\", \"rights\": [\"read\", \"write\"]}}. "
+                          "When set, every request needs a key (one of these, or the API "
+                          "key, which may do everything), and each sees only its collections.")
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="Origins allowed to call the API from a browser "
                                           "(comma-separated; '*' for any). Off by default.")

@@ -6,6 +6,7 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 from pydantic import BaseModel, TypeAdapter
 
+from api.access import Reader
 from api.deps import Service
 from api.schemas import (
     AnswerRequest,
@@ -26,16 +27,18 @@ def as_json(body: BaseModel | Result) -> Response:
 
 
 @router.post("/answer", response_model=Result)
-def answer(body: AnswerRequest, service: Service) -> Response:
+def answer(body: AnswerRequest, service: Service, scope: Reader) -> Response:
     """Answer a question with the best verbatim sentence and its citation."""
     where = combine(body.collection, body.filter)
-    return as_json(service.ask(body.question, top_k=body.top_k, where=where))
+    return as_json(service.ask(body.question, top_k=body.top_k, where=where,
+                               within=scope.collections))
 
 
 @router.post("/chat", response_model=ChatResponse)
-def chat(body: ChatRequest, service: Service) -> Response:
+def chat(body: ChatRequest, service: Service, scope: Reader) -> Response:
     """Answer the last user message, reading earlier turns to understand follow-ups."""
     turns = [Turn(m.role, m.content) for m in body.messages]
-    result = service.chat(turns, top_k=body.top_k, where=combine(body.collection, body.filter))
+    result = service.chat(turns, top_k=body.top_k, where=combine(body.collection, body.filter),
+                          within=scope.collections)
     content = reply_text(result.answer, result.band)
     return as_json(ChatResponse(message=Reply(content=content), answer=result))

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
+from api.access import Reader, Scope
 from api.deps import Service
 from api.openai_schemas import (
     MODEL_ID,
@@ -64,18 +65,19 @@ def turns(messages: list[ChatMessage]) -> list[Turn]:
     return [t for t in said if t.content.strip()]
 
 
-def _unknown_model(name: str, service: Verbatim) -> JSONResponse:
+def _unknown_model(name: str, service: Verbatim, scope: Scope) -> JSONResponse:
     """Refuse a model name other than the index's or a collection's, as the protocol does."""
-    names = ", ".join(repr(m) for m in model_names(service))
+    names = ", ".join(repr(m) for m in model_names(service, scope))
     return JSONResponse(status_code=404, content=error_body(
         f"the model {name[:200]!r} does not exist; this server answers as {names}",
         param="model", code="model_not_found"))
 
 
-def model_names(service: Verbatim, listed: bool = False) -> list[str]:
-    """The whole index, then each collection as `verbatim:<collection>` (listed only where
-    there are several: one would be the whole index again)."""
-    collections = sorted({d.metadata.collection for d in service.list_documents()})
+def model_names(service: Verbatim, scope: Scope, listed: bool = False) -> list[str]:
+    """The whole index, then each collection the caller may read as `verbatim:<collection>`
+    (listed only where there are several: one would be the whole index again)."""
+    collections = sorted({d.metadata.collection for d in service.list_documents()
+                          if scope.allows(d.metadata.collection)})
     if listed and len(collections) < 2:
         return [MODEL_ID]
     return [MODEL_ID, *(f"{MODEL_ID}:{c}" for c in collections)]
@@ -96,12 +98,13 @@ def _where(body: ChatCompletionRequest) -> dict | None:
              responses={200: {"content": {"text/event-stream": {}},
                               "description": "A completion, or server-sent chunks with "
                                              "`stream: true`."}})
-def chat_completions(body: ChatCompletionRequest, service: Service) -> Response:
+def chat_completions(body: ChatCompletionRequest, service: Service, scope: Reader) -> Response:
     """Answer the conversation's last user message with a quote and its numbered sources."""
-    if body.model not in model_names(service):
-        return _unknown_model(body.model, service)
+    if body.model not in model_names(service, scope):
+        return _unknown_model(body.model, service, scope)
     conversation = turns(body.messages)
-    answer = service.chat(conversation, top_k=body.top_k, where=_where(body))
+    answer = service.chat(conversation, top_k=body.top_k, where=_where(body),
+                          within=scope.collections)
     quote, sources = reply_parts(answer)
     ident, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
     if body.stream:
@@ -141,15 +144,15 @@ def _events(ident: str, created: int, answer: Result, pieces: list[str]
 
 
 @router.get("/models", response_model=ModelList)
-def models(service: Service) -> ModelList:
+def models(service: Service, scope: Reader) -> ModelList:
     """Name the models a client may ask for: the whole index, and each collection."""
     return ModelList(data=[ModelCard(id=name, created=STARTED)
-                           for name in model_names(service, listed=True)])
+                           for name in model_names(service, scope, listed=True)])
 
 
 @router.get("/models/{model_id}", response_model=ModelCard)
-def model(model_id: str, service: Service) -> Response:
+def model(model_id: str, service: Service, scope: Reader) -> Response:
     """Describe one model, or refuse another name as the protocol does."""
-    if model_id not in model_names(service):
-        return _unknown_model(model_id, service)
+    if model_id not in model_names(service, scope):
+        return _unknown_model(model_id, service, scope)
     return as_json(ModelCard(id=model_id, created=STARTED))

@@ -18,7 +18,7 @@ from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.formparsers import MultiPartException, MultiPartParser
 
-from api.access import Writer
+from api.access import Reader, Scope, Writer
 from api.deps import Service
 from api.middleware import BodyTooLarge
 from api.schemas import (
@@ -26,6 +26,7 @@ from api.schemas import (
     DocumentList,
     DocumentsIn,
 )
+from qa.app.service import Verbatim
 from qa.indexing.indexer import AddReport
 from qa.reading.documents import MAX_DOCUMENT_CHARS, Document, DocumentError, make_document
 from qa.reading.formats import parse_document
@@ -163,25 +164,32 @@ def _form_metadata(form: FormData) -> Metadata:
 
 
 @router.get("/documents", response_model=DocumentList)
-def list_documents(request: Request, service: Service,
+def list_documents(request: Request, service: Service, scope: Reader,
                    collection: Annotated[str | None, Query(max_length=64)] = None,
                    tag: Annotated[str | None, Query(max_length=100)] = None) -> DocumentList:
     """List the indexed documents with their sizes and metadata (of one collection, or with
-    one tag, when asked), the collections there are, and what adding one takes."""
-    everything = service.list_documents()
+    one tag, when asked), the collections there are, and what adding one takes (all within
+    the key's scope)."""
+    everything = [d for d in service.list_documents() if scope.allows(d.metadata.collection)]
     shown = [d for d in everything if (collection is None or d.metadata.collection == collection)
              and (tag is None or tag in d.metadata.tags)]
     return DocumentList(documents=shown, writes=request.app.state.write_policy.mode,
                         collections=sorted({d.metadata.collection for d in everything}))
 
 
-@router.get("/documents/{doc_id}", response_model=Document)
-def get_document(doc_id: str, service: Service) -> Document:
-    """Return a document's stored text, which citation offsets point into."""
+def _visible(service: Verbatim, doc_id: str, scope: Scope) -> Document:
+    """A document the caller may see, or 404 (also outside its scope: not even its existence
+    is told)."""
     doc = service.get_document(doc_id)
-    if doc is None:
+    if doc is None or not scope.allows(doc.metadata.collection):
         raise HTTPException(404, f"no document with doc_id {doc_id!r}")
     return doc
+
+
+@router.get("/documents/{doc_id}", response_model=Document)
+def get_document(doc_id: str, service: Service, scope: Reader) -> Document:
+    """Return a document's stored text, which citation offsets point into."""
+    return _visible(service, doc_id, scope)
 
 
 # Served so they cannot run anything in this page's origin: an uploaded HTML page (or SVG)
@@ -193,12 +201,11 @@ _INLINE = ("application/pdf", "text/plain", "text/markdown", "text/html")
             responses={200: {"description": "The file as it was added", "content": {
                 "application/pdf": {}, "text/html": {}, "application/octet-stream": {}}},
                        404: {"description": "No such document, or it was sent as text"}})
-def get_original(doc_id: str, service: Service) -> Response:
+def get_original(doc_id: str, service: Service, scope: Reader) -> Response:
     """Return the file a document was read from, for reading the quote in its original."""
+    _visible(service, doc_id, scope)
     original = service.get_original(doc_id)
     if original is None:
-        if service.get_document(doc_id) is None:
-            raise HTTPException(404, f"no document with doc_id {doc_id!r}")
         raise HTTPException(404, f"document {doc_id!r} was sent as text: there is no original "
                                  f"file (GET /v1/documents/{doc_id} has its text)")
     name = PurePosixPath(original.name).name or doc_id
@@ -212,9 +219,8 @@ def get_original(doc_id: str, service: Service) -> Response:
     return Response(original.data, media_type=original.media_type, headers=headers)
 
 
-@router.post("/documents", response_model=AddReport, openapi_extra=_ADD_BODY,
-             dependencies=Writer)
-async def add_documents(request: Request, service: Service) -> AddReport:
+@router.post("/documents", response_model=AddReport, openapi_extra=_ADD_BODY)
+async def add_documents(request: Request, service: Service, scope: Writer) -> AddReport:
     """Add or replace documents (JSON or file upload); the index is updated before it returns."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type == "application/json":
@@ -224,19 +230,32 @@ async def add_documents(request: Request, service: Service) -> AddReport:
     else:
         raise HTTPException(415, "send application/json {\"documents\": [...]} or "
                                  "multipart/form-data with files in the field 'files'")
+    for doc in docs:
+        if not scope.allows(doc.metadata.collection):
+            raise HTTPException(403, f"this key may not write to the collection "
+                                     f"{doc.metadata.collection!r}; name one of its own")
+    stored = {d.doc_id: d.metadata.collection for d in service.list_documents()}
+    for doc in docs:  # nor replace a document of another collection
+        if doc.doc_id in stored and not scope.allows(stored[doc.doc_id]):
+            raise HTTPException(403, f"doc_id {doc.doc_id!r} is taken outside this key's "
+                                     f"collections")
     report = await run_in_threadpool(service.add_documents, docs)
     return report
 
 
-@router.delete("/documents/{doc_id}", dependencies=Writer)
-def delete_document(doc_id: str, service: Service) -> dict[str, str]:
+@router.delete("/documents/{doc_id}")
+def delete_document(doc_id: str, service: Service, scope: Writer) -> dict[str, str]:
     """Remove a document and its vectors from the index."""
+    _visible(service, doc_id, scope)
     if not service.remove(doc_id):
         raise HTTPException(404, f"no document with doc_id {doc_id!r}")
     return {"deleted": doc_id}
 
 
-@router.post("/index/rebuild", tags=["index"], dependencies=Writer)
-def rebuild(service: Service) -> dict[str, int]:
+@router.post("/index/rebuild", tags=["index"])
+def rebuild(service: Service, scope: Writer) -> dict[str, int]:
     """Re-chunk and re-embed every document, e.g. after the model changed."""
+    if scope.collections is not None:
+        raise HTTPException(403, "rebuilding re-embeds every collection: it needs a key for "
+                                 "all of them")
     return {"documents": service.rebuild()}

@@ -58,9 +58,15 @@ function setStatus(node, message, isError = false) {
 }
 
 // ---- the source panel ------------------------------------------------------------------
+// The API key, when one was entered: a server with scoped keys needs it to read too.
+function auth(headers = {}) {
+  const key = ($("api-key").value || "").trim();
+  return key ? {...headers, Authorization: `Bearer ${key}`} : headers;
+}
+
 async function fetchDocument(docId) {
   if (!documentCache.has(docId)) {
-    const res = await fetch(`/v1/documents/${encodeURIComponent(docId)}`);
+    const res = await fetch(`/v1/documents/${encodeURIComponent(docId)}`, {headers: auth()});
     if (!res.ok) throw new Error(res.status === 404 ? "this document was removed" : res.statusText);
     documentCache.set(docId, await res.json());
   }
@@ -271,9 +277,10 @@ async function ask(question) {
   form.setAttribute("aria-busy", "true");
   $("send").disabled = true;
   try {
+    const collection = $("collection").value;
     const res = await fetch("/v1/chat", {
-      method: "POST", headers: {"Content-Type": "application/json"},
-      body: JSON.stringify({messages: messagesFor(question)}),
+      method: "POST", headers: auth({"Content-Type": "application/json"}),
+      body: JSON.stringify({messages: messagesFor(question), ...(collection ? {collection} : {})}),
     });
     let body = null;
     try { body = await res.json(); } catch (err) { /* not JSON: reported below */ }
@@ -339,9 +346,15 @@ const progressBar = $("upload-progress");
 async function loadDocuments() {
   const list = $("document-list");
   try {
-    const res = await fetch("/v1/documents");
+    const res = await fetch("/v1/documents", {headers: auth()});
+    if (res.status === 401) {  // scoped keys: reading needs a key too
+      $("key-row").hidden = false;
+      $("api-key-label").textContent = "API key (this server needs it to read and to add documents)";
+      throw new Error("this server needs an API key: enter it below");
+    }
     if (!res.ok) throw new Error(`HTTP ${res.status}`);
     const body = await res.json();
+    showCollections(body.collections || []);
     if (body.formats) {  // the server's one list of readable file types
       $("files").accept = body.formats.join(",");
       $("files-label").textContent = `Add documents (${body.formats.join(", ")})`;
@@ -365,10 +378,7 @@ function upload(files) {
   const xhr = new XMLHttpRequest();
   xhr.open("POST", "/v1/documents");
   const key = $("api-key").value.trim();
-  if (!$("key-row").hidden && key) {
-    xhr.setRequestHeader("Authorization", `Bearer ${key}`);
-    sessionStorage.setItem("verbatim-api-key", key);  // for this tab only, never stored to disk
-  }
+  if (!$("key-row").hidden && key) xhr.setRequestHeader("Authorization", `Bearer ${key}`);
   progressBar.hidden = false;
   progressBar.value = 0;
   setStatus(uploadStatus, `Uploading ${files.length} file(s)…`);
@@ -420,9 +430,11 @@ function toggleDocuments(show) {
 // The hint above an empty conversation: what there is to ask about, or how to add documents.
 async function showHint() {
   try {
-    const res = await fetch("/v1/documents");
+    const res = await fetch("/v1/documents", {headers: auth()});
     if (!res.ok) return;
-    const docs = (await res.json()).documents || [];
+    const body = await res.json();
+    const docs = body.documents || [];
+    showCollections(body.collections || []);
     $("empty-hint").textContent = docs.length
       ? `Ask a question about the ${docs.length} indexed document${docs.length > 1 ? "s" : ""}, ` +
         `for example about “${docs[0].title}”.`
@@ -448,7 +460,24 @@ dropzone.addEventListener("drop", (event) => {
   upload([...event.dataTransfer.files]);
 });
 
+// With more than one collection, the question may be kept to one of them.
+function showCollections(collections) {
+  const select = $("collection");
+  const chosen = select.value;
+  select.replaceChildren(el("option", {value: "", text: "all collections"}),
+    ...collections.map((c) => el("option", {value: c, text: c})));
+  select.value = collections.includes(chosen) ? chosen : "";
+  $("collection-row").hidden = collections.length < 2;
+}
+
 $("api-key").value = sessionStorage.getItem("verbatim-api-key") || "";
+$("api-key").addEventListener("change", () => {
+  // Kept for this tab only, never stored to disk.
+  sessionStorage.setItem("verbatim-api-key", $("api-key").value.trim());
+  documentCache.clear();
+  loadDocuments();
+  showHint();
+});
 renderAll();
 showHint();
 input.focus();  // a fresh page is ready to type into

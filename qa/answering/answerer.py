@@ -264,25 +264,26 @@ class Answerer:
         return self.params.confidence_of(confidence_features(ranking, matrix))
 
     def answer(self, question: str, top_k: int = 3, context: str = "",
-               abstain: bool = True, where: dict | None = None) -> Result:
+               abstain: bool = True, where: dict | None = None,
+               within: frozenset[str] | None = None) -> Result:
         """Answer a question with the best verbatim sentence and ranked alternatives, from the
-        documents a filter (`where`) allows."""
+        documents a filter (`where`) allows in the collections `within` (all when None)."""
         with self._asking_lock:
             self._asking += 1
         try:
-            return self._answer(question, top_k, context, abstain, where)
+            return self._answer(question, top_k, context, abstain, where, within)
         finally:
             with self._asking_lock:
                 self._asking -= 1
 
     def _answer(self, question: str, top_k: int, context: str, abstain: bool,
-                where: dict | None = None) -> Result:
+                where: dict | None = None, within: frozenset[str] | None = None) -> Result:
         """Retrieve, rank, group, cite and verify (see `answer`).
 
         An abstention still carries the closest sentences: they are related, not an answer,
         and a script or a reader may want to see what the documents do say.
         """
-        query = Query(question, context, where)
+        query = Query(question, context, where, within)
         with self.retriever.retrieve(query) as (view, candidates):  # citations from it too
             if not len(candidates):
                 return Result(question, None, 0.0, True, [])

@@ -194,10 +194,15 @@ def combine(collection: str | None, spec: dict | None) -> dict | None:
     return spec
 
 
-def select(spec: dict | None, documents: Mapping[str, tuple[str, Metadata]]
-           ) -> frozenset[str] | None:
-    """The ids of the documents a filter keeps (None: no filter, everything); raises
-    FilterError for a filter that names what does not exist."""
+def select(spec: dict | None, documents: Mapping[str, tuple[str, Metadata]],
+           within: frozenset[str] | None = None) -> frozenset[str] | None:
+    """The ids of the documents a filter keeps (None: no filter, everything), among those of
+    the collections `within` (a key's scope: what lies outside it is never matched, nor
+    named in an error); raises FilterError for a filter that names what does not exist."""
+    if within is not None:
+        documents = {d: v for d, v in documents.items() if v[1].collection in within}
+        if spec is None:
+            return frozenset(documents)
     if spec is None:
         return None
     known = Known.of(meta for _, meta in documents.values())

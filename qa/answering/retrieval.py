@@ -33,6 +33,8 @@ class Query:
     context: str = ""
     # Which documents may answer (a filter, `qa.answering.filters`); None: all of them.
     where: dict | None = field(default=None, compare=False, hash=False)
+    # The collections the asker may read (an API key's scope); None: all of them.
+    within: frozenset[str] | None = None
 
     @cached_property
     def terms(self) -> list[str]:
@@ -160,7 +162,7 @@ class Retriever:
         store than the snapshot holds; ids its catalog does not know are left out.
         """
         catalog = view.catalog
-        allowed = select(query.where, catalog.metadata())
+        allowed = select(query.where, catalog.metadata(), query.within)
         if allowed is None:
             dense_s = view.sentences.search(q, self.sentences)
             dense_p = view.passages.search(q, self.passages)

@@ -14,7 +14,6 @@ from pathlib import Path
 from embeddings.model import Embedder
 from qa.answering.answerer import Answer, Answerer, Result
 from qa.answering.conversation import Turn, conversation_context
-from qa.answering.filters import select
 from qa.answering.retrieval import Retriever
 from qa.answering.verification import Verifier
 from qa.config import Settings, backend_of
@@ -173,32 +172,30 @@ class Verbatim:
         return self.indexer.rebuild(progress, encode)
 
     def ask(self, question: str, top_k: int = 3, context: str = "",
-            abstain: bool = True, where: dict | None = None) -> Result:
+            abstain: bool = True, where: dict | None = None,
+            within: frozenset[str] | None = None) -> Result:
         """Answer one question (`abstain=False` quotes the best sentence whatever its
         confidence, which is how evaluation sees every ranking), from the documents the
-        filter `where` allows (all when None; FilterError names what exists)."""
+        filter `where` allows (all when None; FilterError names what exists) in the
+        collections `within` (all when None)."""
         self._ready()
         mismatch = self.indexer.model_mismatch()
         if mismatch:
             raise ModelMismatch(mismatch)
         return self.answerer.answer(question, top_k=top_k, context=context, abstain=abstain,
-                                    where=where)
+                                    where=where, within=within)
 
     def chat(self, turns: Sequence[Turn], top_k: int = 3, abstain: bool = True,
-             where: dict | None = None) -> Result:
+             where: dict | None = None, within: frozenset[str] | None = None) -> Result:
         """Answer the last user turn, reading earlier turns for what a follow-up refers to."""
         return self.ask(turns[-1].content, top_k=top_k, context=conversation_context(turns),
-                        abstain=abstain, where=where)
+                        abstain=abstain, where=where, within=within)
 
-    def check_filter(self, where: dict | None) -> frozenset[str] | None:
-        """The documents a filter keeps, or FilterError naming what exists, before any work."""
-        self._ready()
-        return select(where, self.indexer.catalog.metadata())
-
-    def search(self, query: str, top_k: int = 10, where: dict | None = None) -> list[Answer]:
+    def search(self, query: str, top_k: int = 10, where: dict | None = None,
+               within: frozenset[str] | None = None) -> list[Answer]:
         """The sentences that best match a query, ranked, whether or not one answers it: for
         assistants and scripts that read the passages themselves."""
-        return self.ask(query, top_k=top_k, abstain=False, where=where).answers
+        return self.ask(query, top_k=top_k, abstain=False, where=where, within=within).answers
 
     def list_documents(self) -> list[DocumentSummary]:
         """List what is indexed, for the documents page, the API and `qa documents`."""

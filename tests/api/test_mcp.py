@@ -9,6 +9,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import anyio
@@ -20,7 +21,7 @@ from mcp.client.stdio import StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 
 from api.main import create_app
-from api.mcp import build_mcp, key_check
+from api.mcp import build_mcp, local_access
 from qa.app.service import Verbatim
 from qa.config import Settings
 from qa.reading.documents import make_document
@@ -48,7 +49,7 @@ def filed(service: Verbatim) -> Verbatim:
 
 
 def test_tools_quote_cite_filter_and_refuse_writes_in_process(filed: Verbatim) -> None:
-    server = build_mcp(lambda: filed, key_check(None, False))
+    server = build_mcp(lambda: filed, local_access(False))
 
     async def session():
         async with Client(server) as client:
@@ -78,7 +79,7 @@ def test_tools_quote_cite_filter_and_refuse_writes_in_process(filed: Verbatim) -
     assert "lunch" in found.structured_content["results"][0]["quote"].lower()
     assert [d["doc_id"] for d in listed.structured_content["documents"]] == ["ops"]
     assert part.structured_content["text"] == OPS.text[:20]
-    assert add.is_error and "writes are disabled" in add.content[0].text
+    assert add.is_error and "--allow-add" in add.content[0].text
     assert filed.get_document(make_document("New text here.").doc_id) is None
 
 
@@ -89,21 +90,31 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def served(filed: Verbatim) -> Iterator[str]:
-    """The app on a real port with an API key, serving /mcp; yields its MCP URL."""
+@contextmanager
+def served_app(settings: Settings, service: Verbatim) -> Iterator[str]:
+    """The app on a real port (loopback), serving /mcp; yields its MCP URL."""
     port = _free_port()
-    settings = Settings(**{**filed.settings.model_dump(), "api_key": "s3cret", "port": port})
-    server = uvicorn.Server(uvicorn.Config(create_app(settings, service=filed, seed=False),
+    settings = Settings(**{**settings.model_dump(), "port": port})
+    server = uvicorn.Server(uvicorn.Config(create_app(settings, service=service, seed=False),
                                            host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
     while not server.started and time.monotonic() < deadline:
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}/mcp"
-    server.should_exit = True
-    thread.join(10)
+    try:
+        yield f"http://127.0.0.1:{port}/mcp"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+@pytest.fixture
+def served(filed: Verbatim) -> Iterator[str]:
+    """The app with an API key, serving /mcp; yields its MCP URL."""
+    settings = Settings(**{**filed.settings.model_dump(), "api_key": "s3cret"})
+    with served_app(settings, filed) as url:
+        yield url
 
 
 def test_streamable_http_reads_are_open_and_writes_need_the_api_key(served: str,
