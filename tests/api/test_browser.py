@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -389,3 +392,33 @@ def test_a_pdf_citation_shows_its_page_and_opens_the_original_there(page, server
     fetched = httpx.get(original.url.split("#")[0])
     assert fetched.headers["content-type"] == "application/pdf"
     original.close()
+
+
+def test_with_scoped_keys_the_page_reads_with_the_key_and_keeps_questions_to_a_collection(
+        browser, tmp_path):
+    key = "reader-key-0123456789abcdef"
+    keys = tmp_path / "keys.json"
+    keys.write_text(json.dumps({key: {"collections": "*", "rights": ["read", "write"]}}))
+    data = tmp_path / "scoped"
+    for name, collection, text in (
+            ("lamp", "harbour", "The keeper lit the harbour lamp at dusk every evening."),
+            ("bell", "church", "The sexton rang the church bell at dusk every evening.")):
+        (tmp_path / f"{name}.txt").write_text(text)
+        subprocess.run([sys.executable, "-m", "api.cli", "add", str(tmp_path / f"{name}.txt"),
+                        "--collection", collection, "--data-dir", str(data)], check=True,
+                       capture_output=True)
+    with running_server(data, "--no-seeds", "--api-keys", str(keys)) as (url, _):
+        context = browser.new_context()
+        pg = context.new_page()
+        pg.goto(url)
+        pg.get_by_role("button", name="Documents").click()
+        expect(pg.locator("#upload-status")).to_contain_text("needs an API key")
+        pg.get_by_label("API key").fill(key)
+        pg.get_by_label("API key").press("Tab")  # the change reloads the lists with the key
+        picker = pg.get_by_label("Answer from")
+        expect(picker).to_be_visible()
+        picker.select_option("church")
+        answer = ask(pg, "Who did something at dusk every evening?")
+        expect(answer).to_contain_text("church bell")
+        expect(answer).not_to_contain_text("harbour lamp")
+        context.close()
