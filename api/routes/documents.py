@@ -139,7 +139,9 @@ async def _uploaded_documents(request: Request) -> list[Document]:
             doc = await run_in_threadpool(parse_document, data, name)
         except DocumentError as exc:
             raise HTTPException(422, str(exc)) from exc
-        docs.append(dataclasses.replace(doc, metadata=metadata))
+        # The form's metadata, when it gives any, over what the file says (front matter).
+        docs.append(dataclasses.replace(doc, metadata=metadata) if metadata != Metadata()
+                    else doc)
     return docs
 
 

@@ -127,7 +127,7 @@ class Verbatim:
         for path, relative in found.files:
             try:
                 doc = load_file(path, relative, doc_id=found.ids[relative])
-                if metadata is not None:
+                if metadata is not None and metadata != Metadata():  # flags over front matter
                     doc = dataclasses.replace(doc, metadata=metadata)
                 batch.append(doc)
                 size += len(doc.text)

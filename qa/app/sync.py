@@ -84,8 +84,9 @@ class FolderSync:
                 report.unchanged += 1
                 continue
             try:
-                doc = dataclasses.replace(load_file(path, relative, data, doc_id),
-                                          metadata=self.metadata)
+                doc = load_file(path, relative, data, doc_id)
+                if self.metadata != Metadata():  # the command's metadata over front matter
+                    doc = dataclasses.replace(doc, metadata=self.metadata)
             except DocumentError as exc:
                 report.failed.append(str(exc))
                 if before:  # keep the last good version rather than losing it

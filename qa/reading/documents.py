@@ -35,6 +35,7 @@ class Extracted(NamedTuple):
     title: str
     layout: Layout | None = None
     url: str = ""  # where the page lives on the web, when it says (`<link rel=canonical>`)
+    metadata: Metadata | None = None  # what the file says of itself (Markdown front matter)
 
 
 @dataclass(frozen=True)

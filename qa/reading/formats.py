@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -15,6 +16,7 @@ from qa.reading.documents import (
     make_document,
 )
 from qa.reading.html import html_layout
+from qa.reading.metadata import RESERVED_FIELDS, Metadata, MetadataError, make_metadata
 from qa.reading.pdf import pdf_to_text
 
 # YAML front matter at the top of a Markdown file: metadata, not text to quote.
@@ -31,9 +33,49 @@ def _markdown(data: bytes, name: str) -> Extracted:
     code blocks laid out (markdown-it-py, CommonMark with tables), titled by its first heading."""
     from markdown_it import MarkdownIt
 
-    source = _FRONT_MATTER.sub("", decode_text(data, name), count=1)
+    text = decode_text(data, name)
+    front = _FRONT_MATTER.match(text)
+    source = text[front.end():] if front else text
     rendered = MarkdownIt("commonmark").enable("table").render(source)
-    return html_layout(rendered.encode("utf-8"), name)
+    read = html_layout(rendered.encode("utf-8"), name)
+    if front is None:
+        return read
+    metadata, title = front_matter(front.group(0), name)
+    return read._replace(metadata=metadata, title=title or read.title)
+
+
+def front_matter(block: str, name: str) -> tuple[Metadata | None, str]:
+    """A Markdown file's own metadata: `collection`, `tags` (a list or comma-separated) and
+    `title`, every other plain value (text, number, date) a key-value; nothing when the
+    block is not YAML. Metadata that cannot be stored is refused, naming the file."""
+    import yaml
+
+    try:
+        raw = yaml.safe_load(block.strip().strip("-.").strip("\n"))
+    except yaml.YAMLError:
+        return None, ""
+    if not isinstance(raw, dict):
+        return None, ""
+    tags = raw.get("tags") or []
+    if isinstance(tags, str):
+        tags = [t.strip() for t in tags.split(",")]
+    fields = {}
+    for key, value in raw.items():
+        if key in ("collection", "tags", "title") or not isinstance(key, str):
+            continue
+        if isinstance(value, (datetime.date, datetime.datetime)):
+            value = value.isoformat()
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool) and \
+                key not in RESERVED_FIELDS:
+            fields[key] = value
+    collection = raw.get("collection")
+    try:
+        return (make_metadata(str(collection) if collection else None,
+                              [str(t) for t in tags if str(t).strip()]
+                              if isinstance(tags, list) else [], fields),
+                str(raw.get("title") or "").strip())
+    except MetadataError as exc:
+        raise DocumentError(f"{name}: front matter: {exc}") from None
 
 
 def _html(data: bytes, name: str) -> Extracted:
@@ -91,9 +133,9 @@ def parse_document(data: bytes, name: str, doc_id: str | None = None) -> Documen
             f"{name}: unsupported file type {suffix or '(none)'}; "
             f"use one of {', '.join(SUPPORTED_SUFFIXES)}"
         )
-    text, title, layout, url = reader(data, name)
+    text, title, layout, url, metadata = reader(data, name)
     if not text.strip():
         raise DocumentError(f"{name}: no text found in the file")
     return make_document(text, doc_id=doc_id or doc_id_from_name(name), title=title or None,
                          source=name, layout=layout, url=url, original=data,
-                         media_type=MEDIA_TYPES[suffix])
+                         media_type=MEDIA_TYPES[suffix], metadata=metadata)

@@ -70,3 +70,22 @@ def test_ids_from_names_are_safe_and_stable():
 def test_same_text_gets_the_same_generated_id():
     assert make_document("Same text.").doc_id == make_document("Same text.").doc_id
     assert make_document("Same text.").doc_id != make_document("Other text.").doc_id
+
+
+def test_markdown_front_matter_files_the_document():
+    doc = parse_document(b"""---
+title: Harbour rules
+collection: harbour
+tags: [boats, fees]
+published: 2024-03-01
+berths: 40
+---
+# Rules
+
+Dinghies pay five euros a night.
+""", "rules.md")
+    assert doc.title == "Harbour rules" and "berths" not in doc.text
+    assert doc.metadata.collection == "harbour" and doc.metadata.tags == ("boats", "fees")
+    assert doc.metadata.fields == {"berths": 40, "published": "2024-03-01"}
+    with pytest.raises(DocumentError, match="rules.md: front matter: collection"):
+        parse_document(b"---\ncollection: no spaces allowed\n---\nText here.\n", "rules.md")

@@ -119,7 +119,7 @@ def test_a_page_that_is_only_navigation_is_read_rather_than_refused():
 
 def test_markdown_is_read_through_its_rendering():
     md = b"""---
-title: hidden front matter
+layout: hidden front matter
 ---
 # Harbour guide
 
