@@ -127,9 +127,10 @@ def _progress(label: str) -> Iterator[Progress]:
 
 
 @contextmanager
-def _document_progress() -> Iterator[tuple[DocumentProgress, Progress]]:
-    """One bar for a folder, in documents from reading to writing: the phase, the sentences
-    embedded so far and an ETA, and within a batch how far its embedding has gone."""
+def _document_progress(found: bool = True) -> Iterator[tuple[DocumentProgress, Progress]]:
+    """One bar in documents from reading to writing: the phase, the sentences embedded so
+    far and an ETA, and within a batch how far its embedding has gone (`found`: say first
+    how many files a folder holds)."""
     from tqdm import tqdm
 
     bar: tqdm | None = None
@@ -138,7 +139,8 @@ def _document_progress() -> Iterator[tuple[DocumentProgress, Progress]]:
     def steps(phase: str, done: int, total: int, sentences: int) -> None:
         nonlocal bar
         if bar is None:
-            typer.echo(f"found {total} file(s) to read", err=True)
+            if found:
+                typer.echo(f"found {total} file(s) to read", err=True)
             bar = tqdm(total=total, unit="doc", file=sys.stderr, dynamic_ncols=True)
         state.update(phase=phase, sentences=sentences)
         bar.set_description(phase)
@@ -314,8 +316,8 @@ def rebuild(data_dir: DataDir = None, store_url: StoreUrl = None, dask: Dask = N
     """Re-chunk and re-embed every document (after a model or chunking change)."""
     with open_service(data_dir, store_url=store_url, existing=True) as service, \
             _cluster(dask, service) as encode:
-        with _progress("Re-embedding") as progress:
-            count = service.rebuild(progress, encode)
+        with _document_progress(found=False) as (steps, texts):
+            count = service.rebuild(texts, encode, steps)
     typer.echo(f"rebuilt {count} documents")
 
 

@@ -166,10 +166,12 @@ class Verbatim:
         self._ready()
         return self.indexer.reclaim()
 
-    def rebuild(self, progress: Progress | None = None, encode: Encoder | None = None) -> int:
-        """Re-embed every document with the configured model (on a cluster with `encode`)."""
+    def rebuild(self, progress: Progress | None = None, encode: Encoder | None = None,
+                steps: DocumentProgress | None = None) -> int:
+        """Re-embed every document with the configured model (on a cluster with `encode`), a
+        batch at a time; a rebuild stopped midway goes on from there when run again."""
         self._ready()
-        return self.indexer.rebuild(progress, encode)
+        return self.indexer.rebuild(progress, encode, steps)
 
     def ask(self, question: str, top_k: int = 3, context: str = "",
             abstain: bool = True, where: dict | None = None,

@@ -17,6 +17,7 @@ from embeddings.vector_index import VectorIndex, VectorSearch
 from embeddings.words import project_words, projection_name
 from qa.config import Settings
 from qa.indexing.catalog import Catalog
+from qa.indexing.staging import Staging
 from qa.reading.chunking import CHUNKER_VERSION, Chunks, TooManyPassages, chunk_text
 from qa.reading.documents import Document, DocumentError
 from qa.reading.layout import SECTION_SEPARATOR
@@ -311,14 +312,18 @@ class Indexer:
                                passage_vectors)
 
     # --- writes ---------------------------------------------------------------------------
-    def _embed(self, docs: list[Document], progress: Progress | None, all_words: bool = False,
-               encode: Encoder | None = None, failed: list[str] | None = None
+    def _embed(self, docs: list[Document], progress: Progress | None,
+               known_words: set[str] | None = None, encode: Encoder | None = None,
+               failed: list[str] | None = None
                ) -> tuple[list[tuple[Document, Chunks, np.ndarray, np.ndarray]], Words]:
         """Chunk and embed documents, in batches across documents for the model's best pace,
-        and the words of their sentences that have no vector yet (all of them for a rebuild).
-        With `failed`, a document the chunker refuses is named there and left out."""
+        and the words of their sentences that have no vector yet (in the store, or in
+        `known_words` for a rebuild). With `failed`, a document the chunker refuses is named
+        there and left out."""
         inputs = model_inputs(docs, self.settings, failed)
-        words = inputs.words if all_words else inputs.words - self.store.known_words(inputs.words)
+        known = known_words if known_words is not None else \
+            self.store.known_words(inputs.words)
+        words = inputs.words - known
         new_words = sorted(words)
         documents_end = len(inputs.texts)
         texts = inputs.texts + new_words
@@ -411,20 +416,54 @@ class Indexer:
         with self.writing():
             return self.store.reclaim(force=True)
 
-    def rebuild(self, progress: Progress | None = None, encode: Encoder | None = None) -> int:
-        """Re-chunk and re-embed every document, e.g. after a model change; one atomic swap."""
+    def rebuild(self, progress: Progress | None = None, encode: Encoder | None = None,
+                steps: Callable[[str, int, int, int], None] | None = None) -> int:
+        """Re-chunk and re-embed every document, e.g. after a model change, then swap the
+        index in one transaction. Documents are embedded a batch (`add_batch_chars`) at a
+        time into a staging file, so memory stays bounded; a rebuild stopped midway keeps
+        what it staged and the next one goes on from there. Questions are answered from the
+        old index until the swap. `steps` hears (phase, documents done, documents, sentences
+        embedded)."""
         with self.writing():
-            docs = list(self.store.iter_documents())
-            # Questions are still answered meanwhile.
-            embedded, (words, word_vectors) = self._embed(docs, progress, all_words=True,
-                                                          encode=encode)
+            staging = Staging(self.store.data_dir, self.model_fingerprint)
+            hashes = self.store.document_hashes()
+            staged, known_words = staging.staged(), staging.words()
+            done = sum(1 for d, h in hashes.items() if staged.get(d) == h)
+            sentences = 0
+
+            def tell(phase: str) -> None:
+                if steps is not None:
+                    steps(phase, done, len(hashes), sentences)
+
+            tell("embedding")
+            batch: list[Document] = []
+            size = 0
+            pending = (d for d in self.store.iter_documents() if staged.get(d.doc_id) !=
+                       d.content_hash)
+            for doc in [*pending, None]:
+                if doc is not None:
+                    batch.append(doc)
+                    size += len(doc.text)
+                if batch and (doc is None or size >= self.settings.add_batch_chars):
+                    embedded, (words, word_vectors) = self._embed(
+                        batch, progress, known_words=known_words, encode=encode)
+                    staging.put(embedded, words, word_vectors)
+                    known_words.update(words)
+                    done += len(batch)
+                    sentences += sum(len(s) for _, _, s, _ in embedded)
+                    batch, size = [], 0
+                    tell("embedding")
+            tell("swapping")
             with self.lock:
                 with self.store.transaction() as conn:
                     self.store.clear(conn)
                     self.store.set_meta("model", self.model_fingerprint, conn)
-                    self.store.write_words(conn, words, word_vectors)
-                    for doc, chunks, svec, pvec in embedded:
-                        self.store.write_document(conn, doc, chunks, svec, pvec)
+                    for words, word_vectors in staging.iter_words():
+                        self.store.write_words(conn, words, word_vectors)
+                    for doc_id in sorted(hashes):
+                        self.store.write_document(conn, *staging.get(doc_id))
                 self.load()
                 self.save()
-            return len(docs)
+            staging.discard()
+            tell("done")
+            return len(hashes)

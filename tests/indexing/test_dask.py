@@ -74,7 +74,7 @@ def test_a_rebuild_on_dask_gives_the_vectors_of_one_process_and_survives_a_dead_
     assert sorted(after) == sorted(before)
     keys = sorted(before)
     assert cosines(np.array([before[k] for k in keys]),
-                   np.array([after[k] for k in keys])).min() >= 0.9999
+                   np.array([after[k] for k in keys])).min() >= 0.999  # stored in float16
     answer = service.ask("What did courier D7 carry?")
     assert answer.answers[0].citation.doc_id == "d7"
 

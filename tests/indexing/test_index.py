@@ -8,7 +8,8 @@ import pytest
 
 from qa.app.service import Verbatim
 from qa.config import DEFAULT_SEEDS_DIR
-from qa.indexing.indexer import ModelMismatch
+from qa.indexing.indexer import ModelMismatch, model_inputs
+from qa.indexing.staging import STAGING_NAME, Staging
 from qa.reading.documents import make_document
 
 TORCH = make_document("The torch was carried by Oleg Kotov during the spacewalk. "
@@ -283,3 +284,35 @@ def test_question_words_meet_sentence_words_by_meaning_and_keep_their_vectors(se
     assert closeness() == pytest.approx(close)
     service.rebuild()
     assert closeness() == pytest.approx(close, abs=1e-4)
+
+
+def test_a_rebuild_stopped_midway_goes_on_from_where_it_stopped(settings, embedder,
+                                                               monkeypatch):
+    small = Verbatim(settings.model_copy(update={"add_batch_chars": 1}), embedder=embedder)
+    small.warm_up()
+    small.add_documents([TORCH, BREAD])
+    staged_batches = {"n": 0}
+    put = Staging.put
+
+    def killed_after_one_batch(self, *args, **kwargs):
+        if staged_batches["n"] == 1:
+            raise KeyboardInterrupt  # as Ctrl-C would, after the first batch was staged
+        staged_batches["n"] += 1
+        put(self, *args, **kwargs)
+
+    monkeypatch.setattr(Staging, "put", killed_after_one_batch)
+    with pytest.raises(KeyboardInterrupt):
+        small.rebuild()
+    assert small.ask("Who carried the torch?").answers[0].citation.doc_id == "torch"  # old index
+    assert (settings.data_dir / STAGING_NAME).exists()
+    monkeypatch.setattr(Staging, "put", put)
+    before = embedder.texts
+    assert small.rebuild() == 2
+    again = embedder.texts - before
+    whole = model_inputs([TORCH, BREAD], small.settings)
+    one_doc = max(len(model_inputs([d], small.settings).texts) +
+                  len(model_inputs([d], small.settings).words) for d in (TORCH, BREAD))
+    assert 0 < again <= one_doc < len(whole.texts) + len(whole.words)  # one batch, not two
+    assert not (settings.data_dir / STAGING_NAME).exists()
+    assert small.ask("What does sourdough bread need?").answers[0].citation.doc_id == "bread"
+    assert small.ask("Who carried the torch?").answers[0].citation.doc_id == "torch"
