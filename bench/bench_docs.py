@@ -98,6 +98,12 @@ def main() -> None:
     if asked.returncode:
         sys.exit(asked.stderr[-2000:])
     metrics = json.loads(asked.stdout)
+    embedded = re.search(r"\(([\d,]+) sentences embedded", "\n".join(lines))
+    disk = sum(f.stat().st_size for f in index.iterdir() if f.is_file())
+    if embedded:  # now with the FAISS files the first load wrote
+        lines += [f"The index on disk once loaded (FAISS files included): {disk / 1e6:.0f} MB, "
+                  f"{disk / 1024 / int(embedded[1].replace(',', '')):.1f} KB per quotable "
+                  f"sentence.", ""]
     lines += ["| " + " | ".join(SHOWN) + " |", "|" + "---|" * len(SHOWN),
               "| " + " | ".join(str(metrics.get(k)) for k in SHOWN) + " |"]
     command = f"python bench/bench_docs.py --manual {args.manual}"
