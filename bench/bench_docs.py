@@ -17,9 +17,11 @@ import json
 import re
 import resource
 import shutil
+import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import closing
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -100,10 +102,13 @@ def main() -> None:
     metrics = json.loads(asked.stdout)
     embedded = re.search(r"\(([\d,]+) sentences embedded", "\n".join(lines))
     disk = sum(f.stat().st_size for f in index.iterdir() if f.is_file())
+    with closing(sqlite3.connect(index / "verbatim.sqlite3")) as db:
+        originals = db.execute("SELECT coalesce(sum(length(data)), 0) FROM originals"
+                               ).fetchone()[0]
     if embedded:  # now with the FAISS files the first load wrote
         lines += [f"The index on disk once loaded (FAISS files included): {disk / 1e6:.0f} MB, "
                   f"{disk / 1024 / int(embedded[1].replace(',', '')):.1f} KB per quotable "
-                  f"sentence.", ""]
+                  f"sentence; of it the original files kept: {originals / 1e6:.0f} MB.", ""]
     lines += ["| " + " | ".join(SHOWN) + " |", "|" + "---|" * len(SHOWN),
               "| " + " | ".join(str(metrics.get(k)) for k in SHOWN) + " |"]
     command = f"python bench/bench_docs.py --manual {args.manual}"
