@@ -9,7 +9,7 @@ up to 1% of the manual. Compared: the question unfiltered; filtered as Verbatim 
 search runs among the kept documents); and the naive way, the unfiltered top candidates with the
 other documents dropped afterwards. Reported: the share of questions whose right page is cited
 in the top three, and the answer's latency (p50, p95) with and without the filter. Writes
-bench/results/filters.md.
+bench/results/filters-<manual>.md.
 """
 
 from __future__ import annotations
@@ -90,7 +90,7 @@ def main() -> None:
                  else "- | -")
         lines.append(f"| {name} | {hit}/{asked} ({hit / max(asked, 1):.2f}) | {shown} |")
     text = "\n".join(lines) + "\n"
-    (ROOT / "bench" / "results" / "filters.md").write_text(text)
+    (ROOT / "bench" / "results" / f"filters-{args.manual}.md").write_text(text)
     print(text)
 
 
