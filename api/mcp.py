@@ -183,6 +183,7 @@ def http_access(policy: WritePolicy) -> Access:
     """What an MCP request over HTTP may do, by its key, as the API decides: reads as the API
     allows them, writes with a key that may write (or where keyless writes are open)."""
     def access(headers: Mapping[str, str] | None) -> Scope | str:
+        """The scope of the key on this call's connection, or why it may not read."""
         scheme, _, token = (headers or {}).get("authorization", "").partition(" ")
         token = token.strip() if scheme.lower() == "bearer" else ""
         scope = policy.reader(token)

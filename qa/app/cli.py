@@ -137,6 +137,7 @@ def _document_progress(found: bool = True) -> Iterator[tuple[DocumentProgress, P
     state = {"phase": "reading", "sentences": 0}
 
     def steps(phase: str, done: int, total: int, sentences: int) -> None:
+        """Move the bar to a phase and a count of documents done."""
         nonlocal bar
         if bar is None:
             if found:
@@ -148,6 +149,7 @@ def _document_progress(found: bool = True) -> Iterator[tuple[DocumentProgress, P
         bar.update(done - bar.n)
 
     def texts(done: int, total: int) -> None:
+        """Say how far the current batch's embedding has gone."""
         if bar is not None:
             bar.set_postfix_str(f"{state['sentences']:,} sentences embedded; this batch "
                                 f"{done:,}/{total:,} texts")

@@ -118,6 +118,7 @@ class Verbatim:
         total, done = len(found.files), 0
 
         def tell(phase: str) -> None:
+            """Report the phase and the counts so far."""
             if steps is not None:
                 steps(phase, done, total, report.sentences_embedded)
 

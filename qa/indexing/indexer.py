@@ -432,6 +432,7 @@ class Indexer:
             sentences = 0
 
             def tell(phase: str) -> None:
+                """Report the phase and the counts so far."""
                 if steps is not None:
                     steps(phase, done, len(hashes), sentences)
 
