@@ -186,7 +186,8 @@ def parse_filter(text: str | Mapping[str, object] | None) -> dict | None:
 
 
 def combine(collection: str | None, spec: dict | None) -> dict | None:
-    """One filter from a collection name and a filter (both must hold)."""
+    """One filter from a collection name and a filter (both must hold; `{}` is no filter)."""
+    spec = spec or None
     if collection and spec:
         return {"and": [{"collection": collection}, spec]}
     if collection:
