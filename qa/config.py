@@ -79,6 +79,14 @@ class Settings(BaseSettings):
                            "embedding its text (a passage without a quotable sentence is still "
                            "embedded): about half the model's work when indexing.")
 
+    context_vectors: bool = Field(
+        False, description="Embed each sentence alone and each heading path once, and give a "
+                           "sentence the normalised sum of the two, instead of embedding "
+                           "'title › section: sentence' whole: the model's work per sentence "
+                           "drops to the bare sentence's.")
+    context_weight: float = Field(1.0, ge=0.0, le=5.0,
+                                  description="The heading path's weight with context_vectors.")
+
     # Chunking: passages of a few sentences with overlap.
     passage_sentences: int = Field(4, ge=1, le=50)
     passage_overlap: int = Field(1, ge=0, le=49)

@@ -57,6 +57,9 @@ class ModelInputs:
     # With derived passages: for each document, each passage's quotable sentences (their rows
     # among the document's sentence vectors), empty for one embedded from its text.
     members: list[list[list[int]]] = field(default_factory=list)
+    # With context vectors: for each document, each quotable sentence's row in `texts` of its
+    # heading path ("title › section"), embedded once per distinct path.
+    contexts: list[list[int]] = field(default_factory=list)
 
 
 def model_inputs(docs: Sequence[Document], settings: Settings,
@@ -82,8 +85,11 @@ def model_inputs(docs: Sequence[Document], settings: Settings,
         first = len(texts)
         title = doc.title if s.embed_titles else ""
         quotable = [x for x in chunks.sentences if x.quotable]
-        texts.extend(sentence_input(title, x.text, x.section if s.embed_titles else "")
-                     for x in quotable)
+        if s.context_vectors:  # the bare sentence now, its heading path once per path below
+            texts.extend(x.text for x in quotable)
+        else:
+            texts.extend(sentence_input(title, x.text, x.section if s.embed_titles else "")
+                         for x in quotable)
         inputs.words.update(w for x in quotable for w in vocabulary(x.text))
         middle = len(texts)
         row = {id(x): k for k, x in enumerate(quotable)}
@@ -94,7 +100,28 @@ def model_inputs(docs: Sequence[Document], settings: Settings,
                      for p, m in zip(chunks.passages, members) if not m)
         inputs.bounds.append((first, middle, len(texts)))
         inputs.members.append(members)
+        if s.context_vectors:
+            paths: dict[str, int] = {}
+            for x in quotable:
+                path = SECTION_SEPARATOR.join(p for p in (title, x.section if s.embed_titles
+                                                          else "") if p)
+                if path not in paths:
+                    paths[path] = len(texts)
+                    texts.append(path)
+            inputs.contexts.append([paths[SECTION_SEPARATOR.join(
+                p for p in (title, x.section if s.embed_titles else "") if p)]
+                for x in quotable])
     return inputs
+
+
+def with_context(sentences: np.ndarray, contexts: np.ndarray, weight: float) -> np.ndarray:
+    """A sentence's vector from its own and its heading path's, as if embedded together:
+    the normalised sum, the path weighted (one path vector serves a whole section)."""
+    if not len(sentences):
+        return sentences
+    mixed = sentences + weight * contexts
+    return (mixed / np.maximum(np.linalg.norm(mixed, axis=1, keepdims=True), 1e-9)
+            ).astype(np.float32)
 
 
 def passage_vectors(sentence_vectors: np.ndarray, embedded: np.ndarray,
@@ -177,6 +204,8 @@ class Indexer:
                      "chunker": CHUNKER_VERSION, "word_vectors": projection_name()}
         if self.settings.derive_passages:
             described["passages"] = "mean of sentences"
+        if self.settings.context_vectors:
+            described["context"] = f"sentence + {self.settings.context_weight} x heading path"
         return json.dumps(described)
 
     def model_mismatch(self) -> str | None:
@@ -332,9 +361,13 @@ class Indexer:
             vectors = encode(texts, progress)
         elif texts:
             vectors = self._encode_by_length(texts, progress)
-        return ([(doc, chunks, vectors[a:b], passage_vectors(vectors[a:b], vectors[b:c], members))
-                 for (doc, chunks), (a, b, c), members in zip(inputs.chunked, inputs.bounds,
-                                                              inputs.members)],
+        sentence_vectors = [vectors[a:b] for a, b, _ in inputs.bounds]
+        if self.settings.context_vectors:
+            sentence_vectors = [with_context(v, vectors[rows], self.settings.context_weight)
+                                for v, rows in zip(sentence_vectors, inputs.contexts)]
+        return ([(doc, chunks, svec, passage_vectors(svec, vectors[b:c], members))
+                 for (doc, chunks), (_, b, c), members, svec in zip(
+                     inputs.chunked, inputs.bounds, inputs.members, sentence_vectors)],
                 (new_words, project_words(vectors[documents_end:])))
 
     def _encode_by_length(self, texts: list[str], progress: Progress | None) -> np.ndarray:

@@ -11,6 +11,7 @@ from qa.config import DEFAULT_SEEDS_DIR
 from qa.indexing.indexer import ModelMismatch, model_inputs
 from qa.indexing.staging import STAGING_NAME, Staging
 from qa.reading.documents import make_document
+from qa.reading.formats import parse_document
 
 TORCH = make_document("The torch was carried by Oleg Kotov during the spacewalk. "
                       "It stayed outside for about an hour.", doc_id="torch", title="Torch")
@@ -316,3 +317,20 @@ def test_a_rebuild_stopped_midway_goes_on_from_where_it_stopped(settings, embedd
     assert not (settings.data_dir / STAGING_NAME).exists()
     assert small.ask("What does sourdough bread need?").answers[0].citation.doc_id == "bread"
     assert small.ask("Who carried the torch?").answers[0].citation.doc_id == "torch"
+
+
+def test_context_vectors_embed_each_heading_path_once_and_still_answer(settings, embedder):
+    doc = parse_document(b"# Harbour guide\n\n## Fees\n\nDinghies pay five euros a night. "
+                         b"Yachts pay twenty euros a night.\n\n## Lights\n\nThe keeper lights "
+                         b"the lamp at dusk. The lamp burns until dawn.\n", "guide.md")
+    mixed = settings.model_copy(update={"context_vectors": True})
+    whole, split = model_inputs([doc], settings), model_inputs([doc], mixed)
+    assert "Harbour guide › Fees: Dinghies pay five euros a night." in whole.texts
+    assert "Dinghies pay five euros a night." in split.texts
+    paths = [split.texts[i] for i in sorted(set(split.contexts[0]))]
+    assert paths == ["Harbour guide › Fees", "Harbour guide › Lights"]  # once each
+    service = Verbatim(mixed, embedder=embedder)
+    service.add_documents([doc])
+    assert "context" in service.indexer.model_fingerprint
+    assert service.ask("How much does a yacht pay per night?").answer == \
+        "Yachts pay twenty euros a night."
