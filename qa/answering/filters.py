@@ -43,18 +43,21 @@ class Known:
     collections: frozenset[str]
     tags: frozenset[str]
     fields: Mapping[str, frozenset[MetaValue]]
+    names: Mapping[str, frozenset[str]]  # "doc_id" and "source" -> the values there are
 
     @classmethod
-    def of(cls, documents: Iterable[Metadata]) -> Known:
-        """Gather the collections, tags and fields of these documents."""
+    def of(cls, documents: Mapping[str, tuple[str, Metadata]]) -> Known:
+        """Gather the ids, sources, collections, tags and fields of these documents."""
         collections, tags, fields = set(), set(), {}
-        for meta in documents:
+        for _, meta in documents.values():
             collections.add(meta.collection)
             tags.update(meta.tags)
             for key, value in meta.fields.items():
                 fields.setdefault(key, set()).add(value)
         return cls(frozenset(collections), frozenset(tags),
-                   {k: frozenset(v) for k, v in fields.items()})
+                   {k: frozenset(v) for k, v in fields.items()},
+                   {"doc_id": frozenset(documents),
+                    "source": frozenset(source for source, _ in documents.values())})
 
 
 def _listed(names: Iterable[object]) -> str:
@@ -108,6 +111,11 @@ class _Compiler:
         if name == "tags" and value not in self.known.tags:
             raise FilterError(f"no document is tagged {value!r}; tags: "
                               f"{_listed(self.known.tags)}")
+        values = self.known.fields.get(name)
+        if values is not None and value not in values:
+            raise FilterError(f"no document has {name} = {value!r}; {name}: {_listed(values)}")
+        if name in ("doc_id", "source") and value not in self.known.names[name]:
+            raise FilterError(f"no document has {name} {value!r}")
 
     def field(self, name: str, condition: object) -> Predicate:
         """The test of one field's condition."""
@@ -206,7 +214,7 @@ def select(spec: dict | None, documents: Mapping[str, tuple[str, Metadata]],
             return frozenset(documents)
     if spec is None:
         return None
-    known = Known.of(meta for _, meta in documents.values())
+    known = Known.of(documents)
     keep = _Compiler(known).node(spec)
     return frozenset(doc_id for doc_id, (source, meta) in documents.items()
                      if keep(doc_id, source, meta))

@@ -72,6 +72,7 @@ def test_chat_and_the_openai_endpoint_take_the_same_filters(filed):
     ({"collection": "handbok"}, "no collection 'handbok'; collections: handbook, ops"),
     ({"filter": {"yeer": 2024}}, "unknown field 'yeer'"),
     ({"filter": {"tags": "finance"}}, "no document is tagged 'finance'; tags: hr, it"),
+    ({"filter": {"year": 2019}}, "no document has year = 2019; year: 2020, 2021, 2022, 2023, 2024"),
     ({"filter": {"year": {"gte": "soon"}}}, "a range bound is a number or an ISO date"),
     ({"filter": {"or": []}}, "\"or\" takes a non-empty list"),
     ({"filter": {"year": {"about": 3}}}, "use a value"),
