@@ -21,6 +21,7 @@ from qa.answering.answerer import Answer, Citation
 from qa.answering.conversation import MAX_QUESTION_CHARS, clean_question
 from qa.answering.filters import FilterError, combine
 from qa.app.service import Verbatim
+from qa.indexing.indexer import ModelMismatch
 from qa.reading.documents import DocumentError, make_document
 from qa.reading.metadata import MetadataError, make_metadata
 
@@ -87,7 +88,7 @@ def build_mcp(service: Callable[[], Verbatim], access: Access) -> MCPServer:
         try:
             result = service().ask(question_of(question), top_k=top_k,
                                    where=_where(collection, filter), within=within)
-        except FilterError as exc:
+        except (FilterError, ModelMismatch) as exc:
             raise ToolError(str(exc)) from None
         ranked = [_ranked(a) for a in result.answers]
         if result.abstained:
@@ -110,7 +111,7 @@ def build_mcp(service: Callable[[], Verbatim], access: Access) -> MCPServer:
         try:
             found = service().search(question_of(query), top_k=top_k,
                                      where=_where(collection, filter), within=within)
-        except FilterError as exc:
+        except (FilterError, ModelMismatch) as exc:
             raise ToolError(str(exc)) from None
         return {"results": [_ranked(a) for a in found]}
 
@@ -124,7 +125,7 @@ def build_mcp(service: Callable[[], Verbatim], access: Access) -> MCPServer:
         doc = service().get_document(doc_id)
         if doc is None or not scope.allows(doc.metadata.collection):
             raise ToolError(f"no document with doc_id {doc_id!r} (list_documents has them)")
-        first = max(0, start or 0)
+        first = min(max(0, start or 0), len(doc.text))
         last = min(len(doc.text), end if end is not None else first + MAX_SLICE,
                    first + MAX_SLICE)
         if last < first:
