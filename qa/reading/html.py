@@ -443,14 +443,18 @@ def html_layout(data: bytes, name: str) -> Extracted:
         if body.strip():
             break  # a page that is nothing but navigation is read with it, not refused
     title = reader.page_title()
-    return Extracted(body, title, _without_title(layout, title), reader.url)
+    return Extracted(body, title, _without_title(layout, title, reader.first_heading or ""),
+                     reader.url)
 
 
-def _without_title(layout: Layout, title: str) -> Layout:
-    """Drop the page's own title from its blocks' contexts: every sentence has it already."""
+def _without_title(layout: Layout, title: str, heading: str = "") -> Layout:
+    """Drop the page's own title from its blocks' contexts: every sentence has it already;
+    so is a first heading that only adds a word to it ("git-commit(1) Manual Page")."""
     if not title:
         return layout
-    low = title.lower()
-    contexts = tuple(tuple(p for p in c if p.lower() != low) for c in layout.contexts)
+    same = {title.lower()}
+    if heading and heading.lower().startswith(title.lower()):
+        same.add(heading.lower())
+    contexts = tuple(tuple(p for p in c if p.lower() not in same) for c in layout.contexts)
     return Layout(layout.blocks, contexts)
 

@@ -243,3 +243,13 @@ def test_a_slide_sentence_knows_its_slide_and_whether_it_is_in_the_notes():
     assert location(sentence(sentences, "The keeper lights")) == {"slide": 2}
     assert location(sentence(sentences, "Remind the keeper")) == {"slide": 2, "notes": True}
     assert sentence(sentences, "Remind the keeper").context == ("Lamp", "Notes")
+
+
+def test_a_first_heading_that_only_adds_to_the_title_is_not_a_section():
+    page = b"""<html><head><title>git-frob(1)</title></head><body>
+<div id="header"><h1>git-frob(1) Manual Page</h1></div>
+<h2>OPTIONS</h2><dl><dt>--quiet</dt><dd><p>Print nothing but errors.</p></dd></dl>
+</body></html>"""
+    doc, sentences = read("git-frob.html", page)
+    assert doc.title == "git-frob(1)"
+    assert sentence(sentences, "Print nothing").section == "OPTIONS › --quiet"
