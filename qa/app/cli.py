@@ -267,8 +267,8 @@ def _sync_once(mirror: FolderSync, keep_going: bool = False) -> int:
     """One pass with a progress bar and a summary; counts the files that could not be read
     (`keep_going`: a pass that fails is reported, and the folder still followed)."""
     try:
-        with _progress("Embedding") as progress:
-            report = mirror.run(progress)
+        with _document_progress() as (steps, texts):
+            report = mirror.run(texts, steps)
     except DocumentError as exc:
         if not keep_going:
             raise

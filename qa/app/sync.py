@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from qa.app.service import Verbatim
+from qa.app.service import DocumentProgress, Verbatim
 from qa.indexing.indexer import Progress
 from qa.reading.documents import Document, DocumentError
 from qa.reading.files import find_document_files, load_file
@@ -31,11 +31,13 @@ class SyncReport:
     removed: list[str] = field(default_factory=list)
     unchanged: int = 0
     failed: list[str] = field(default_factory=list)  # "file: reason"
+    sentences_embedded: int = 0
 
     def summary(self) -> str:
         """One line for the terminal."""
-        return (f"added {len(self.added)}, updated {len(self.updated)}, removed "
-                f"{len(self.removed)}, unchanged {self.unchanged}, failed {len(self.failed)}")
+        return (f"documents: added {len(self.added)}, updated {len(self.updated)}, removed "
+                f"{len(self.removed)}, unchanged {self.unchanged}, failed {len(self.failed)} "
+                f"({self.sentences_embedded:,} sentences embedded)")
 
     @property
     def changed(self) -> bool:
@@ -60,8 +62,10 @@ class FolderSync:
         raw = self.service.store.get_meta(self._key)
         return json.loads(raw) if raw else {}
 
-    def run(self, progress: Progress | None = None) -> SyncReport:
-        """Make the index hold exactly the folder's readable files."""
+    def run(self, progress: Progress | None = None,
+            steps: DocumentProgress | None = None) -> SyncReport:
+        """Make the index hold exactly the folder's readable files; `steps` hears (phase,
+        files done, files found, sentences embedded) as it goes."""
         report = SyncReport()
         known = self._known()
         found = find_document_files([self.folder])
@@ -69,7 +73,14 @@ class FolderSync:
         stored = self.service.store.document_hashes()  # one query, not one per file
         seen: dict[str, list[str]] = {}
         changed: list[Document] = []
-        for path, relative in found.files:
+
+        def tell(phase: str, done: int) -> None:
+            """Report the phase and the counts so far."""
+            if steps is not None:
+                steps(phase, done, len(found.files), report.sentences_embedded)
+
+        tell("reading", 0)
+        for done, (path, relative) in enumerate(found.files, 1):
             try:
                 data = path.read_bytes()
             except OSError as exc:  # deleted or unreadable between listing and reading
@@ -95,10 +106,14 @@ class FolderSync:
             seen[relative] = [digest, doc.doc_id]
             changed.append(doc)
             if sum(len(d.text) for d in changed) >= self.service.settings.add_batch_chars:
+                tell("embedding", done - len(changed))
                 self._add(changed, report, seen, known, progress)  # a batch at a time
                 changed = []
+                tell("reading", done)
         if changed:
+            tell("embedding", len(found.files) - len(changed))
             self._add(changed, report, seen, known, progress)
+        tell("done", len(found.files))
         gone = {doc_id for _, doc_id in known.values()} - {doc_id for _, doc_id in seen.values()}
         for doc_id in sorted(gone):
             if self.service.remove(doc_id):
@@ -115,6 +130,7 @@ class FolderSync:
         report.updated.extend(added.updated)
         report.unchanged += len(added.unchanged)
         report.failed.extend(added.failed)
+        report.sentences_embedded += added.sentences_embedded
         refused = {doc.doc_id for doc in changed} - set(added.added + added.updated +
                                                         added.unchanged)
         for relative, (_, doc_id) in list(seen.items()):
