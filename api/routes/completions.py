@@ -76,8 +76,7 @@ def _unknown_model(name: str, service: Verbatim, scope: Scope) -> JSONResponse:
 def model_names(service: Verbatim, scope: Scope, listed: bool = False) -> list[str]:
     """The whole index, then each collection the caller may read as `verbatim:<collection>`
     (listed only where there are several: one would be the whole index again)."""
-    collections = sorted({d.metadata.collection for d in service.list_documents()
-                          if scope.allows(d.metadata.collection)})
+    collections = [c for c in service.collections() if scope.allows(c)]
     if listed and len(collections) < 2:
         return [MODEL_ID]
     return [MODEL_ID, *(f"{MODEL_ID}:{c}" for c in collections)]

@@ -236,9 +236,10 @@ async def add_documents(request: Request, service: Service, scope: Writer) -> Ad
         if not scope.allows(doc.metadata.collection):
             raise HTTPException(403, f"this key may not write to the collection "
                                      f"{doc.metadata.collection!r}; name one of its own")
-    stored = {d.doc_id: d.metadata.collection for d in service.list_documents()}
+    stored = service.store.metadata([d.doc_id for d in docs]) \
+        if scope.collections is not None else {}
     for doc in docs:  # nor replace a document of another collection
-        if doc.doc_id in stored and not scope.allows(stored[doc.doc_id]):
+        if doc.doc_id in stored and not scope.allows(stored[doc.doc_id][1].collection):
             raise HTTPException(403, f"doc_id {doc.doc_id!r} is taken outside this key's "
                                      f"collections")
     report = await run_in_threadpool(service.add_documents, docs)

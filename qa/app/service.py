@@ -200,6 +200,11 @@ class Verbatim:
         assistants and scripts that read the passages themselves."""
         return self.ask(query, top_k=top_k, abstain=False, where=where, within=within).answers
 
+    def collections(self) -> list[str]:
+        """The collections documents are filed under, from memory: cheap on every request."""
+        self._ready()
+        return sorted({meta.collection for _, meta in self.indexer.catalog.metadata().values()})
+
     def list_documents(self) -> list[DocumentSummary]:
         """List what is indexed, for the documents page, the API and `qa documents`."""
         return self.store.list_documents()
