@@ -17,7 +17,7 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 
 from api.access import Scope, WritePolicy
-from qa.answering.answerer import Answer, Citation
+from qa.answering.answerer import Answer, Citation, Result
 from qa.answering.conversation import MAX_QUESTION_CHARS, clean_question
 from qa.answering.filters import FilterError, combine
 from qa.app.service import Verbatim
@@ -64,6 +64,18 @@ def build_mcp(service: Callable[[], Verbatim], access: Access) -> MCPServer:
             raise ToolError(scope)
         return scope
 
+    def asked(ctx: Context, text: str, collection: str | None,
+              filter: dict[str, Any] | None, top_k: int, abstain: bool) -> Result:
+        """Ask within the caller's scope and filter (`abstain=False`: ranked sentences
+        whatever their confidence); what cannot be asked is a tool error saying why."""
+        within = scope_of(ctx).collections
+        try:
+            return service().ask(question_of(text), top_k=max(1, min(int(top_k), 20)),
+                                 abstain=abstain, where=_where(collection, filter),
+                                 within=within)
+        except (FilterError, ModelMismatch) as exc:
+            raise ToolError(str(exc)) from None
+
     def question_of(text: str) -> str:
         """The question as the API accepts it, or a tool error saying why not."""
         if len(text) > MAX_QUESTION_CHARS:
@@ -83,13 +95,7 @@ def build_mcp(service: Callable[[], Verbatim], access: Access) -> MCPServer:
     def ask(question: str, ctx: Context, collection: str | None = None,
             filter: dict[str, Any] | None = None, top_k: int = 3) -> dict[str, Any]:
         """Answer one question, for an assistant that must quote rather than invent."""
-        top_k = max(1, min(int(top_k), 20))
-        within = scope_of(ctx).collections
-        try:
-            result = service().ask(question_of(question), top_k=top_k,
-                                   where=_where(collection, filter), within=within)
-        except (FilterError, ModelMismatch) as exc:
-            raise ToolError(str(exc)) from None
+        result = asked(ctx, question, collection, filter, top_k, abstain=True)
         ranked = [_ranked(a) for a in result.answers]
         if result.abstained:
             return {"answered": False, "quote": None, "confidence": result.confidence,
@@ -106,13 +112,7 @@ def build_mcp(service: Callable[[], Verbatim], access: Access) -> MCPServer:
     def search(query: str, ctx: Context, collection: str | None = None,
                filter: dict[str, Any] | None = None, top_k: int = 10) -> dict[str, Any]:
         """Ranked sentences for a query, for an assistant that reads them itself."""
-        top_k = max(1, min(int(top_k), 20))
-        within = scope_of(ctx).collections
-        try:
-            found = service().search(question_of(query), top_k=top_k,
-                                     where=_where(collection, filter), within=within)
-        except (FilterError, ModelMismatch) as exc:
-            raise ToolError(str(exc)) from None
+        found = asked(ctx, query, collection, filter, top_k, abstain=False).answers
         return {"results": [_ranked(a) for a in found]}
 
     @server.tool(description=(

@@ -31,6 +31,13 @@ def fold_of(question: EvalQuestion) -> int:
     return int(hashlib.sha1(key.encode("utf-8")).hexdigest(), 16) % FOLDS
 
 
+def open_manual_index(index_dir: Path) -> tuple[Verbatim, dict[str, str]]:
+    """A manual's index, warmed up, with each document's source (the page questions name)."""
+    service = Verbatim(Settings(data_dir=index_dir, seeds_dir=CACHE / "none"))
+    service.warm_up()
+    return service, {d.doc_id: d.source for d in service.list_documents()}
+
+
 def collect_docs(index_dir: Path, questions_file: Path, refresh: bool = False) -> list[tuple]:
     """(question, candidates, titles, sources) for every question of the set, retrieved from
     the index in `index_dir`; cached under bench/.cache by the two names."""
@@ -38,9 +45,7 @@ def collect_docs(index_dir: Path, questions_file: Path, refresh: bool = False) -
     cache = CACHE / f"candidates-docs-{questions_file.stem}-{key[:10]}.pkl"
     if cache.exists() and not refresh:
         return pickle.loads(cache.read_bytes())
-    service = Verbatim(Settings(data_dir=index_dir, seeds_dir=CACHE / "none"))
-    service.warm_up()
-    sources = {d.doc_id: d.source for d in service.list_documents()}
+    service, sources = open_manual_index(index_dir)
     out = []
     for q in tqdm(load_jsonl(questions_file), desc="retrieving", unit="q", mininterval=10):
         with service.retriever.retrieve(Query(q.question)) as (_, cands):

@@ -34,14 +34,36 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from qa.answering import features, verification
-from qa.answering.answerer import combine, meaning_of, verification_inputs
+from qa.answering.answerer import Answerer, combine, meaning_of, verification_inputs
 from qa.answering.retrieval import Candidates, Query
-from qa.app.evaluation import auroc, judge, normalize
+from qa.app.evaluation import EvalQuestion, auroc, judge, normalize
 from qa.config import Settings
-from training.docs_index import FOLDS, fold_of
+from qa.indexing.indexer import Snapshot
+from training.docs_index import FOLDS, fold_of, open_manual_index
 from training.squad_index import CACHE, near_corpus, off_corpus, open_squad_index
 
 DEFAULT_SQUAD2 = ROOT.parent / "shared" / "data" / "squad2-dev-public.json"
+
+
+def example(answerer: Answerer, view: Snapshot, q: EvalQuestion, query: Query,
+            cands: Candidates, titles: dict, kind: str, source: dict | None = None) -> dict:
+    """The best-ranked sentence's ranking view and evidence for one question (`kind`: asked of
+    its own corpus, or of one without its answer), and whether it is right (`source`: the
+    documents' files, for questions that name the page)."""
+    ranking, matrix = answerer.rank(query, cands, titles)
+    best = int(np.argmax(ranking))
+    r = cands.rows[best]
+    p = view.catalog.passage(r.doc_id, r.passage_ord)
+    passage = view.store.text_slices([(p.doc_id, p.start, p.end)])[(p.doc_id, p.start, p.end)]
+    right = kind == "own" and not q.unanswerable and judge(
+        q, r.text, r.doc_id, r.start, r.end, source.get(r.doc_id) if source else None)
+    return {"question": q.question, "group": q.group, "kind": kind,
+            "meaning": meaning_of(cands, best),
+            "unanswerable": q.unanswerable, "right": bool(right),
+            "inputs": verification_inputs(ranking, matrix, best), "idf": cands.idf,
+            "evidence": verification.Evidence(
+                r.text, passage, features.heading(titles.get(r.doc_id, ""), r.context)),
+            "calibrated": float(answerer._confidence(ranking, matrix)[best])}
 
 
 def collect(squad: Path, refresh: bool) -> list[dict]:
@@ -53,35 +75,19 @@ def collect(squad: Path, refresh: bool) -> list[dict]:
     answerer = service.answerer
     out = []
 
-    def example(view, q, query: Query, cands: Candidates, titles: dict, kind: str) -> dict:
-        ranking, matrix = answerer.rank(query, cands, titles)
-        best = int(np.argmax(ranking))
-        r = cands.rows[best]
-        p = view.catalog.passage(r.doc_id, r.passage_ord)
-        passage = view.store.text_slices([(p.doc_id, p.start, p.end)])[
-            (p.doc_id, p.start, p.end)]
-        right = kind == "own" and not q.unanswerable and judge(q, r.text, r.doc_id, r.start,
-                                                               r.end)
-        return {"question": q.question, "group": q.group, "kind": kind,
-                "meaning": meaning_of(cands, best),
-                "unanswerable": q.unanswerable, "right": bool(right),
-                "inputs": verification_inputs(ranking, matrix, best), "idf": cands.idf,
-                "evidence": verification.Evidence(r.text, passage, titles.get(r.doc_id, "")),
-                "calibrated": float(answerer._confidence(ranking, matrix)[best])}
-
     for qi, q in enumerate(tqdm(questions, desc="asking", unit="q", mininterval=10)):
         query = Query(q.question)
         with service.retriever.retrieve(query) as (view, cands):
             if not len(cands):
                 continue
             titles = view.catalog.titles({r.doc_id for r in cands.rows})
-            out.append(example(view, q, query, cands, titles, "own"))
+            out.append(example(answerer, view, q, query, cands, titles, "own"))
             sub = off_corpus(cands, q.group, qi)
             if sub is not None:
-                out.append(example(view, q, query, sub, titles, "off"))
+                out.append(example(answerer, view, q, query, sub, titles, "off"))
             near = None if q.unanswerable else near_corpus(cands, q.doc_id)
             if near is not None:
-                e = example(view, q, query, near, titles, "near")
+                e = example(answerer, view, q, query, near, titles, "near")
                 # Another paragraph may say the same thing: not a question without an answer.
                 if not any(normalize(a) in normalize(e["evidence"].sentence) for a in q.answers):
                     out.append(e)
@@ -93,37 +99,20 @@ def collect(squad: Path, refresh: bool) -> list[dict]:
 def collect_docs(index_dir: Path, questions_file: Path, refresh: bool) -> list[dict]:
     """Ask a documentation set's questions of its manual's index, as `collect` asks SQuAD's."""
     from qa.app.evaluation import load_jsonl
-    from qa.app.service import Verbatim
 
     cache = CACHE / f"verifier-docs-{questions_file.stem}-{index_dir.name}.pkl"
     if cache.exists() and not refresh:
         return pickle.loads(cache.read_bytes())
-    service = Verbatim(Settings(data_dir=index_dir, seeds_dir=CACHE / "none"))
-    service.warm_up()
-    sources = {d.doc_id: d.source for d in service.list_documents()}
-    answerer, out = service.answerer, []
+    service, sources = open_manual_index(index_dir)
+    out = []
     for q in tqdm(load_jsonl(questions_file), desc="asking", unit="q", mininterval=10):
         query = Query(q.question)
         with service.retriever.retrieve(query) as (view, cands):
             if not len(cands):
                 continue
             titles = view.catalog.titles({r.doc_id for r in cands.rows})
-            ranking, features_ = answerer.rank(query, cands, titles)
-            best = int(np.argmax(ranking))
-            r = cands.rows[best]
-            p = view.catalog.passage(r.doc_id, r.passage_ord)
-            passage = view.store.text_slices([(p.doc_id, p.start, p.end)])[
-                (p.doc_id, p.start, p.end)]
-            right = not q.unanswerable and judge(q, r.text, r.doc_id, r.start, r.end,
-                                                 sources.get(r.doc_id))
-            heading = features.heading(titles.get(r.doc_id, ""), r.context)
-            out.append({"question": q.question, "group": f"docs-{fold_of(q)}", "kind": "own",
-                        "docs": q.group or "answerable", "meaning": meaning_of(cands, best),
-                        "unanswerable": q.unanswerable, "right": bool(right),
-                        "inputs": verification_inputs(ranking, features_, best),
-                        "idf": cands.idf,
-                        "evidence": verification.Evidence(r.text, passage, heading),
-                        "calibrated": float(answerer._confidence(ranking, features_)[best])})
+            e = example(service.answerer, view, q, query, cands, titles, "own", sources)
+            out.append({**e, "group": f"docs-{fold_of(q)}", "docs": q.group or "answerable"})
     service.close()
     CACHE.mkdir(parents=True, exist_ok=True)
     cache.write_bytes(pickle.dumps(out))

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from embeddings.model import Embedder
-from qa.answering.answerer import Answer, Answerer, Result
+from qa.answering.answerer import Answerer, Result
 from qa.answering.conversation import Turn, conversation_context
 from qa.answering.retrieval import Retriever
 from qa.answering.verification import Verifier
@@ -193,12 +193,6 @@ class Verbatim:
         """Answer the last user turn, reading earlier turns for what a follow-up refers to."""
         return self.ask(turns[-1].content, top_k=top_k, context=conversation_context(turns),
                         abstain=abstain, where=where, within=within)
-
-    def search(self, query: str, top_k: int = 10, where: dict | None = None,
-               within: frozenset[str] | None = None) -> list[Answer]:
-        """The sentences that best match a query, ranked, whether or not one answers it: for
-        assistants and scripts that read the passages themselves."""
-        return self.ask(query, top_k=top_k, abstain=False, where=where, within=within).answers
 
     def collections(self) -> list[str]:
         """The collections documents are filed under, from memory: cheap on every request."""
