@@ -84,8 +84,9 @@ class Settings(BaseSettings):
                            "sentence the normalised sum of the two, instead of embedding "
                            "'title › section: sentence' whole: the model's work per sentence "
                            "drops to the bare sentence's.")
-    context_weight: float = Field(1.0, ge=0.0, le=5.0,
-                                  description="The heading path's weight with context_vectors.")
+    context_weight: float = Field(
+        1.25, ge=0.0, le=5.0, description="The heading path's weight with context_vectors, "
+        "times the square root of its length over the sentence's.")
 
     # Chunking: passages of a few sentences with overlap.
     passage_sentences: int = Field(4, ge=1, le=50)

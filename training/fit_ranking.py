@@ -47,7 +47,8 @@ from training.squad_index import CACHE, DEFAULT_SQUAD, off_corpus, open_squad_in
 def collect(squad: Path, refresh: bool) -> list[tuple]:
     """Retrieve candidates for every question once; cached, so features can change cheaply."""
     tag = ("" if Settings().embed_titles else "-notitle") + \
-        ("-derived" if Settings().derive_passages else "")
+        ("-derived" if Settings().derive_passages else "") + \
+        ("-context" if Settings().context_vectors else "")
     cache = CACHE / f"candidates-{squad.stem}{tag}.pkl"
     if cache.exists() and not refresh:
         return pickle.loads(cache.read_bytes())

@@ -114,27 +114,57 @@ def model_inputs(docs: Sequence[Document], settings: Settings,
     return inputs
 
 
-def with_context(sentences: np.ndarray, contexts: np.ndarray, weight: float) -> np.ndarray:
-    """A sentence's vector from its own and its heading path's, as if embedded together:
-    the normalised sum, the path weighted (one path vector serves a whole section)."""
+def with_context(sentences: np.ndarray, contexts: np.ndarray, weight: float,
+                 sentence_chars: np.ndarray, context_chars: np.ndarray) -> np.ndarray:
+    """A sentence's vector from its own and its heading path's, as if embedded together
+    (one path vector serves a whole section): their normalised sum, the path weighted by
+    `weight` times the square root of its length over the sentence's, since the model
+    averages its token states and the longer part pulls the mean its way."""
     if not len(sentences):
         return sentences
-    mixed = sentences + weight * contexts
+    share = np.sqrt(np.maximum(context_chars, 1) / np.maximum(sentence_chars, 1))
+    mixed = sentences + (weight * share)[:, None].astype(np.float32) * contexts
     return (mixed / np.maximum(np.linalg.norm(mixed, axis=1, keepdims=True), 1e-9)
             ).astype(np.float32)
 
 
+@dataclass
+class SentenceParts:
+    """A document's quotable sentences embedded alone and their heading paths, with the
+    lengths of both (context vectors): what passages are composed from."""
+
+    bare: np.ndarray
+    paths: np.ndarray
+    sentence_chars: np.ndarray
+    path_chars: np.ndarray
+    weight: float
+
+
+def _unit(vector: np.ndarray) -> np.ndarray:
+    """Scale a vector to length one (a zero vector stays zero)."""
+    return vector / max(float(np.linalg.norm(vector)), 1e-9)
+
+
 def passage_vectors(sentence_vectors: np.ndarray, embedded: np.ndarray,
-                    members: list[list[int]]) -> np.ndarray:
-    """A document's passage vectors: each the normalised mean of its sentences' vectors, or,
-    for a passage without quotable sentences, the next of those embedded from text."""
+                    members: list[list[int]], parts: SentenceParts | None = None
+                    ) -> np.ndarray:
+    """A document's passage vectors: each derived from its sentences' vectors, or, for a
+    passage without quotable sentences, the next of those embedded from text.
+
+    Derived as the model would embed the passage whole: with `parts`, its sentences alone
+    summed by length (the model averages over tokens) plus its heading path as for one
+    sentence; without, the mean of its sentences' vectors."""
     if not members:
         return embedded
     out, next_embedded = [], iter(embedded)
     for rows in members:
-        if rows:
-            mean = sentence_vectors[rows].mean(axis=0)
-            out.append(mean / max(float(np.linalg.norm(mean)), 1e-9))
+        if rows and parts is not None:
+            text = _unit(parts.sentence_chars[rows] @ parts.bare[rows])
+            share = np.sqrt(max(float(parts.path_chars[rows].mean()), 1.0)
+                            / max(float(parts.sentence_chars[rows].sum()), 1.0))
+            out.append(_unit(text + parts.weight * share * _unit(parts.paths[rows].mean(axis=0))))
+        elif rows:
+            out.append(_unit(sentence_vectors[rows].mean(axis=0)))
         else:
             out.append(next(next_embedded))
     width = sentence_vectors.shape[1] if sentence_vectors.size else embedded.shape[1]
@@ -203,9 +233,11 @@ class Indexer:
                      "input": "title: sentence" if self.settings.embed_titles else "sentence",
                      "chunker": CHUNKER_VERSION, "word_vectors": projection_name()}
         if self.settings.derive_passages:
-            described["passages"] = "mean of sentences"
+            described["passages"] = ("sentences by length + heading path"
+                                     if self.settings.context_vectors else "mean of sentences")
         if self.settings.context_vectors:
-            described["context"] = f"sentence + {self.settings.context_weight} x heading path"
+            described["context"] = (f"sentence + {self.settings.context_weight} x "
+                                    "sqrt(path chars / sentence chars) x heading path")
         return json.dumps(described)
 
     def model_mismatch(self) -> str | None:
@@ -362,12 +394,17 @@ class Indexer:
         elif texts:
             vectors = self._encode_by_length(texts, progress)
         sentence_vectors = [vectors[a:b] for a, b, _ in inputs.bounds]
+        parts: list[SentenceParts | None] = [None] * len(inputs.bounds)
         if self.settings.context_vectors:
-            sentence_vectors = [with_context(v, vectors[rows], self.settings.context_weight)
-                                for v, rows in zip(sentence_vectors, inputs.contexts)]
-        return ([(doc, chunks, svec, passage_vectors(svec, vectors[b:c], members))
-                 for (doc, chunks), (_, b, c), members, svec in zip(
-                     inputs.chunked, inputs.bounds, inputs.members, sentence_vectors)],
+            chars = np.fromiter(map(len, texts), dtype=np.float32, count=len(texts))
+            weight = self.settings.context_weight
+            parts = [SentenceParts(vectors[a:b], vectors[rows], chars[a:b], chars[rows], weight)
+                     for rows, (a, b, _) in zip(inputs.contexts, inputs.bounds)]
+            sentence_vectors = [with_context(p.bare, p.paths, weight, p.sentence_chars,
+                                             p.path_chars) for p in parts]
+        return ([(doc, chunks, svec, passage_vectors(svec, vectors[b:c], members, part))
+                 for (doc, chunks), (_, b, c), members, svec, part in zip(
+                     inputs.chunked, inputs.bounds, inputs.members, sentence_vectors, parts)],
                 (new_words, project_words(vectors[documents_end:])))
 
     def _encode_by_length(self, texts: list[str], progress: Progress | None) -> np.ndarray:
