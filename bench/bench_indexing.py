@@ -18,6 +18,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -29,6 +30,9 @@ from qa.app.service import Verbatim
 from qa.config import Settings
 from qa.indexing.indexer import model_inputs
 
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
 
 def texts_to_embed(docs: list, settings: Settings) -> list[str]:
     """The exact inputs indexing sends to the model: sentences, passages, and the words of
@@ -37,12 +41,11 @@ def texts_to_embed(docs: list, settings: Settings) -> list[str]:
     return inputs.texts + sorted(inputs.words)
 
 
-def plain_model() -> object:
+def plain_model() -> SentenceTransformer:
     """The bare model as sentence-transformers runs it (PyTorch, every core), warmed up."""
     import os
 
     import torch
-    from sentence_transformers import SentenceTransformer
 
     from embeddings.model import model_path
 

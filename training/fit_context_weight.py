@@ -73,11 +73,11 @@ def measure(service: Verbatim, docs: list, weights: list[float]) -> dict[str, fl
             composed[w].append(with_context(bare, paths, w, chars, path_chars))
         read = encode(whole.texts[b:c])
         kept = [i for i, m in enumerate(members) if m]
-        parts = SentenceParts(bare, paths, chars, path_chars, 1.25)
-        mine = passage_vectors(composed[1.25][-1], read[[i for i, m in enumerate(members)
-                                                          if not m]], members, parts)
-        mean = passage_vectors(composed[1.25][-1], read[[i for i, m in enumerate(members)
-                                                          if not m]], members)
+        shipped = service.settings.context_weight
+        whole_read = read[[i for i, m in enumerate(members) if not m]]
+        parts = SentenceParts(bare, paths, chars, path_chars, shipped)
+        mine = passage_vectors(composed[shipped][-1], whole_read, members, parts)
+        mean = passage_vectors(composed[shipped][-1], whole_read, members)
         joint_p.append(read[kept])
         derived.append(np.stack([mine[kept], mean[kept]]))
     js, jp = np.vstack(joint_s), np.vstack(joint_p)
@@ -100,7 +100,8 @@ def main() -> None:
     service.warm_up()
     for name, count in (("postgresql", args.pages), ("python", args.pages),
                         ("squad", args.paragraphs)):
-        figures = measure(service, corpus(name, count), [1.0, 1.25, 1.5])
+        weights = sorted({1.0, 1.5, service.settings.context_weight})
+        figures = measure(service, corpus(name, count), weights)
         print(name, ", ".join(f"{k}: {v:.4f}" if v < 10 else f"{k}: {v:.0f}"
                                for k, v in figures.items()))
 
