@@ -153,9 +153,10 @@ def read_scope(request: Request, credentials: Annotated[
     """What this request may read: everything where reads are open, else its key's
     collections (401 without a known key, 403 for a write-only key)."""
     policy: WritePolicy = request.app.state.write_policy
-    scope = policy.reader(credentials.credentials if credentials is not None else "")
-    if isinstance(scope, str):
-        status = 403 if "may write but not read" in scope else 401
+    token = credentials.credentials if credentials is not None else ""
+    scope = policy.reader(token)
+    if isinstance(scope, str):  # a known key refused is 403; no key, or an unknown one, 401
+        status = 403 if token and policy.scope_of(token) is not None else 401
         raise HTTPException(status, scope, headers={"WWW-Authenticate": "Bearer"})
     return scope
 

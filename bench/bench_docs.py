@@ -40,19 +40,27 @@ SHOWN = ("questions", "answerable", "answered_right", "p_at_1", "r_at_3", "r_at_
          "answerable_abstained", "abstained_near", "abstained_off", "latency_p50_ms")
 
 
-def copy_pages(source: Path, target: Path) -> int:
+def manual_pages(manual: str) -> list[Path]:
+    """A manual's HTML pages (Sphinx's `_sources/` and `_static/` left out), or exit saying
+    which Debian package to install."""
+    source, package, _ = MANUALS[manual]
+    if not source.is_dir():
+        sys.exit(f"{source} is missing: apt-get install {package}")
+    return sorted(p for p in source.rglob("*.html")
+                  if not p.relative_to(source).parts[0].startswith("_"))
+
+
+def copy_pages(manual: str, target: Path) -> int:
     """Copy a manual's HTML pages, keeping their paths (the questions name pages by them)."""
     if target.exists():
         shutil.rmtree(target)
-    count = 0
-    for page in sorted(source.rglob("*.html")):
+    source = MANUALS[manual][0]
+    pages = manual_pages(manual)
+    for page in pages:
         relative = page.relative_to(source)
-        if relative.parts[0].startswith("_"):
-            continue
         (target / relative).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(page, target / relative)
-        count += 1
-    return count
+    return len(pages)
 
 
 def qa(*args: str) -> subprocess.CompletedProcess:
@@ -74,7 +82,7 @@ def main() -> None:
     added_file = index / "bench-add.md"  # what the add that built the index measured
     lines = []
     if not (args.reuse and added_file.exists()):
-        pages = copy_pages(source, folder)
+        pages = copy_pages(args.manual, folder)
         shutil.rmtree(index, ignore_errors=True)
         before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
         t = time.perf_counter()

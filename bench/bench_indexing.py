@@ -65,11 +65,10 @@ def main() -> None:
     parser.add_argument("--pages", type=int, default=25)
     args = parser.parse_args()
     if args.manual:
-        from bench.bench_docs import MANUALS
+        from bench.bench_docs import manual_pages
         from qa.reading.files import load_file
 
-        pages = sorted(p for p in MANUALS[args.manual][0].rglob("*.html")
-                       if not p.relative_to(MANUALS[args.manual][0]).parts[0].startswith("_"))
+        pages = manual_pages(args.manual)
         step = max(1, len(pages) // args.pages)
         docs = [load_file(p, p.name) for p in pages[::step][:args.pages]]
     else:

@@ -80,10 +80,10 @@ class Settings(BaseSettings):
                            "embedded): about half the model's work when indexing.")
 
     context_vectors: bool = Field(
-        False, description="Embed each sentence alone and each heading path once, and give a "
-                           "sentence the normalised sum of the two, instead of embedding "
-                           "'title › section: sentence' whole: the model's work per sentence "
-                           "drops to the bare sentence's.")
+        False, description="Embed each sentence alone and each heading path once, and compose "
+                           "a sentence's vector from the two (see context_weight), instead of "
+                           "embedding 'title › section: sentence' whole: the model's work per "
+                           "sentence drops to the bare sentence's.")
     context_weight: float = Field(
         1.25, ge=0.0, le=5.0, description="The heading path's weight with context_vectors, "
         "times the square root of its length over the sentence's.")

@@ -25,11 +25,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.bench_docs import MANUALS
+from bench.bench_docs import manual_pages
 from qa.app.evaluation import load_squad
 from qa.app.service import Verbatim
 from qa.config import Settings
-from qa.indexing.indexer import SentenceParts, model_inputs, passage_vectors, with_context
+from qa.indexing.indexer import document_vectors, model_inputs, passage_vectors
 from qa.reading.files import load_file
 from training.squad_index import CACHE, DEFAULT_SQUAD
 
@@ -38,55 +38,41 @@ def corpus(name: str, count: int) -> list:
     """A fixed random sample of a manual's pages, or of SQuAD's paragraphs."""
     if name == "squad":
         docs, _ = load_squad(DEFAULT_SQUAD)
-    else:
-        root = MANUALS[name][0]
-        if not root.is_dir():
-            sys.exit(f"{root} is missing: apt-get install {MANUALS[name][1]}")
-        docs = sorted(p for p in root.rglob("*.html")
-                      if not p.relative_to(root).parts[0].startswith("_"))
-    random.Random(1).shuffle(docs)
-    return docs[:count] if name == "squad" else [load_file(p, p.name) for p in docs[:count]]
+        random.Random(1).shuffle(docs)
+        return docs[:count]
+    pages = manual_pages(name)
+    random.Random(1).shuffle(pages)
+    return [load_file(p, p.name) for p in pages[:count]]
 
 
-def unit(rows: np.ndarray) -> np.ndarray:
-    """Scale rows to length one."""
-    return rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-9)
+def cosine(a: list[np.ndarray], b: list[np.ndarray]) -> float:
+    """Mean cosine of unit rows, row for row."""
+    return float(np.mean(np.sum(np.vstack(a) * np.vstack(b), axis=1)))
 
 
 def measure(service: Verbatim, docs: list, weights: list[float]) -> dict[str, float]:
     """Mean cosine of composed sentence and passage vectors to the model's joint ones."""
-    whole = model_inputs(docs, service.settings)
-    split = model_inputs(docs, service.settings.model_copy(
-        update={"context_vectors": True, "derive_passages": True}))
-    encode = service.embedder.encode
-    joint_s, joint_p, composed, plain, derived = [], [], {w: [] for w in weights}, [], []
-    for (a, b, c), (a2, b2, _), rows, members in zip(whole.bounds, split.bounds,
-                                                     split.contexts, split.members):
-        if a == b:
-            continue
-        bare, paths = encode(split.texts[a2:b2]), encode([split.texts[i] for i in rows])
-        chars = np.array([len(t) for t in split.texts[a2:b2]], np.float32)
-        path_chars = np.array([len(split.texts[i]) for i in rows], np.float32)
-        joint_s.append(encode(whole.texts[a:b]))
-        plain.append(unit(bare + paths))
-        for w in weights:
-            composed[w].append(with_context(bare, paths, w, chars, path_chars))
-        read = encode(whole.texts[b:c])
-        kept = [i for i, m in enumerate(members) if m]
-        shipped = service.settings.context_weight
-        whole_read = read[[i for i, m in enumerate(members) if not m]]
-        parts = SentenceParts(bare, paths, chars, path_chars, shipped)
-        mine = passage_vectors(composed[shipped][-1], whole_read, members, parts)
-        mean = passage_vectors(composed[shipped][-1], whole_read, members)
-        joint_p.append(read[kept])
-        derived.append(np.stack([mine[kept], mean[kept]]))
-    js, jp = np.vstack(joint_s), np.vstack(joint_p)
-    out = {"sentences": float(len(js)), "plain sum": float(np.mean(np.sum(np.vstack(plain) * js, 1)))}
+    settings = service.settings
+    whole = model_inputs(docs, settings)
+    fast = settings.model_copy(update={"context_vectors": True, "derive_passages": True})
+    split = model_inputs(docs, fast)
+    joint = service.embedder.encode(whole.texts)
+    vectors = service.embedder.encode(split.texts)
+    kept = [[i for i, m in enumerate(members) if m] for members in split.members]
+    read = [joint[b:c][k] for (_, b, c), k in zip(whole.bounds, kept)]
+    plain = [vectors[a:b] + vectors[rows] for (a, b, _), rows in zip(split.bounds, split.contexts)]
+    out = {"sentences": float(sum(b - a for a, b, _ in whole.bounds)),
+           "plain sum": cosine([p / np.linalg.norm(p, axis=1, keepdims=True) for p in plain],
+                               [joint[a:b] for a, b, _ in whole.bounds])}
     for w in weights:
-        out[f"w={w} x sqrt(len)"] = float(np.mean(np.sum(np.vstack(composed[w]) * js, 1)))
-    both = np.concatenate(derived, axis=1)
-    out["passages: composed"] = float(np.mean(np.sum(both[0] * jp, 1)))
-    out["passages: mean of sentences"] = float(np.mean(np.sum(both[1] * jp, 1)))
+        composed = document_vectors(split, vectors, fast.model_copy(update={"context_weight": w}))
+        out[f"w={w} x sqrt(len)"] = cosine([s for s, _ in composed],
+                                           [joint[a:b] for a, b, _ in whole.bounds])
+        if w == settings.context_weight:
+            out["passages: composed"] = cosine([p[k] for (_, p), k in zip(composed, kept)], read)
+            means = [passage_vectors(s, vectors[b:c], members)[k] for (s, _), (_, b, c), members, k
+                     in zip(composed, split.bounds, split.members, kept)]
+            out["passages: mean of sentences"] = cosine(means, read)
     return out
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 from email.message import EmailMessage
@@ -139,9 +138,7 @@ async def _uploaded_documents(request: Request) -> list[Document]:
             doc = await run_in_threadpool(parse_document, data, name)
         except DocumentError as exc:
             raise HTTPException(422, str(exc)) from exc
-        # The form's metadata, when it gives any, over what the file says (front matter).
-        docs.append(dataclasses.replace(doc, metadata=metadata) if metadata != Metadata()
-                    else doc)
+        docs.append(doc.filed(metadata))
     return docs
 
 

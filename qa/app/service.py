@@ -5,7 +5,6 @@ The CLI and the HTTP API both go through it, so they behave the same.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import threading
 from collections.abc import Callable, Iterable, Sequence
@@ -127,9 +126,7 @@ class Verbatim:
         size = 0
         for path, relative in found.files:
             try:
-                doc = load_file(path, relative, doc_id=found.ids[relative])
-                if metadata is not None and metadata != Metadata():  # flags over front matter
-                    doc = dataclasses.replace(doc, metadata=metadata)
+                doc = load_file(path, relative, doc_id=found.ids[relative]).filed(metadata)
                 batch.append(doc)
                 size += len(doc.text)
             except DocumentError as exc:

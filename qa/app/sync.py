@@ -8,7 +8,6 @@ write lock, so a running `qa serve` keeps answering and picks the changes up.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 from collections.abc import Callable
@@ -95,9 +94,7 @@ class FolderSync:
                 report.unchanged += 1
                 continue
             try:
-                doc = load_file(path, relative, data, doc_id)
-                if self.metadata != Metadata():  # the command's metadata over front matter
-                    doc = dataclasses.replace(doc, metadata=self.metadata)
+                doc = load_file(path, relative, data, doc_id).filed(self.metadata)
             except DocumentError as exc:
                 report.failed.append(str(exc))
                 if before:  # keep the last good version rather than losing it

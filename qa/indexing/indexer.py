@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import threading
@@ -101,16 +102,16 @@ def model_inputs(docs: Sequence[Document], settings: Settings,
         inputs.bounds.append((first, middle, len(texts)))
         inputs.members.append(members)
         if s.context_vectors:
-            paths: dict[str, int] = {}
+            paths: dict[str, int] = {}  # each distinct path -> its row in `texts`
+            rows = []
             for x in quotable:
                 path = SECTION_SEPARATOR.join(p for p in (title, x.section if s.embed_titles
                                                           else "") if p)
                 if path not in paths:
                     paths[path] = len(texts)
                     texts.append(path)
-            inputs.contexts.append([paths[SECTION_SEPARATOR.join(
-                p for p in (title, x.section if s.embed_titles else "") if p)]
-                for x in quotable])
+                rows.append(paths[path])
+            inputs.contexts.append(rows)
     return inputs
 
 
@@ -129,7 +130,7 @@ def with_context(sentences: np.ndarray, contexts: np.ndarray, weight: float,
 
 
 @dataclass
-class SentenceParts:
+class _SentenceParts:
     """A document's quotable sentences embedded alone and their heading paths, with the
     lengths of both (context vectors): what passages are composed from."""
 
@@ -146,7 +147,7 @@ def _unit(vector: np.ndarray) -> np.ndarray:
 
 
 def passage_vectors(sentence_vectors: np.ndarray, embedded: np.ndarray,
-                    members: list[list[int]], parts: SentenceParts | None = None
+                    members: list[list[int]], parts: _SentenceParts | None = None
                     ) -> np.ndarray:
     """A document's passage vectors: each derived from its sentences' vectors, or, for a
     passage without quotable sentences, the next of those embedded from text.
@@ -169,6 +170,26 @@ def passage_vectors(sentence_vectors: np.ndarray, embedded: np.ndarray,
             out.append(next(next_embedded))
     width = sentence_vectors.shape[1] if sentence_vectors.size else embedded.shape[1]
     return np.array(out, dtype=np.float32).reshape(len(out), width)
+
+
+def document_vectors(inputs: ModelInputs, vectors: np.ndarray, settings: Settings
+                     ) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Each document's sentence and passage vectors from the model's vectors of
+    `inputs.texts` (row for row): as embedded, or composed from sentence and heading path
+    (`context_vectors`), passages derived from their sentences where `derive_passages` asks."""
+    out = []
+    chars = np.fromiter(map(len, inputs.texts), dtype=np.float32, count=len(inputs.texts))
+    for (a, b, c), members, rows in zip(inputs.bounds, inputs.members,
+                                        inputs.contexts or [None] * len(inputs.bounds)):
+        parts = None
+        sentences = vectors[a:b]
+        if rows is not None:
+            parts = _SentenceParts(vectors[a:b], vectors[rows], chars[a:b], chars[rows],
+                                   settings.context_weight)
+            sentences = with_context(parts.bare, parts.paths, parts.weight,
+                                     parts.sentence_chars, parts.path_chars)
+        out.append((sentences, passage_vectors(sentences, vectors[b:c], members, parts)))
+    return out
 
 
 @dataclass
@@ -393,18 +414,9 @@ class Indexer:
             vectors = encode(texts, progress)
         elif texts:
             vectors = self._encode_by_length(texts, progress)
-        sentence_vectors = [vectors[a:b] for a, b, _ in inputs.bounds]
-        parts: list[SentenceParts | None] = [None] * len(inputs.bounds)
-        if self.settings.context_vectors:
-            chars = np.fromiter(map(len, texts), dtype=np.float32, count=len(texts))
-            weight = self.settings.context_weight
-            parts = [SentenceParts(vectors[a:b], vectors[rows], chars[a:b], chars[rows], weight)
-                     for rows, (a, b, _) in zip(inputs.contexts, inputs.bounds)]
-            sentence_vectors = [with_context(p.bare, p.paths, weight, p.sentence_chars,
-                                             p.path_chars) for p in parts]
-        return ([(doc, chunks, svec, passage_vectors(svec, vectors[b:c], members, part))
-                 for (doc, chunks), (_, b, c), members, svec, part in zip(
-                     inputs.chunked, inputs.bounds, inputs.members, sentence_vectors, parts)],
+        composed = document_vectors(inputs, vectors[:documents_end], self.settings)
+        return ([(doc, chunks, svec, pvec)
+                 for (doc, chunks), (svec, pvec) in zip(inputs.chunked, composed)],
                 (new_words, project_words(vectors[documents_end:])))
 
     def _encode_by_length(self, texts: list[str], progress: Progress | None) -> np.ndarray:
@@ -509,32 +521,37 @@ class Indexer:
             tell("embedding")
             batch: list[Document] = []
             size = 0
+            # Streamed from the store a batch at a time: the corpus is never held whole.
             pending = (d for d in self.store.iter_documents() if staged.get(d.doc_id) !=
                        d.content_hash)
-            for doc in [*pending, None]:
-                if doc is not None:
-                    batch.append(doc)
-                    size += len(doc.text)
-                if batch and (doc is None or size >= self.settings.add_batch_chars):
-                    embedded, (words, word_vectors) = self._embed(
-                        batch, progress, known_words=known_words, encode=encode)
-                    staging.put(embedded, words, word_vectors)
-                    known_words.update(words)
-                    done += len(batch)
-                    sentences += sum(len(s) for _, _, s, _ in embedded)
-                    batch, size = [], 0
-                    tell("embedding")
-            tell("swapping")
-            with self.lock:
-                with self.store.transaction() as conn:
-                    self.store.clear(conn)
-                    self.store.set_meta("model", self.model_fingerprint, conn)
-                    for words, word_vectors in staging.iter_words():
-                        self.store.write_words(conn, words, word_vectors)
-                    for doc_id in sorted(hashes):
-                        self.store.write_document(conn, *staging.get(doc_id))
-                self.load()
-                self.save()
+            try:
+                for doc in itertools.chain(pending, [None]):
+                    if doc is not None:
+                        batch.append(doc)
+                        size += len(doc.text)
+                    if batch and (doc is None or size >= self.settings.add_batch_chars):
+                        embedded, (words, word_vectors) = self._embed(
+                            batch, progress, known_words=known_words, encode=encode)
+                        staging.put(embedded, words, word_vectors)
+                        known_words.update(words)
+                        done += len(batch)
+                        sentences += sum(len(s) for _, _, s, _ in embedded)
+                        batch, size = [], 0
+                        tell("embedding")
+                tell("swapping")
+                with self.lock:
+                    with self.store.transaction() as conn:
+                        self.store.clear(conn)
+                        self.store.set_meta("model", self.model_fingerprint, conn)
+                        for words, word_vectors in staging.iter_words():
+                            self.store.write_words(conn, words, word_vectors)
+                        for doc_id in sorted(hashes):
+                            self.store.write_document(conn, *staging.get(doc_id))
+                    self.load()
+                    self.save()
+            except BaseException:
+                staging.close()  # kept on disk for the next rebuild
+                raise
             staging.discard()
             tell("done")
             return len(hashes)

@@ -4,6 +4,7 @@ that ids, titles and text obey whatever the format."""
 from __future__ import annotations
 
 import codecs
+import dataclasses
 import hashlib
 import re
 import unicodedata
@@ -67,6 +68,13 @@ class Document:
         """Address the original's bytes by their hash, so a file added twice is kept once."""
         if self.original is not None and not self.original_id:
             object.__setattr__(self, "original_id", hashlib.sha256(self.original).hexdigest())
+
+    def filed(self, metadata: Metadata | None) -> Document:
+        """This document under the metadata a command or upload gives, which wins over what
+        the file says of itself (front matter); none given keeps the file's own."""
+        if metadata is None or metadata == Metadata():
+            return self
+        return dataclasses.replace(self, metadata=metadata)
 
     @property
     def content_hash(self) -> str:

@@ -10,7 +10,7 @@ import pytest
 
 from qa.app.service import Verbatim
 from qa.config import DEFAULT_SEEDS_DIR
-from qa.indexing.indexer import ModelMismatch, SentenceParts, model_inputs, passage_vectors, with_context
+from qa.indexing.indexer import ModelMismatch, document_vectors, model_inputs
 from qa.indexing.staging import STAGING_NAME, Staging
 from qa.reading.documents import make_document
 from qa.reading.formats import parse_document
@@ -344,24 +344,18 @@ def test_context_vectors_come_close_to_embedding_each_sentence_with_its_headings
     page = Path(__file__).parent.parent / "data" / "pages" / "postgresql-resource-consumption.html"
     doc = parse_document(page.read_bytes(), page.name)
     whole = model_inputs([doc], settings)
-    split = model_inputs([doc], settings.model_copy(update={"context_vectors": True,
-                                                            "derive_passages": True}))
+    fast = settings.model_copy(update={"context_vectors": True, "derive_passages": True})
+    split = model_inputs([doc], fast)
     (a, b, c), (a2, b2, _) = whole.bounds[0], split.bounds[0]
     joint = embedder.encode(whole.texts[a:b])  # "title › section: sentence", as shipped
-    bare, paths = embedder.encode(split.texts[a2:b2]), embedder.encode(
-        [split.texts[i] for i in split.contexts[0]])
-    chars = np.array([len(t) for t in split.texts[a2:b2]], np.float32)
-    path_chars = np.array([len(split.texts[i]) for i in split.contexts[0]], np.float32)
-    composed = with_context(bare, paths, settings.context_weight, chars, path_chars)
-    plain = bare + paths
+    read = embedder.encode(whole.texts[b:c])  # each passage read whole
+    vectors = embedder.encode(split.texts)
+    sentences, passages = document_vectors(split, vectors, fast)[0]
+    plain = vectors[a2:b2] + vectors[split.contexts[0]]  # the sum, unweighted
     plain /= np.linalg.norm(plain, axis=1, keepdims=True)
-    fidelity = float(np.mean(np.sum(composed * joint, axis=1)))
+    fidelity = float(np.mean(np.sum(sentences * joint, axis=1)))
     assert fidelity > 0.92 and fidelity > float(np.mean(np.sum(plain * joint, axis=1)))
     # Passages: composed from the sentences and their path, close to the passage read whole.
-    members = split.members[0]
-    parts = SentenceParts(bare, paths, chars, path_chars, settings.context_weight)
-    read = embedder.encode(whole.texts[b:c])
-    derived = passage_vectors(composed, read[[i for i, rows in enumerate(members) if not rows]],
-                              members, parts)
-    kept = [i for i, rows in enumerate(members) if rows]
-    assert float(np.mean(np.sum(derived[kept] * read[kept], axis=1))) > 0.9
+    assert len(passages) == len(read)
+    kept = [i for i, rows in enumerate(split.members[0]) if rows]
+    assert float(np.mean(np.sum(passages[kept] * read[kept], axis=1))) > 0.9
