@@ -36,7 +36,11 @@ _TRAILING_CREDIT = re.compile(
     re.IGNORECASE,
 )
 _SLIDE_COUNTER = re.compile(r"\(\s*\d+\s*of\s*\d+\s*\)\s*$", re.IGNORECASE)
-_LEADING_BULLET = re.compile(r"^[\s•·▪‣◦*\-–—|]+")
+# A bullet, not the sign of "-1" or an option's dashes ("-c <commit>", "--amend", "*args").
+_LEADING_BULLET = re.compile(r"^(?:\s|[•·▪‣◦|]|[*\-–—](?![\w*\-]))+")
+# A quotation that ends in its own full stop ("amend!", "Some fun.") closes no sentence when
+# the text goes on in lower case: blingfire splits there.
+_QUOTED_STOP = re.compile(r"[.!?…][\"'”’]$")
 _TERMINAL = re.compile(r"[.!?…:;\"'”’)\]]$")
 # A reader comment opens with a bulleted line holding only its author's handle ("  • lidocaineus").
 _COMMENT_AUTHOR = re.compile(r"^(\s*)[•·▪‣◦]\s*[^\s.!?,;:][^.!?,;:]{0,38}$")
@@ -44,12 +48,12 @@ _SUBSTANCE = re.compile(LETTER_WORD.pattern + r"|\d")
 # Passages one document may make per character of text: prose makes one per ~400 characters;
 # past one per 40 (lines of a word or two) the document is refused, not embedded at great cost.
 MIN_CHARS_PER_PASSAGE = 40
-CHUNKER_VERSION = "6"  # bump when chunking changes: stored indexes then ask for a rebuild
+CHUNKER_VERSION = "7"  # bump when chunking changes: stored indexes then ask for a rebuild
 MIN_WORDS = 4
 HEADING_MAX_WORDS = 12
 # In a laid-out document a short sentence is a statement when it reads as one: "The default is
 # 4.0." or "Returns None." (a capital or a digit first, a full stop last, a verb's worth of words).
-_SHORT_STATEMENT = re.compile(r"^[\"'“(]?[A-Z0-9`].*[.!][\"'”)]?$", re.DOTALL)
+_SHORT_STATEMENT = re.compile(r"^[\"'“(]?(?:[A-Z0-9`]|-\d).*[.!][\"'”)]?$", re.DOTALL)
 SHORT_MIN_WORDS = 2
 ROW_SENTENCE_CHARS = 300  # a table row up to this long is quoted whole
 
@@ -183,12 +187,26 @@ def is_quotable_row(row: str) -> bool:
         not _BOILERPLATE.match(row) and not _mixed_scripts(row)
 
 
+def sentence_spans(line: str) -> list[tuple[int, int]]:
+    """Sentence spans of one line by blingfire, a quotation's own full stop not taken for the
+    sentence's: 'creates an "amend!" commit which...' stays one sentence."""
+    _, found = blingfire.text_to_sentences_and_offsets(line)
+    spans: list[tuple[int, int]] = []
+    for a, b in found:
+        if not line[a:b].strip():
+            continue
+        if spans and line[a:b].lstrip()[:1].islower() and \
+                _QUOTED_STOP.search(line[spans[-1][0]:spans[-1][1]].rstrip()):
+            spans[-1] = (spans[-1][0], b)
+        else:
+            spans.append((a, b))
+    return spans or [(0, len(line))]
+
+
 def _split_line(text: str, offset: int, line: str) -> list[tuple[int, int]]:
     """Sentence spans of one line of the stored text, trimmed of bullets, spaces and credits."""
-    _, spans = blingfire.text_to_sentences_and_offsets(line)
-    spans = [(a, b) for a, b in spans if line[a:b].strip()] or [(0, len(line))]
     out = []
-    for a, b in spans:
+    for a, b in sentence_spans(line):
         start, end = _trim_span(text, offset + a, offset + b)
         if end > start:
             out.append((start, end))
@@ -259,8 +277,7 @@ def split_sentences(text: str) -> list[Sentence]:
         # a sentence: thousands of them must not become thousands of passages to embed.
         if _SUBSTANCE.search(line):
             comment = comments.is_comment(line)
-            _, spans = blingfire.text_to_sentences_and_offsets(line)
-            spans = [(a, b) for a, b in spans if line[a:b].strip()] or [(0, len(line))]
+            spans = sentence_spans(line)
             for a, b in spans:
                 start, end = _trim_span(text, offset + a, offset + b)
                 if end <= start:

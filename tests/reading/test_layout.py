@@ -88,6 +88,28 @@ def test_inline_elements_and_source_line_breaks_never_split_a_sentence():
         "Locks: acquires an ACCESS EXCLUSIVE lock on each table.", "Short, yes."]
 
 
+def test_a_quotation_with_its_own_stop_and_an_option_s_dashes_stay_in_the_sentence():
+    # As git's manual pages (asciidoc) write them: a quoted "amend!" inside a sentence, options
+    # as terms, and a sentence that opens with a negative number.
+    html = b"""<html><body><h2>OPTIONS</h2><div class="dlist"><dl>
+      <dt class="hdlist1">-c &lt;commit&gt;</dt><dt class="hdlist1">--fixup=&lt;commit&gt;</dt>
+      <dd><p>It creates an &#8220;amend!&#8221; commit with only a log message (ignoring any
+      changes staged in the index). Neither "fixup!" nor "amend!" commits change authorship of
+      &lt;commit&gt;.</p></dd>
+      <dt class="hdlist1">--depth=&lt;n&gt;</dt>
+      <dd><p>-1 means no limit. - A bullet written inline is still dropped.</p></dd>
+      </dl></div></body></html>"""
+    doc, sentences = read("git-commit.html", html)
+    quotable = [s.text for s in sentences if s.quotable]
+    assert quotable == [
+        "It creates an \u201camend!\u201d commit with only a log message (ignoring any changes "
+        "staged in the index).",
+        'Neither "fixup!" nor "amend!" commits change authorship of <commit>.',
+        "-1 means no limit.", "A bullet written inline is still dropped."]
+    assert [s.text for s in sentences if not s.quotable][1:3] == ["-c <commit>", "--fixup=<commit>"]
+    assert sentence(sentences, "-1 means").context[-1] == "--depth=<n>"
+
+
 def test_code_is_kept_for_reading_but_never_quoted_and_short_statements_are():
     html = b"""<html><body><h1>Tuning</h1><h2>Costs</h2>
       <dl><dt>random_page_cost</dt><dd><p>The default is 4.0.</p>
