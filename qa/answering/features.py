@@ -67,7 +67,18 @@ _QUESTION_TYPES = {
         re.I),
     "type_reason": re.compile(r"^\s*why\b|\bwhy\b|\b(what|which) (was|is|were|are) the (reason|"
                               r"cause|purpose)|\bfor what (reason|purpose)\b|\bhow come\b", re.I),
+    # What holds when nobody chose otherwise: manuals answer it as "The default is 4.0.",
+    # "5432 by default", "Defaults to true.", "If omitted, ...".
+    "type_default": re.compile(
+        r"\bdefaults?\b|\bout of the box\b|\bif (i|you|we|they|one) (never|don't|do not|"
+        r"haven't|have not|didn't|did not) (change|set|specify|pass|give|configure|touch)|"
+        r"\bunless (i|you|we|they|one|it|someone) (asks?|sets?|says?|changes?|specif(y|ies)|"
+        r"configures?|chooses?)|\bwithout (setting|specifying|changing|configuring|passing|"
+        r"giving)\b|\bif (it is |it's |)(left )?(unset|not (set|specified|given|changed))\b", re.I),
 }
+# Kinds a question asks for by naming the answer's own marker ("the default ..."): the marker
+# in the sentence counts even though the question says it too.
+_NAMED_KINDS = frozenset({"type_default"})
 _ANSWER_SHAPES = {
     "type_date": re.compile(
         rf"\b(1[0-9]{{3}}|20[0-9]{{2}})s?\b|\b({_MONTHS})\b\.?|\b(monday|tuesday|wednesday|"
@@ -83,6 +94,8 @@ _ANSWER_SHAPES = {
     "type_reason": re.compile(r"\b(because|since|due to|owing to|as a result|reasons?|so that|"
                               r"in order to|to avoid|for safety|thanks to|caused by|impossible|"
                               r"prohibit\w*|cannot|can't)\b", re.I),
+    "type_default": re.compile(r"\bdefault(s|ed)?\b|\bif (omitted|unspecified|unset|not "
+                               r"(specified|given|set))\b|\bwhen omitted\b", re.I),
 }
 TRAITS_CACHE = 20_000  # sentences whose analysis is kept between questions
 CONTEXT_WEIGHT = 0.5  # how much an earlier turn's word counts, against the question's own
@@ -201,7 +214,8 @@ class _Asked:
                 self.by_key.setdefault(k, set()).add(t)
         self.words = frozenset(WORD.findall(f"{question} {conversation}".lower()))
         self.wanted = [name for name, on in question_types(question).items() if on]
-        self.shapes = {name: {m.group(0).lower() for m in _ANSWER_SHAPES[name].finditer(question)}
+        self.shapes = {name: set() if name in _NAMED_KINDS else
+                       {m.group(0).lower() for m in _ANSWER_SHAPES[name].finditer(question)}
                        for name in self.wanted}
         self.names = question_names(question)
         self.pairs = _pairs(WORD.findall(question.lower()))

@@ -78,6 +78,19 @@ def test_the_answer_type_needs_a_new_answer_of_the_asked_kind():
     assert (hours, months) == (1.0, 0.0)
 
 
+def test_a_question_about_what_holds_unless_changed_wants_the_sentence_that_states_the_default():
+    # The question names the kind ("default", "out of the box"), and so may the answer.
+    for question in ("Which TCP port does the server listen on out of the box?",
+                     "What port is used if I never changed the setting?",
+                     "What is the default port?"):
+        stated, described = _feature("answer_type", question, [
+            "The TCP port the server listens on; 5432 by default.",
+            "Specifies the TCP port on which the server is listening for connections."])
+        assert (stated, described) == (1.0, 0.0), question
+    assert _feature("answer_type", "Which port does the server listen on?",
+                    ["The TCP port the server listens on; 5432 by default."]) == [0.0]
+
+
 def test_a_clear_lead_counts_for_more_when_the_sentence_also_means_what_was_asked():
     # In a small corpus one sentence sharing a word with an off-topic question stands far
     # above the rest, so its lead is trusted less when its cosine to the question is low.
