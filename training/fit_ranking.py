@@ -34,6 +34,7 @@ from qa.answering import features
 from qa.answering.answerer import (
     CONFIDENCE_FEATURES,
     PARAMS_FILE,
+    RULE_WEIGHTS,
     RankingParams,
     confidence_features,
 )
@@ -209,7 +210,7 @@ def main() -> None:
     x, y, qid, group = data["x"], data["y"].astype(int), data["qid"], data["group"]
     weight = data["weight"]
     names = list(features.FEATURES)
-    dropped = [n for n in args.drop.split(",") if n]
+    dropped = [n for n in args.drop.split(",") if n] + list(RULE_WEIGHTS)  # set, not learnt
     use = np.array([n not in dropped for n in names])
     articles = sorted(a for a in set(group) if not a.startswith("docs-"))
     folds = [set(articles[i::4]) | {f"docs-{i}"} for i in range(FOLDS)]

@@ -12,9 +12,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from qa.answering.retrieval import SIGNALS, Candidates
-from qa.reading.layout import ROW_SEPARATOR, SECTION_SEPARATOR, readable_context
+from qa.reading.layout import ROW_SEPARATOR, SECTION_SEPARATOR, readable_context, sentence_keys
 from qa.text.memo import Memo
-from qa.text.words import STOPWORDS, WORD, question_keys, question_terms, text_keys
+from qa.text.words import (
+    STOPWORDS,
+    WORD,
+    named_keys,
+    question_keys,
+    question_terms,
+    text_keys,
+)
 
 # Signals whose weight differs for sentences under a section (see "sectioned_" below).
 SECTIONED = ("z_s_dense", "z_p_dense", "z_s_lex", "z_p_lex", "coverage", "coverage_idf",
@@ -37,6 +44,7 @@ FEATURES = (
     "context_idf",  # ... in the headings or term it stands under (none for plain text)
     "opens",  # the first sentence under its headings or term (a definition's first line)
     "row",  # a table row, quoted whole
+    "names_entry",  # the question names the option or code whose entry or row this is ("-a")
     # The same signals again for sentences that stand under a section or term (laid-out
     # documents: manuals, reports), zero elsewhere: a manual's reader asks in their own words,
     # so matching words there says less, and meaning more, than in prose read line by line.
@@ -288,6 +296,7 @@ def build(question: str, candidates: Candidates, titles: dict[str, str],
     """
     signal = {name: candidates.signals[:, j] for j, name in enumerate(SIGNALS)}
     asked = _Asked(question, conversation, candidates.idf)
+    keys = named_keys(question)
     n_names, n_pairs = len(asked.names), len(asked.pairs)
     by_title: dict[tuple[str, str], tuple[str, set[str], set[str], float]] = {}
     seen: dict[tuple[str, str], dict[str, float]] = {}
@@ -322,6 +331,7 @@ def build(question: str, candidates: Candidates, titles: dict[str, str],
                 "own_coverage_idf": asked.share(inside, rare=True),
                 "context_idf": context_idf,
                 "row": float(ROW_SEPARATOR in r.text),
+                "names_entry": float(bool(keys and keys & sentence_keys(r.text, r.context))),
             }
         rows.append(row)
     s_lex, p_lex = signal["s_lex"], signal["p_lex"]

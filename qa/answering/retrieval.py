@@ -17,12 +17,16 @@ import numpy as np
 
 from qa.answering.filters import select
 from qa.config import CANDIDATES, PASSAGE_CANDIDATES
+from qa.indexing.catalog import Catalog
 from qa.indexing.indexer import Indexer, Snapshot
 from qa.storage.records import SentenceRow
-from qa.text.words import question_terms
+from qa.text.words import named_keys, question_terms
 
 SIGNALS = ("s_dense", "p_dense", "s_lex", "p_lex")
 Lexical = tuple[dict[int, float], dict[int, float]]  # BM25 by sentence id, by passage id
+# Sentences added for an option or code the question names ("-a"), at most: a manual of many
+# commands has "-a" in dozens of them; the ones in documents the searches found come first.
+NAMED_ENTRY_CANDIDATES = 40
 
 
 @dataclass(frozen=True)
@@ -178,6 +182,7 @@ class Retriever:
         ids = set(dense_s) | set(top_scored(s_lex, self.sentences))
         top_p = top_scored(p_lex, self.passages)
         ids.update(catalog.sentences_of_passages(set(dense_p) | set(top_p)))
+        ids.update(self.named_entries(catalog, query, ids, None if allowed is None else s_set))
         rows = catalog.sentences(ids)
         if not rows:
             return Candidates([], np.zeros((0, len(SIGNALS)), np.float32), [])
@@ -195,6 +200,21 @@ class Retriever:
                             count=len(sentence_rows))
         return Candidates(sentence_rows, signals, pids, self.rarity(view, query), terms, meaning,
                           opens)
+
+    @staticmethod
+    def named_entries(catalog: Catalog, query: Query, found: set[int],
+                      allowed: set[int] | None) -> list[int]:
+        """Sentences of the entries whose option or code the question names ("What does -a
+        do?"): the words "-a" leaves to the searches ("a") find nothing."""
+        named = catalog.entry_sentences(named_keys(query.text))
+        if allowed is not None:
+            named &= allowed
+        if len(named) <= NAMED_ENTRY_CANDIDATES:
+            return sorted(named)
+        docs = {row.doc_id for row in catalog.sentences(found).values()}
+        rows = catalog.sentences(named)
+        return sorted(named, key=lambda i: (rows[i].doc_id not in docs, i)
+                      )[:NAMED_ENTRY_CANDIDATES]
 
     def rarity(self, view: Snapshot, query: Query) -> dict[str, float]:
         """Weigh each question word by how few sentences hold it (BM25's IDF): "torch" says

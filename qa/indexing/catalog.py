@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
+from qa.reading.layout import sentence_keys
 from qa.reading.metadata import Metadata
 from qa.storage.protocols import DocumentStore
 from qa.storage.records import PassageRow, SentenceRow
@@ -38,6 +39,7 @@ class Catalog:
         self.word_vectors = np.zeros((0, 0), dtype=np.float32)
         self._last_word = 0  # the store's row id of the last word read
         self._sentence_words: dict[str, np.ndarray] = {}  # text -> its words' positions
+        self._entries: dict[str, set[int]] = {}  # option or code -> sentences of its entries
 
     def __len__(self) -> int:
         """Count the quotable sentences held."""
@@ -59,6 +61,8 @@ class Catalog:
         for row in store.quotable_sentences(doc_ids):
             self._sentences[row.id] = row
             self._quotable.setdefault(row.doc_id, {})[row.ord] = row.id
+            for key in sentence_keys(row.text, row.context):
+                self._entries.setdefault(key, set()).add(row.id)
         for passage in store.passages(doc_ids):
             key = (passage.doc_id, passage.ord)
             self._passages[key] = passage
@@ -85,8 +89,15 @@ class Catalog:
     def remove_document(self, doc_id: str) -> None:
         """Forget a deleted (or about to be rewritten) document, and what was worked out
         about its sentences: memory follows the corpus, not every text ever indexed."""
-        texts = [self._sentences.pop(sid).text
-                 for sid in self._quotable.pop(doc_id, {}).values() if sid in self._sentences]
+        rows = [self._sentences.pop(sid)
+                for sid in self._quotable.pop(doc_id, {}).values() if sid in self._sentences]
+        for row in rows:
+            for key in sentence_keys(row.text, row.context):
+                entry = self._entries.get(key, set())
+                entry.discard(row.id)
+                if not entry:
+                    self._entries.pop(key, None)
+        texts = [row.text for row in rows]
         for pid in self._doc_passages.pop(doc_id, ()):
             del self._passages[self._passage_keys.pop(pid)]
         texts.append(self._titles.pop(doc_id, ""))
@@ -117,6 +128,10 @@ class Catalog:
         """Fetch quotable sentences by id (unknown ids are left out)."""
         rows = self._sentences
         return {i: rows[i] for i in ids if i in rows}
+
+    def entry_sentences(self, keys: Iterable[str]) -> set[int]:
+        """The sentences of the entries (and table rows) that name these options or codes."""
+        return set().union(*(self._entries.get(k, ()) for k in keys))
 
     def sentences_of_passages(self, passage_ids: Iterable[int]) -> list[int]:
         """List the quotable sentences inside the given passages."""

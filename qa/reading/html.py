@@ -59,6 +59,7 @@ _BLOCK_TAGS = frozenset({
     "nav", "ol", "p", "pre", "section", "summary", "table", "tbody", "td", "tfoot", "th",
     "thead", "tr", "ul"})
 _HEADINGS = {f"h{n}": n for n in range(1, 7)}
+ALIAS_CHARS = 30  # terms this short, written one after another, are names of one entry
 _VOID = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta",
                    "param", "source", "track", "wbr"})
 # Start tags that close an open element first, as browsers imply its end tag.
@@ -80,6 +81,14 @@ CODE_SHARE = 0.6
 ROW_MAX_CHARS = 400  # a longer table row is laid out cell by cell, paragraph by paragraph
 _LETTERS = re.compile(r"[^\W\d_]")
 _WEB_ADDRESS = re.compile(r"^https?://[^\s]{1,2000}$", re.IGNORECASE)
+
+
+def _entry_name(terms: list[str]) -> str:
+    """What a definition stands under: its terms when they are short aliases of one another
+    ("-a, --all"), else the first (an overloaded signature repeats the name at length)."""
+    if len(terms) > 1 and all(len(t) <= ALIAS_CHARS for t in terms[:3]):
+        return ", ".join(terms[:3])
+    return terms[0]
 
 
 @dataclass(slots=True)
@@ -326,7 +335,7 @@ class _PageReader(HTMLParser):
     def _context(self, extra: tuple[str, ...] = ()) -> tuple[str, ...]:
         """The headings and definition terms the current block stands under."""
         parts = [text for _, text in self.headings]
-        parts += [dl.terms[0] for dl in self.lists if dl.in_definition and dl.terms]
+        parts += [_entry_name(dl.terms) for dl in self.lists if dl.in_definition and dl.terms]
         return (*parts, *extra)
 
     def _flush(self) -> None:

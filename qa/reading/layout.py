@@ -16,6 +16,8 @@ import json
 import re
 from dataclasses import dataclass, field
 
+from qa.text.words import entry_keys
+
 # What a block is, for the chunker: prose is split into sentences and quoted; a heading or a
 # term names what follows; a row is quoted whole; code is kept for reading, never quoted.
 TEXT, HEADING, TERM, ROW, CODE = "text", "heading", "term", "row", "code"
@@ -210,3 +212,11 @@ class Outline:
         if label:
             self.open.append((level, label))
         return parents
+
+
+def sentence_keys(text: str, context: str) -> frozenset[str]:
+    """The options or codes whose entry a stored sentence belongs to: those its innermost term
+    names, or, for a table row, its first cell ("%j | Day of the year ...")."""
+    if ROW_SEPARATOR in text:
+        return entry_keys(text.split(ROW_SEPARATOR, 1)[0])
+    return entry_keys(context.rsplit(STORED_SEPARATOR, 1)[-1]) if context else frozenset()

@@ -101,3 +101,28 @@ def _near_duplicate_key(text: str) -> frozenset[str]:
 
 
 near_duplicate_key = Memo(_near_duplicate_key, 20_000)
+
+
+# An option or a format code as a question writes it ("-a", "--amend", "%j"), and as a term or a
+# row's first cell names its entry ("-a, --all", "--fixup=<commit>", "-u[<mode>]", "%j").
+_ENTRY_KEY = re.compile(r"(?<![\w%\-])(--?[A-Za-z][\w\-]*|%[A-Za-z])")
+_KEY_END = re.compile(r"[=\[<(]")
+
+
+def named_keys(question: str) -> frozenset[str]:
+    """The options and codes a question names, which words alone lose ("-a" is "a")."""
+    return frozenset(_ENTRY_KEY.findall(question))
+
+
+def entry_keys(label: str) -> frozenset[str]:
+    """The options or codes an entry's term names, so a question naming one finds the entry:
+    "-a, --all" -> {-a, --all}; "--[no-]verify" -> {--verify, --no-verify}."""
+    keys = set()
+    for token in re.split(r"[\s,|]+", label.strip()):
+        if token.startswith("--[no-]"):
+            keys.add("--no-" + _KEY_END.split(token[7:], 1)[0])
+            token = "--" + token[7:]
+        key = _KEY_END.split(token, 1)[0]
+        if _ENTRY_KEY.fullmatch(key):
+            keys.add(key)
+    return frozenset(keys)

@@ -17,11 +17,11 @@ PAGES = Path(__file__).resolve().parent.parent / "data" / "pages"
 
 @pytest.fixture(scope="module")
 def manual(tmp_path_factory: pytest.TempPathFactory, embedder) -> Verbatim:
-    """A service holding the real manual pages kept as fixtures (DocBook and Sphinx)."""
+    """A service holding the real manual pages kept as fixtures (DocBook, Sphinx, asciidoc)."""
     svc = Verbatim(Settings(data_dir=tmp_path_factory.mktemp("manual")), embedder=embedder)
     svc.warm_up()
     report = svc.add_paths(sorted(PAGES.glob("*.html")))
-    assert not report.failed and len(report.added) == 3
+    assert not report.failed and len(report.added) == 4
     return svc
 
 
@@ -31,6 +31,9 @@ def manual(tmp_path_factory: pytest.TempPathFactory, embedder) -> Verbatim:
     ("What does max() return for an empty iterable when a default is given?",
      "The default argument specifies an object to return if the provided iterable is empty.",
      ["max(iterable, *, key=None)"]),
+    # An option named as written: "-s" is no word the searches could match.
+    ("What does git status -s show?", "Give the output in the short-format.",
+     ["OPTIONS", "-s, --short"]),
     ("Which operation gives the concatenation of two sequences?",
      "s + t | the concatenation of s and t | (6)(7)",
      ["Common Sequence Operations", "Operation | Result | Notes"]),

@@ -78,6 +78,18 @@ def test_the_answer_type_needs_a_new_answer_of_the_asked_kind():
     assert (hours, months) == (1.0, 0.0)
 
 
+def test_a_question_naming_an_option_or_code_points_at_its_entry_or_row():
+    question = "What does git status -s show, and what does %j mean?"
+    rows = [SentenceRow(0, "doc", 0, 0, 0, 10, "Give the output in the short-format.",
+                        context="OPTIONS\x1f-s, --short"),
+            SentenceRow(1, "doc", 1, 0, 0, 10, "Show the stash.", context="OPTIONS\x1f--show-stash"),
+            SentenceRow(2, "doc", 2, 0, 0, 10, "%j | Day of the year | 001, 002, ..."),
+            SentenceRow(3, "doc", 3, 0, 0, 10, "The -s flag is short for --short.")]
+    candidates = Candidates(rows, np.zeros((len(rows), 4), np.float32), [0] * len(rows), {})
+    matrix = features.build(question, candidates, {"doc": ""})
+    assert matrix[:, features.FEATURES.index("names_entry")].tolist() == [1.0, 0.0, 1.0, 0.0]
+
+
 def test_a_question_about_what_holds_unless_changed_wants_the_sentence_that_states_the_default():
     # The question names the kind ("default", "out of the box"), and so may the answer.
     for question in ("Which TCP port does the server listen on out of the box?",
