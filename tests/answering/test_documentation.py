@@ -84,3 +84,12 @@ def test_a_pdf_citation_carries_its_page(service):
     result = service.ask("When will the new lighthouse lens be fitted?")
     assert result.answer == "A new lens for the lighthouse will be fitted next spring."
     assert result.answers[0].citation.location == {"page": 3}
+
+
+def test_an_option_s_entry_is_forgotten_with_its_page(service):
+    service.add_paths([PAGES / "git-status.html"])
+    before = service.ask("What does git status -s show?")
+    assert before.answer == "Give the output in the short-format."
+    assert service.remove(before.answers[0].citation.doc_id)
+    after = service.ask("What does git status -s show?")
+    assert after.answer is None and not after.answers  # nothing left to quote, no error
