@@ -1,7 +1,8 @@
 """Retrieval: find the sentences that may answer a question and measure how well each matches.
 
-Candidates come from four searches (dense and BM25, over sentences and over passages); each
-candidate then gets every signal, so the answerer can weigh them together.
+Candidates come from four searches (dense and BM25, over sentences and over passages), plus the
+entries of any option or code the question names ("-s", "%j"); each candidate then gets every
+signal, so the answerer can weigh them together.
 """
 
 from __future__ import annotations

@@ -114,6 +114,7 @@ def named_keys(question: str) -> frozenset[str]:
     return frozenset(_ENTRY_KEY.findall(question))
 
 
+@lru_cache(maxsize=8192)  # an entry's sentences share its term: read once
 def entry_keys(label: str) -> frozenset[str]:
     """The options or codes an entry's term names, so a question naming one finds the entry:
     "-a, --all" -> {-a, --all}; "--[no-]verify" -> {--verify, --no-verify}."""
