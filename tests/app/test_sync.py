@@ -95,9 +95,12 @@ def test_watch_follows_the_folder_until_interrupted(tmp_path):
     data, folder = tmp_path / "data", tmp_path / "watched"
     folder.mkdir()
     (folder / "first.txt").write_text("The first courier crossed the valley on Monday.")
+    # Ctrl-C as at a terminal, even when the suite runs as a background job (a shell's `&`
+    # starts it with SIGINT ignored, and a child would inherit that).
     proc = subprocess.Popen([sys.executable, "-m", "api.cli", "sync", str(folder), "--watch",
                              "--data-dir", str(data)], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+                            stderr=subprocess.STDOUT, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         assert wait_for(lambda: set(stored(data)) == {"first"}, 120)
         (folder / "second.md").write_text("# Second\n\nThe second courier rested at the mill.")
