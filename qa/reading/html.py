@@ -60,6 +60,7 @@ _BLOCK_TAGS = frozenset({
     "thead", "tr", "ul"})
 _HEADINGS = {f"h{n}": n for n in range(1, 7)}
 ALIAS_CHARS = 30  # terms this short, written one after another, are names of one entry
+ALIASES = 3  # of them, at most, name its definition
 _VOID = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta",
                    "param", "source", "track", "wbr"})
 # Start tags that close an open element first, as browsers imply its end tag.
@@ -86,8 +87,9 @@ _WEB_ADDRESS = re.compile(r"^https?://[^\s]{1,2000}$", re.IGNORECASE)
 def _entry_name(terms: list[str]) -> str:
     """What a definition stands under: its terms when they are short aliases of one another
     ("-a, --all"), else the first (an overloaded signature repeats the name at length)."""
-    if len(terms) > 1 and all(len(t) <= ALIAS_CHARS for t in terms[:3]):
-        return ", ".join(terms[:3])
+    aliases = terms[:ALIASES]
+    if len(aliases) > 1 and all(len(t) <= ALIAS_CHARS for t in aliases):
+        return ", ".join(aliases)
     return terms[0]
 
 
