@@ -45,6 +45,7 @@ FEATURES = (
     "opens",  # the first sentence under its headings or term (a definition's first line)
     "row",  # a table row, quoted whole
     "names_entry",  # the question names the option or code whose entry or row this is ("-a")
+    "yes_no",  # a yes/no question met by a sentence that affirms or denies ("cannot", "only")
     # The same signals again for sentences that stand under a section or term (laid-out
     # documents: manuals, reports), zero elsewhere: a manual's reader asks in their own words,
     # so matching words there says less, and meaning more, than in prose read line by line.
@@ -105,6 +106,21 @@ _ANSWER_SHAPES = {
     "type_default": re.compile(r"\bdefault(s|ed)?\b|\bif (omitted|unspecified|unset|not "
                                r"(specified|given|set))\b|\bwhen omitted\b", re.I),
 }
+# A yes/no question ("Can I ...?", "In a C extension, should I ...?") is answered by a sentence
+# that takes a side: it denies, restricts or insists ("This module does not support writing
+# TOML.", "... must begin with a letter") where its siblings only describe.
+_YES_NO_QUESTION = re.compile(
+    r"(?:^|[,;:]\s+)(can|could|is|are|am|does|do|did|will|would|should|must|may|has|have|was|"
+    r"were)\s+(i|you|we|it|they|there|my|a|an|the|this|that|these|those|its|their|[\w.()]+)\b",
+    re.I)
+# ... unless a question word comes first or last ("Who, with Jim Nantz, was ...?", "One of
+# the sites, the Superdome, is located where?"); a leading "When X, ..." only sets the scene.
+_WH = re.compile(r"\b(what|which|who|whom|whose|when|where|why|how)\b", re.I)
+_SCENE = re.compile(r"^\s*(when|if|once|after|before|while|unless|since)\b[^,?]*,\s*", re.I)
+_POLARITY = re.compile(
+    r"\b(not|no|never|cannot|can't|won't|doesn't|isn't|aren't|don't|must|only|always|"
+    r"guaranteed|unchanged|error|unsupported|neither|nor|none|nothing|impossible|"
+    r"unlimited)\b", re.I)
 TRAITS_CACHE = 20_000  # sentences whose analysis is kept between questions
 CONTEXT_WEIGHT = 0.5  # how much an earlier turn's word counts, against the question's own
 
@@ -115,6 +131,15 @@ def question_types(question: str) -> dict[str, float]:
     if found["type_date"] or found["type_duration"]:
         found["type_quantity"] = 0.0
     return found
+
+
+def asks_yes_no(question: str) -> bool:
+    """Whether a question wants a yes or a no, so a sentence that denies may be its answer."""
+    question = _SCENE.sub("", question)
+    found = _YES_NO_QUESTION.search(question)
+    return bool(found and not _WH.search(question, 0, found.start())
+                and not re.search(r"\b(what|which|who|whom|when|where|why|how)\W*$", question,
+                                  re.I))
 
 
 Z_CLIP = 3.0
@@ -183,9 +208,12 @@ def _traits(text: str) -> Traits:
 
 
 def _shapes(text: str) -> dict[str, tuple[str, ...]]:
-    """Find the strings in a sentence shaped like each kind of answer (dates, names...)."""
-    return {kind: tuple(m.group(0).lower() for m in pattern.finditer(text))
-            for kind, pattern in _ANSWER_SHAPES.items()}
+    """Find the strings in a sentence shaped like each kind of answer (dates, names...), and
+    the words by which it takes a side ("polarity")."""
+    found = {kind: tuple(m.group(0).lower() for m in pattern.finditer(text))
+             for kind, pattern in _ANSWER_SHAPES.items()}
+    found["polarity"] = tuple(m.group(0).lower() for m in _POLARITY.finditer(text))
+    return found
 
 
 traits = Memo(_traits, TRAITS_CACHE)
@@ -227,6 +255,8 @@ class _Asked:
                        for name in self.wanted}
         self.names = question_names(question)
         self.pairs = _pairs(WORD.findall(question.lower()))
+        self.yes_no = asks_yes_no(question)
+        self.polarity = {m.group(0).lower() for m in _POLARITY.finditer(question)}
 
     def matched(self, part: Traits) -> set[str]:
         """Question words a text holds (see `question_keys` for what counts)."""
@@ -246,6 +276,12 @@ class _Asked:
         a name for "who") that the question does not already say."""
         return float(any(m not in self.shapes[kind] for kind in self.wanted
                          for m in answer_shapes(text, kind)))
+
+    def takes_side(self, text: str) -> float:
+        """1 when the question wants a yes or a no and a text affirms or denies in words the
+        question does not already use ("Can I ...?" met by "... cannot ...")."""
+        return float(self.yes_no and any(m not in self.polarity
+                                         for m in answer_shapes(text, "polarity")))
 
     def window(self, part: Traits, hits: set[str], width: int = 12) -> float:
         """Most question weight found within `width` consecutive words of a text: words of
@@ -332,6 +368,7 @@ def build(question: str, candidates: Candidates, titles: dict[str, str],
                 "context_idf": context_idf,
                 "row": float(ROW_SEPARATOR in r.text),
                 "names_entry": float(bool(keys and keys & sentence_keys(r.text, r.context))),
+                "yes_no": asked.takes_side(r.text),
             }
         rows.append(row)
     s_lex, p_lex = signal["s_lex"], signal["p_lex"]

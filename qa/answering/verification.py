@@ -127,6 +127,9 @@ def row(question: str, evidence: Evidence, confidence_row: dict[str, float],
                          (wants_number and not new_number and
                           not confidence_row.get("answer_type", 0.0)))
     q_neg, s_neg = bool(_NEGATION.search(question)), bool(_NEGATION.search(sentence))
+    # "Can I ...?" answered "... cannot ...": to a yes/no question a denial is the answer, not
+    # a contradiction.
+    negation_mismatch = q_neg != s_neg and not features.asks_yes_no(question)
     q_ext = {m.lower() for m in _EXTREME.findall(question)}
     s_ext = {m.lower() for m in _EXTREME.findall(sentence)}
     q_words, s_words = asked_words, set(WORD.findall(sentence.lower()))
@@ -144,7 +147,7 @@ def row(question: str, evidence: Evidence, confidence_row: dict[str, float],
         "numbers_unmet_passage": float(any(n not in context for n in numbers)),
         "asks_name": float(asks_name), "new_proper": float(new_proper),
         "new_number": float(new_number), "kind_missing": kind_missing,
-        "negation_mismatch": float(q_neg != s_neg),
+        "negation_mismatch": float(negation_mismatch),
         "extreme_mismatch": float(bool(q_ext - s_ext)),
         "antonym_swap": float(swapped),
         "unmet_meaning_idf": sum(w * (1.0 - c) for c, w in met) / total,

@@ -103,6 +103,21 @@ def test_a_question_about_what_holds_unless_changed_wants_the_sentence_that_stat
                     ["The TCP port the server listens on; 5432 by default."]) == [0.0]
 
 
+def test_a_yes_no_question_wants_a_sentence_that_takes_a_side():
+    # Siblings under one entry describe; the one that answers "Can I...?" says no (or only).
+    texts = ["This module does not support writing TOML.",
+             "The Tomli-W package is a TOML writer that works with this module."]
+    for question in ("Can I use tomllib to save data as a TOML file?",
+                     "In my script, should I save TOML with tomllib?",
+                     "When I have a dict, can tomllib save it as TOML?"):
+        assert _feature("yes_no", question, texts) == [1.0, 0.0], question
+    # Not for a question that asks for a thing, nor for a side the question already takes.
+    for question in ("What does tomllib do?", "Which module, tomllib or json, is faster?",
+                     "One of the modules, tomllib, is found where?"):
+        assert _feature("yes_no", question, texts) == [0.0, 0.0], question
+    assert _feature("yes_no", "Does tomllib not support writing?", texts) == [0.0, 0.0]
+
+
 def test_a_clear_lead_counts_for_more_when_the_sentence_also_means_what_was_asked():
     # In a small corpus one sentence sharing a word with an off-topic question stands far
     # above the rest, so its lead is trusted less when its cosine to the question is low.
