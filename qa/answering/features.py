@@ -12,11 +12,20 @@ from dataclasses import dataclass
 import numpy as np
 
 from qa.answering.retrieval import SIGNALS, Candidates
-from qa.reading.layout import ROW_SEPARATOR, SECTION_SEPARATOR, readable_context, sentence_keys
+from qa.reading.layout import (
+    ROW_SEPARATOR,
+    SECTION_SEPARATOR,
+    readable_context,
+    sentence_keys,
+    term_name,
+)
 from qa.text.memo import Memo
 from qa.text.words import (
     STOPWORDS,
     WORD,
+    code_name,
+    code_names,
+    code_names_meet,
     named_keys,
     question_keys,
     question_terms,
@@ -46,6 +55,7 @@ FEATURES = (
     "row",  # a table row, quoted whole
     "names_entry",  # the question names the option or code whose entry or row this is ("-a")
     "yes_no",  # a yes/no question met by a sentence that affirms or denies ("cannot", "only")
+    "names_term",  # the question writes the code name this sentence's term defines (TypeError)
     # The same signals again for sentences that stand under a section or term (laid-out
     # documents: manuals, reports), zero elsewhere: a manual's reader asks in their own words,
     # so matching words there says less, and meaning more, than in prose read line by line.
@@ -333,6 +343,7 @@ def build(question: str, candidates: Candidates, titles: dict[str, str],
     signal = {name: candidates.signals[:, j] for j, name in enumerate(SIGNALS)}
     asked = _Asked(question, conversation, candidates.idf)
     keys = named_keys(question)
+    names = {code_name(n) for n in code_names(question)} - {""}
     n_names, n_pairs = len(asked.names), len(asked.pairs)
     by_title: dict[tuple[str, str], tuple[str, set[str], set[str], float]] = {}
     seen: dict[tuple[str, str], dict[str, float]] = {}
@@ -369,6 +380,8 @@ def build(question: str, candidates: Candidates, titles: dict[str, str],
                 "row": float(ROW_SEPARATOR in r.text),
                 "names_entry": float(bool(keys and keys & sentence_keys(r.text, r.context))),
                 "yes_no": asked.takes_side(r.text),
+                "names_term": float(any(code_names_meet(n, term_name(r.context))
+                                        for n in names)),
             }
         rows.append(row)
     s_lex, p_lex = signal["s_lex"], signal["p_lex"]

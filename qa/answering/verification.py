@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from qa.answering import features
-from qa.text.words import WORD, question_keys, question_terms
+from qa.text.words import WORD, code_names, question_keys, question_terms
 
 PARAMS_FILE = Path(__file__).with_name("verifier_params.json")
 
@@ -156,12 +156,6 @@ def row(question: str, evidence: Evidence, confidence_row: dict[str, float],
     return np.array([float(values.get(name, 0.0)) for name in FEATURES], dtype=np.float32)
 
 
-# What a question names in code, the way documentation writes it: dotted names
-# (`urllib.parse.quote`), calls (`max()`), decorators (`@override`), snake_case
-# (`work_mem`), CamelCase (`DataFrame`, `PgBouncer`) and command-line options (`-m`, `--check`).
-_IDENTIFIER = re.compile(
-    r"@?[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+(?:\(\))?|@[A-Za-z_]\w*|\b[A-Za-z_]\w*\(\)"
-    r"|\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b|\b[A-Z]?[a-z]+[A-Z]\w*\b|(?<!\S)--?[A-Za-z][\w-]*")
 _IDENTIFIER_PARTS = re.compile(r"[.()@\-]+")
 
 
@@ -177,8 +171,8 @@ def meets_own_words(question: str, evidence: Evidence) -> bool:
 
 
 def named_identifiers(question: str) -> list[str]:
-    """The code names a question writes (`_IDENTIFIER`)."""
-    return [m.group(0) for m in _IDENTIFIER.finditer(question)]
+    """The code names a question writes (`qa.text.words.code_names`)."""
+    return code_names(question)
 
 
 def unmet_identifiers(question: str, evidence: Evidence) -> list[str]:
@@ -188,14 +182,14 @@ def unmet_identifiers(question: str, evidence: Evidence) -> list[str]:
     text = f"{evidence.title} {evidence.passage} {evidence.sentence}".lower()
     written = set(WORD.findall(text))
     unmet = []
-    for match in _IDENTIFIER.finditer(question):
-        name = match.group(0).lower()
+    for written_name in code_names(question):
+        name = written_name.lower()
         if name.startswith("-"):  # an option is met as itself ("-m"), not as a word
             met = re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", text) is not None
         else:
             met = all(p in written for p in _IDENTIFIER_PARTS.split(name) if len(p) > 1)
         if not met:
-            unmet.append(match.group(0))
+            unmet.append(written_name)
     return unmet
 
 

@@ -15,8 +15,9 @@ import bisect
 import json
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
-from qa.text.words import entry_keys
+from qa.text.words import code_name, entry_keys
 
 # What a block is, for the chunker: prose is split into sentences and quoted; a heading or a
 # term names what follows; a row is quoted whole; code is kept for reading, never quoted.
@@ -212,6 +213,16 @@ class Outline:
         if label:
             self.open.append((level, label))
         return parents
+
+
+@lru_cache(maxsize=8192)  # an entry's sentences share their context: read once
+def term_name(context: str) -> str:
+    """The code name a sentence's innermost term defines ("exception TypeError" ->
+    typeerror; "str.join(iterable)" -> str.join; "PyObject *PyErr_Occurred()"), for a
+    question that writes that name (`code_names_meet`)."""
+    term = context.rsplit(STORED_SEPARATOR, 1)[-1] if context else ""
+    head = term.split("(", 1)[0].split()
+    return code_name(head[-1]) if head else ""
 
 
 def sentence_keys(text: str, context: str) -> frozenset[str]:

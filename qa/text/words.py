@@ -109,6 +109,38 @@ _ENTRY_KEY = re.compile(r"(?<![\w%\-])(--?[A-Za-z][\w\-]*|%[A-Za-z])")
 _KEY_END = re.compile(r"[=\[<(]")
 
 
+# What a question names in code, the way documentation writes it: dotted names
+# (`urllib.parse.quote`), calls (`max()`), decorators (`@override`), snake_case
+# (`work_mem`), CamelCase (`DataFrame`, `PgBouncer`) and command-line options (`-m`, `--check`).
+_CODE_NAME = re.compile(
+    r"@?[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+(?:\(\))?|@[A-Za-z_]\w*|\b[A-Za-z_]\w*\(\)"
+    r"|\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b|\b[A-Z]?[a-z]+[A-Z]\w*\b|(?<!\S)--?[A-Za-z][\w-]*")
+
+
+def code_names(question: str) -> list[str]:
+    """The code names a question writes, as written: what it asks about when it names one."""
+    return [m.group(0) for m in _CODE_NAME.finditer(question)]
+
+
+def code_name(name: str) -> str:
+    """A code name as terms and questions are compared ("Str.join()" -> "str.join"); empty
+    for an option, which has keys of its own (`entry_keys`)."""
+    name = name.lower().strip("@*&").removesuffix("()")
+    return "" if name.startswith("-") else name
+
+
+def code_names_meet(asked: str, defined: str) -> bool:
+    """Whether a code name a question writes is the one a term defines: the same, or the last
+    part of a dotted name where the other side is not dotted ("Counter.most_common" and
+    "most_common", "join" and "str.join"; not "Path.walk" and "os.walk")."""
+    if not asked or not defined:
+        return False
+    if asked == defined:
+        return True
+    dotted = "." in asked, "." in defined
+    return not all(dotted) and asked.rsplit(".", 1)[-1] == defined.rsplit(".", 1)[-1]
+
+
 def named_keys(question: str) -> frozenset[str]:
     """The options and codes a question names, which words alone lose ("-a" is "a")."""
     return frozenset(_ENTRY_KEY.findall(question))

@@ -90,6 +90,27 @@ def test_a_question_naming_an_option_or_code_points_at_its_entry_or_row():
     assert matrix[:, features.FEATURES.index("names_entry")].tolist() == [1.0, 0.0, 1.0, 0.0]
 
 
+def test_a_question_writing_a_code_name_points_at_the_entry_that_defines_it():
+    rows = [SentenceRow(0, "doc", 0, 0, 0, 10, "Raised when a value is inappropriate.",
+                        context="Concrete exceptions\x1fexception ValueError"),
+            SentenceRow(1, "doc", 1, 0, 0, 10, "Raised when the type is inappropriate.",
+                        context="Concrete exceptions\x1fexception TypeError"),
+            SentenceRow(2, "doc", 2, 0, 0, 10, "Concatenate the strings.",
+                        context="String Methods\x1fstr.join(iterable)"),
+            SentenceRow(3, "doc", 3, 0, 0, 10, "TypeError and str.join() are named here.")]
+    candidates = Candidates(rows, np.zeros((len(rows), 4), np.float32), [0] * len(rows), {})
+
+    def named(question: str) -> list[float]:
+        matrix = features.build(question, candidates, {"doc": ""})
+        return matrix[:, features.FEATURES.index("names_term")].tolist()
+
+    assert named("In what situation is TypeError raised?") == [0.0, 1.0, 0.0, 0.0]
+    assert named("What does str.join() do with numbers?") == [0.0, 0.0, 1.0, 0.0]
+    assert named("What does join() do?") == [0.0, 0.0, 1.0, 0.0]  # by its last part
+    assert named("What does bytes.join() do?") == [0.0, 0.0, 0.0, 0.0]  # another type's
+    assert named("When is an error raised?") == [0.0, 0.0, 0.0, 0.0]  # no code name
+
+
 def test_a_question_about_what_holds_unless_changed_wants_the_sentence_that_states_the_default():
     # The question names the kind ("default", "out of the box"), and so may the answer.
     for question in ("Which TCP port does the server listen on out of the box?",
