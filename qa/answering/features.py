@@ -125,7 +125,8 @@ _YES_NO_QUESTION = re.compile(
     re.I)
 # ... unless a question word comes first or last ("Who, with Jim Nantz, was ...?", "One of
 # the sites, the Superdome, is located where?"); a leading "When X, ..." only sets the scene.
-_WH = re.compile(r"\b(what|which|who|whom|whose|when|where|why|how)\b", re.I)
+_WH_WORD = r"\b(what|which|who|whom|whose|when|where|why|how)\b"
+_WH, _WH_LAST = re.compile(_WH_WORD, re.I), re.compile(_WH_WORD + r"\W*$", re.I)
 _SCENE = re.compile(r"^\s*(when|if|once|after|before|while|unless|since)\b[^,?]*,\s*", re.I)
 _POLARITY = re.compile(
     r"\b(not|no|never|cannot|can't|won't|doesn't|isn't|aren't|don't|must|only|always|"
@@ -148,8 +149,7 @@ def asks_yes_no(question: str) -> bool:
     question = _SCENE.sub("", question)
     found = _YES_NO_QUESTION.search(question)
     return bool(found and not _WH.search(question, 0, found.start())
-                and not re.search(r"\b(what|which|who|whom|when|where|why|how)\W*$", question,
-                                  re.I))
+                and not _WH_LAST.search(question))
 
 
 Z_CLIP = 3.0
