@@ -21,7 +21,7 @@ from qa.indexing.catalog import Catalog
 from qa.indexing.indexer import Snapshot
 from qa.reading.layout import context_parts, store_context
 from qa.storage.records import SentenceRow
-from qa.text.words import near_duplicate_key
+from qa.text.words import code_names, near_duplicate_key
 
 PARAMS_FILE = Path(__file__).with_name("ranking_params.json")
 # The ranking score, its lead over the best other candidate, that lead times the sentence's
@@ -305,7 +305,7 @@ class Answerer:
                             features.heading(top.title, store_context(top.section)))
         verified = self.verify(query, int(ranked[0]), ranking, matrix, evidence, candidates)
         best = combine(float(probs[ranked[0]]), verified, self.verify_below)
-        named = verification.named_identifiers(query.text)
+        named = code_names(query.text)
         if named and len(verification.unmet_identifiers(query.text, evidence)) == len(named):
             # The question names code the quote's place never writes, not one of its names:
             # another function, option or package than the one asked about.

@@ -115,6 +115,12 @@ _ANSWER_SHAPES = {
                               r"prohibit\w*|cannot|can't)\b", re.I),
     "type_default": re.compile(r"\bdefault(s|ed)?\b|\bif (omitted|unspecified|unset|not "
                                r"(specified|given|set))\b|\bwhen omitted\b", re.I),
+    # Not a kind of answer but the words by which a sentence takes a side, for a yes/no question
+    # (`_Asked.takes_side`): it denies, restricts or insists.
+    "polarity": re.compile(
+        r"\b(not|no|never|cannot|can't|won't|doesn't|isn't|aren't|don't|must|only|always|"
+        r"guaranteed|unchanged|error|unsupported|neither|nor|none|nothing|impossible|"
+        r"unlimited)\b", re.I),
 }
 # A yes/no question ("Can I ...?", "In a C extension, should I ...?") is answered by a sentence
 # that takes a side: it denies, restricts or insists ("This module does not support writing
@@ -128,10 +134,6 @@ _YES_NO_QUESTION = re.compile(
 _WH_WORD = r"\b(what|which|who|whom|whose|when|where|why|how)\b"
 _WH, _WH_LAST = re.compile(_WH_WORD, re.I), re.compile(_WH_WORD + r"\W*$", re.I)
 _SCENE = re.compile(r"^\s*(when|if|once|after|before|while|unless|since)\b[^,?]*,\s*", re.I)
-_POLARITY = re.compile(
-    r"\b(not|no|never|cannot|can't|won't|doesn't|isn't|aren't|don't|must|only|always|"
-    r"guaranteed|unchanged|error|unsupported|neither|nor|none|nothing|impossible|"
-    r"unlimited)\b", re.I)
 TRAITS_CACHE = 20_000  # sentences whose analysis is kept between questions
 CONTEXT_WEIGHT = 0.5  # how much an earlier turn's word counts, against the question's own
 
@@ -220,10 +222,8 @@ def _traits(text: str) -> Traits:
 def _shapes(text: str) -> dict[str, tuple[str, ...]]:
     """Find the strings in a sentence shaped like each kind of answer (dates, names...), and
     the words by which it takes a side ("polarity")."""
-    found = {kind: tuple(m.group(0).lower() for m in pattern.finditer(text))
-             for kind, pattern in _ANSWER_SHAPES.items()}
-    found["polarity"] = tuple(m.group(0).lower() for m in _POLARITY.finditer(text))
-    return found
+    return {kind: tuple(m.group(0).lower() for m in pattern.finditer(text))
+            for kind, pattern in _ANSWER_SHAPES.items()}
 
 
 traits = Memo(_traits, TRAITS_CACHE)
@@ -262,11 +262,10 @@ class _Asked:
         self.wanted = [name for name, on in question_types(question).items() if on]
         self.shapes = {name: set() if name in _NAMED_KINDS else
                        {m.group(0).lower() for m in _ANSWER_SHAPES[name].finditer(question)}
-                       for name in self.wanted}
+                       for name in [*self.wanted, "polarity"]}
         self.names = question_names(question)
         self.pairs = _pairs(WORD.findall(question.lower()))
         self.yes_no = asks_yes_no(question)
-        self.polarity = {m.group(0).lower() for m in _POLARITY.finditer(question)}
 
     def matched(self, part: Traits) -> set[str]:
         """Question words a text holds (see `question_keys` for what counts)."""
@@ -284,14 +283,16 @@ class _Asked:
     def answer_type(self, text: str) -> float:
         """1 when a text holds something shaped like the answer asked for (a date for "when",
         a name for "who") that the question does not already say."""
-        return float(any(m not in self.shapes[kind] for kind in self.wanted
-                         for m in answer_shapes(text, kind)))
+        return float(any(self._new(text, kind) for kind in self.wanted))
+
+    def _new(self, text: str, kind: str) -> bool:
+        """Whether a text holds a string of a shape (`_ANSWER_SHAPES`) the question lacks."""
+        return any(m not in self.shapes[kind] for m in answer_shapes(text, kind))
 
     def takes_side(self, text: str) -> float:
         """1 when the question wants a yes or a no and a text affirms or denies in words the
         question does not already use ("Can I ...?" met by "... cannot ...")."""
-        return float(self.yes_no and any(m not in self.polarity
-                                         for m in answer_shapes(text, "polarity")))
+        return float(self.yes_no and self._new(text, "polarity"))
 
     def window(self, part: Traits, hits: set[str], width: int = 12) -> float:
         """Most question weight found within `width` consecutive words of a text: words of

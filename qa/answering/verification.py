@@ -170,11 +170,6 @@ def meets_own_words(question: str, evidence: Evidence) -> bool:
     return not all(_missing(terms, places))
 
 
-def named_identifiers(question: str) -> list[str]:
-    """The code names a question writes (`qa.text.words.code_names`)."""
-    return code_names(question)
-
-
 def unmet_identifiers(question: str, evidence: Evidence) -> list[str]:
     """The code names the question asks about that the quote, its headings and its passage
     never write, word for word ("requests" is not "request"): a quote about another name is
