@@ -41,6 +41,16 @@ _LEADING_BULLET = re.compile(r"^(?:\s|[•·▪‣◦|]|[*\-–—](?![\w*\-]))+
 # A quotation that ends in its own full stop ("amend!", "Some fun.") closes no sentence when
 # the text goes on in lower case: blingfire splits there.
 _QUOTED_STOP = re.compile(r"[.!?…][\"'”’]$")
+# blingfire never ends a sentence before a lower-case word, but manuals open sentences with
+# names written in lower case ("... in the cluster. pg_dumpall also dumps ..."). A full stop
+# after a word of two or more characters ends one there, unless the word is an abbreviation or
+# holds a dot itself ("e.g.", "U.S.", "2.0.", "...").
+_LOWER_OPENING = re.compile(r"(\S+)\.\s+(?=[a-z_])")
+_ABBREVIATIONS = frozenset("""
+    al approx avg ca capt cf ch co col corp cont dept dr ed eds eg esp est etc ex fig figs ft gen
+    gov ibid ie inc incl jr lt ltd max min misc mr mrs ms mt no nos op pp prof ref refs resp rev
+    sec sect sgt sr st vol vols vs viz jan feb mar apr jun jul aug sep sept oct nov dec
+    """.split())
 _TERMINAL = re.compile(r"[.!?…:;\"'”’)\]]$")
 # A reader comment opens with a bulleted line holding only its author's handle ("  • lidocaineus").
 _COMMENT_AUTHOR = re.compile(r"^(\s*)[•·▪‣◦]\s*[^\s.!?,;:][^.!?,;:]{0,38}$")
@@ -48,7 +58,7 @@ _SUBSTANCE = re.compile(LETTER_WORD.pattern + r"|\d")
 # Passages one document may make per character of text: prose makes one per ~400 characters;
 # past one per 40 (lines of a word or two) the document is refused, not embedded at great cost.
 MIN_CHARS_PER_PASSAGE = 40
-CHUNKER_VERSION = "7"  # bump when chunking changes: stored indexes then ask for a rebuild
+CHUNKER_VERSION = "8"  # bump when chunking changes: stored indexes then ask for a rebuild
 MIN_WORDS = 4
 HEADING_MAX_WORDS = 12
 # In a laid-out document a short sentence is a statement when it reads as one: "The default is
@@ -192,7 +202,7 @@ def sentence_spans(line: str) -> list[tuple[int, int]]:
     sentence's: 'creates an "amend!" commit which...' stays one sentence."""
     _, found = blingfire.text_to_sentences_and_offsets(line)
     spans: list[tuple[int, int]] = []
-    for a, b in found:
+    for a, b in (part for span in found for part in _lower_openings(line, *span)):
         if not line[a:b].strip():
             continue
         if spans and line[a:b].lstrip()[:1].islower() and \
@@ -201,6 +211,19 @@ def sentence_spans(line: str) -> list[tuple[int, int]]:
         else:
             spans.append((a, b))
     return spans or [(0, len(line))]
+
+
+def _lower_openings(line: str, start: int, end: int) -> list[tuple[int, int]]:
+    """Cut a span where a sentence ends before one that opens in lower case (see
+    `_LOWER_OPENING`), since blingfire keeps them together."""
+    parts = []
+    for found in _LOWER_OPENING.finditer(line, start, end):
+        word = found.group(1).strip("()[]{}\"'“”‘’")
+        if len(word) < 2 or "." in word or word.lower() in _ABBREVIATIONS:
+            continue
+        parts.append((start, found.start(1) + len(found.group(1)) + 1))
+        start = found.end()
+    return parts + [(start, end)]
 
 
 def _split_line(text: str, offset: int, line: str) -> list[tuple[int, int]]:

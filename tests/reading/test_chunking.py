@@ -100,3 +100,13 @@ def test_a_question_the_page_asks_is_not_quotable_but_a_reported_one_is():
     reported = ('In this video you can hear the cosmonauts giving directions for picture-perfect '
                 'shots: "Can you get a little bit higher?')
     assert is_quotable(reported, False)
+
+
+def test_a_sentence_that_opens_with_a_lower_case_name_is_a_sentence_of_its_own():
+    text = ("It does this by calling pg_dump for each database in the cluster. pg_dumpall also "
+            "dumps global objects, e.g. roles and tablespaces, etc. and the U.S. users. "
+            "Run BEGIN ... COMMIT blocks as usual.")
+    quoted = [s.text for s in chunk_text(text).sentences]
+    assert quoted[0] == "It does this by calling pg_dump for each database in the cluster."
+    assert quoted[1] == ("pg_dumpall also dumps global objects, e.g. roles and tablespaces, etc. "
+                         "and the U.S. users.")
