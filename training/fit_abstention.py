@@ -33,7 +33,7 @@ from tqdm import tqdm
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from qa.answering import features, verification
+from qa.answering import defaults, features, verification
 from qa.answering.answerer import Answerer, combine, meaning_of, verification_inputs
 from qa.answering.retrieval import Candidates, Query
 from qa.app.evaluation import EvalQuestion, auroc, judge, normalize
@@ -50,7 +50,7 @@ def example(answerer: Answerer, view: Snapshot, q: EvalQuestion, query: Query,
     """The best-ranked sentence's ranking view and evidence for one question (`kind`: asked of
     its own corpus, or of one without its answer), and whether it is right (`source`: the
     documents' files, for questions that name the page)."""
-    ranking, matrix = answerer.rank(query, cands, titles)
+    ranking, matrix, stands_on = answerer.rank(query, cands, titles)
     best = int(np.argmax(ranking))
     r = cands.rows[best]
     p = view.catalog.passage(r.doc_id, r.passage_ord)
@@ -58,11 +58,12 @@ def example(answerer: Answerer, view: Snapshot, q: EvalQuestion, query: Query,
     right = kind == "own" and not q.unanswerable and judge(
         q, r.text, r.doc_id, r.start, r.end, source.get(r.doc_id) if source else None)
     return {"question": q.question, "group": q.group, "kind": kind,
-            "meaning": meaning_of(cands, best),
+            "meaning": meaning_of(cands, int(stands_on[best])),
             "unanswerable": q.unanswerable, "right": bool(right),
             "inputs": verification_inputs(ranking, matrix, best), "idf": cands.idf,
             "evidence": verification.Evidence(
-                r.text, passage, features.heading(titles.get(r.doc_id, ""), r.context)),
+                defaults.read_with_entry(cands.rows, best, stands_on), passage,
+                features.heading(titles.get(r.doc_id, ""), r.context)),
             "calibrated": float(answerer._confidence(ranking, matrix)[best])}
 
 

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 import numpy as np
 from pydantic import Field
 
-from qa.answering import features, verification
+from qa.answering import defaults, features, verification
 from qa.answering.retrieval import Candidates, Query, Retriever
 from qa.answering.verification import Evidence, Verifier
 from qa.config import ABSTAIN_BELOW, CONFIDENT_ABOVE, VERIFY_BELOW
@@ -243,28 +243,35 @@ class Answerer:
         return done
 
     def rank(self, query: Query, candidates: Candidates, titles: dict[str, str]
-             ) -> tuple[np.ndarray, np.ndarray]:
-        """Score every candidate for ranking; the feature matrix comes back for confidence."""
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Score every candidate for ranking; the feature matrix comes back for confidence,
+        a default's sentence reading its entry's best match there, and which candidate each
+        one stands on (`defaults.lift_defaults`)."""
         matrix = features.build(query.text, candidates, titles, query.context)
-        ranking = matrix @ self._weights
+        ranking, stands_on = defaults.lift_defaults(query.text, candidates.rows,
+                                                    matrix @ self._weights)
+        matrix = matrix[stands_on]
         comment = np.array([r.comment for r in candidates.rows], dtype=bool)
         if comment.any() and not comment.all() and self._confidence(
                 ranking[~comment], matrix[~comment]).max() >= self.abstain_below:
             # Readers' comments are opinions, not the article's reporting: when the articles
             # answer with confidence, every comment ranks below them. Otherwise they compete.
             ranking[comment] -= float(ranking.max() - ranking.min()) + 1.0
-        return ranking, matrix
+        return ranking, matrix, stands_on
 
     def verify(self, query: Query, best: int, ranking: np.ndarray, matrix: np.ndarray,
-               evidence: Evidence, candidates: Candidates) -> float | None:
+               evidence: Evidence, candidates: Candidates, stand: int | None = None
+               ) -> float | None:
         """The verifier's probability that the best-ranked sentence answers (None without a
-        verifier): ranking finds what matches, this asks whether it answers."""
+        verifier): ranking finds what matches, this asks whether it answers. Word meanings
+        are read from `stand`, the sentence whose match the best one stands on."""
         if self.verifier is None or query.context:
             # It learned from questions that stand alone; a follow-up ("Why not?") leans on
             # earlier turns it cannot read, and would look unanswerable to it.
             return None
         row = verification.row(query.text, evidence, verification_inputs(ranking, matrix, best),
-                               candidates.idf, meaning_of(candidates, best))
+                               candidates.idf,
+                               meaning_of(candidates, best if stand is None else stand))
         return float(self.verifier.probability(row)[0])
 
     def _confidence(self, ranking: np.ndarray, matrix: np.ndarray) -> np.ndarray:
@@ -296,14 +303,16 @@ class Answerer:
             if not len(candidates):
                 return Result(question, None, 0.0, True, [])
             titles = view.catalog.titles({r.doc_id for r in candidates.rows})
-            ranking, matrix = self.rank(query, candidates, titles)
+            ranking, matrix, stands_on = self.rank(query, candidates, titles)
             probs = self._confidence(ranking, matrix)
             ranked = np.argsort(-ranking, kind="stable")
             answers = self._group(view, candidates.rows, ranked, probs, titles, top_k)
+            read = defaults.read_with_entry(candidates.rows, int(ranked[0]), stands_on)
         top = answers[0].citation
-        evidence = Evidence(answers[0].text, top.passage,
+        evidence = Evidence(read, top.passage,
                             features.heading(top.title, store_context(top.section)))
-        verified = self.verify(query, int(ranked[0]), ranking, matrix, evidence, candidates)
+        verified = self.verify(query, int(ranked[0]), ranking, matrix, evidence, candidates,
+                               int(stands_on[ranked[0]]))
         best = combine(float(probs[ranked[0]]), verified, self.verify_below)
         named = code_names(query.text)
         if named and len(verification.unmet_identifiers(query.text, evidence)) == len(named):

@@ -89,11 +89,15 @@ _QUESTION_TYPES = {
     # What holds when nobody chose otherwise: manuals answer it as "The default is 4.0.",
     # "5432 by default", "Defaults to true.", "If omitted, ...".
     "type_default": re.compile(
-        r"\bdefaults?\b|\bout of the box\b|\bif (i|you|we|they|one) (never|don't|do not|"
-        r"haven't|have not|didn't|did not) (change|set|specify|pass|give|configure|touch)|"
-        r"\bunless (i|you|we|they|one|it|someone) (asks?|sets?|says?|changes?|specif(y|ies)|"
-        r"configures?|chooses?)|\bwithout (setting|specifying|changing|configuring|passing|"
-        r"giving)\b|\bif (it is |it's |)(left )?(unset|not (set|specified|given|changed))\b", re.I),
+        r"\bdefaults?\b|\bout of the box\b|\bfresh (cluster|install\w*|database|server|setup)\b|"
+        r"(\b(i|you|we|they|one|it) (never|don't|do not|didn't|did not|haven't|have not|"
+        r"doesn't|does not)|\bnobody|\bno one)\s+(\w+\s+)?(change[ds]?|set|tune[ds]?|"
+        r"touch(ed)?|configured?|name[ds]?|specif(y|ied)|pass|give|say|ask(ed)?|adjust(ed)?|"
+        r"pick(ed)?|choose|chose)\b|"
+        r"\bunless (i|you|we|they|one|it|someone|somebody)\b|"
+        r"\bleave (it|the \w+|\w+ \w+) alone\b|\bleft (alone|unset|untouched)\b|"
+        r"\bwithout (setting|specifying|changing|configuring|passing|giving|naming|tuning)\b|"
+        r"\bif (it is |it's |)(left )?(unset|not (set|specified|given|changed))\b", re.I),
 }
 # Kinds a question asks for by naming the answer's own marker ("the default ..."): the marker
 # in the sentence counts even though the question says it too.

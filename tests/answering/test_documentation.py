@@ -31,6 +31,11 @@ def manual(tmp_path_factory: pytest.TempPathFactory, embedder) -> Verbatim:
     ("What does max() return for an empty iterable when a default is given?",
      "The default argument specifies an object to return if the provided iterable is empty.",
      ["max(iterable, *, key=None)"]),
+    # Asked for the default in other words: the entry's "The default is ..." sentence answers.
+    ("How much memory can a sort use before writing to temporary files if I never changed the "
+     "setting?", "The default value is four megabytes (4MB).", ["20.4.1. Memory", "work_mem (integer)"]),
+    ("How many temporary buffers does each session get unless I set it?",
+     "The default is eight megabytes (8MB).", ["20.4.1. Memory", "temp_buffers (integer)"]),
     # An option named as written: "-s" is no word the searches could match.
     ("What does git status -s show?", "Give the output in the short-format.",
      ["OPTIONS", "-s, --short"]),

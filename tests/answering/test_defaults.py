@@ -1,0 +1,63 @@
+"""A question about what holds when nothing is set is answered by its entry's default."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from qa.answering.defaults import DEFAULT_LIFT, asks_default, lift_defaults, read_with_entry
+from qa.reading.layout import STORED_SEPARATOR
+from qa.storage.records import SentenceRow
+
+WORK_MEM = STORED_SEPARATOR.join(["20.4.1. Memory", "work_mem (integer)"])
+TEMP_BUFFERS = STORED_SEPARATOR.join(["20.4.1. Memory", "temp_buffers (integer)"])
+ROWS = [
+    SentenceRow(0, "doc", 0, 0, 0, 10, "Sets the base maximum amount of memory used by a sort.",
+                context=WORK_MEM),
+    SentenceRow(1, "doc", 1, 0, 10, 20, "The default value is four megabytes (4MB).",
+                context=WORK_MEM),
+    SentenceRow(2, "doc", 2, 0, 20, 30, "The default is eight megabytes (8MB).",
+                context=TEMP_BUFFERS),
+    SentenceRow(3, "doc", 3, 0, 30, 40, "By default, sorts spill to disk.", context=""),
+]
+SCORES = np.array([9.0, 4.0, 3.0, 5.0], np.float32)
+
+
+@pytest.mark.parametrize("question", [
+    "What is the default of work_mem?",
+    "How much memory can a sort use if I never changed the setting?",
+    "How big can the WAL grow when nobody tuned it?",
+    "Which wal_level does a fresh cluster use?",
+    "Which index method does CREATE INDEX pick when I don't name one?",
+    "What fillfactor do tables get unless I set one?",
+    "How often does it checkpoint if I leave the timeout alone?",
+])
+def test_a_question_asks_for_the_default_in_many_words(question):
+    assert asks_default(question)
+
+
+@pytest.mark.parametrize("question", [
+    "How much memory can a sort use?",
+    "Why can't I pass a str directly to update()?",
+    "Can I set the port in a file?",
+])
+def test_a_question_that_asks_something_else_does_not(question):
+    assert not asks_default(question)
+
+
+def test_the_default_of_the_best_matching_entry_goes_first_and_stands_on_its_entry():
+    question = "How much memory can a sort use if I never changed the setting?"
+    lifted, stands_on = lift_defaults(question, ROWS, SCORES)
+    assert int(np.argmax(lifted)) == 1
+    assert stands_on.tolist() == [0, 0, 2, 3]  # another entry's default stands on its own
+    assert lifted[2] == SCORES[2] + DEFAULT_LIFT < lifted[1]
+    assert lifted[3] == SCORES[3]  # prose outside any entry is left as scored
+    assert read_with_entry(ROWS, 1, stands_on) == (
+        "Sets the base maximum amount of memory used by a sort. "
+        "The default value is four megabytes (4MB).")
+
+
+def test_a_question_not_asking_for_the_default_keeps_its_ranking():
+    lifted, stands_on = lift_defaults("How much memory can a sort use?", ROWS, SCORES)
+    assert lifted.tolist() == SCORES.tolist() and stands_on.tolist() == [0, 1, 2, 3]
+    assert read_with_entry(ROWS, 1, stands_on) == ROWS[1].text
