@@ -12,6 +12,7 @@ speaks for its entry when confidence is judged: the entry is what matched the qu
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -19,6 +20,15 @@ import numpy as np
 from qa.answering import features
 from qa.storage.records import SentenceRow
 
+# A sentence that gives a default's value ("The default is 4.0.", "100 is the default.", "5432
+# by default", "Defaults to False.", "(the default)", "If omitted, ..."), not one that only
+# names it ("This parameter controls the default isolation level") or a `default` argument
+# ("If default is not provided, ...").
+_GIVES_DEFAULT = re.compile(
+    r"\bdefault(?:\s+\w+){0,2}\s+(?:is|are|was|will be)\b(?!\s+(?:not|given|provided|passed|"
+    r"specified|supplied|omitted)\b)|\b(?:is|are|was|be) (?:the|its|their) "
+    r"defaults?\b|\bby default\b|\bdefaults? to\b|\(the default\)|\bdefaults?:|"
+    r"\b(?:if|when) (?:omitted|unspecified|unset|not (?:specified|given|set))\b", re.I)
 # How far above its entry's best sentence the default's sentence goes, and how much of its own
 # distance below that best it keeps (so that two sentences stating defaults keep their order).
 DEFAULT_LIFT = 1.0
@@ -29,6 +39,12 @@ def asks_default(question: str) -> bool:
     """Say whether the question asks what holds when nothing was set: its answer is the
     sentence that states a default, which shares few words with the question."""
     return bool(features.question_types(question)["type_default"])
+
+
+def gives_default(text: str) -> bool:
+    """Say whether a sentence gives a default's value, which is what a question about the
+    default wants quoted."""
+    return bool(_GIVES_DEFAULT.search(text))
 
 
 def lift_defaults(question: str, rows: Sequence[SentenceRow], ranking: np.ndarray
@@ -48,7 +64,7 @@ def lift_defaults(question: str, rows: Sequence[SentenceRow], ranking: np.ndarra
                 best[key] = i
     lifted = ranking.copy()
     for i, row in enumerate(rows):
-        if row.context and features.answer_shapes(row.text, "type_default"):
+        if row.context and gives_default(row.text):
             top = best[(row.doc_id, row.context)]
             raised = ranking[top] + DEFAULT_LIFT - OWN_GAP_KEPT * (ranking[top] - ranking[i])
             if raised > ranking[i]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from qa.answering.defaults import DEFAULT_LIFT, asks_default, lift_defaults, read_with_entry
+from qa.answering.defaults import DEFAULT_LIFT, asks_default, gives_default, lift_defaults, read_with_entry
 from qa.reading.layout import STORED_SEPARATOR
 from qa.storage.records import SentenceRow
 
@@ -61,3 +61,19 @@ def test_a_question_not_asking_for_the_default_keeps_its_ranking():
     lifted, stands_on = lift_defaults("How much memory can a sort use?", ROWS, SCORES)
     assert lifted.tolist() == SCORES.tolist() and stands_on.tolist() == [0, 1, 2, 3]
     assert read_with_entry(ROWS, 1, stands_on) == ROWS[1].text
+
+
+@pytest.mark.parametrize("text, gives", [
+    ("The default is 4.0.", True),
+    ("The default method is btree.", True),
+    ("100 (complete packing) is the default.", True),
+    ("A value of zero (the default) disables the timeout.", True),
+    ("Read Committed is the default isolation level in PostgreSQL.", True),
+    ("Defaults to False.", True),
+    ("If omitted, the current directory is used.", True),
+    ("This parameter controls the default isolation level of each new transaction.", False),
+    ("Changed in version 3.7: Default value of repeat changed from 3 to 5.", False),
+    ("If the iterable is empty and default is not provided, a ValueError is raised.", False),
+])
+def test_only_a_sentence_that_gives_the_default_s_value_answers(text, gives):
+    assert gives_default(text) is gives
