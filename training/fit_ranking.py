@@ -30,7 +30,7 @@ from tqdm import tqdm
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from qa.answering import features
+from qa.answering import defaults, features
 from qa.answering.answerer import (
     CONFIDENCE_FEATURES,
     PARAMS_FILE,
@@ -113,6 +113,15 @@ def featurize(collected: list[tuple], docs: list[list[tuple]] | None = None,
             "negx": np.vstack(negx) if negx else np.zeros((0, width)),
             "negq": np.concatenate(negq) if negq else np.zeros(0, int),
             "negw": np.concatenate(negw) if negw else np.zeros(0)}
+
+
+def served_scores(collected: list[tuple], weights: np.ndarray) -> np.ndarray:
+    """Scores of a documentation set's answerable candidates (in `featurize`'s order) as
+    serving ranks them: the weights, then the default rule (`defaults.lift_defaults`)."""
+    out = [defaults.lift_defaults(q.question, cands.rows,
+                                  features.build(q.question, cands, titles) @ weights)[0]
+           for q, cands, titles, *_ in collected if not q.unanswerable and len(cands)]
+    return np.concatenate(out) if out else np.zeros(0)
 
 
 def per_question(qid: np.ndarray) -> list[np.ndarray]:
@@ -243,11 +252,13 @@ def main() -> None:
     w_all = np.zeros(len(names))
     w_all[use] = fit_ranker(x[:, use], y, qid, args.l2, weight)
     for spec in args.holdout:
-        held = featurize([], [collect_docs(*map(Path, spec.rsplit(":", 1)), args.refresh)])
+        collected = collect_docs(*map(Path, spec.rsplit(":", 1)), args.refresh)
+        held = featurize([], [collected])
+        # Ranked as serving ranks, the default rule after the weights.
         print(f"held out, {spec}: P@1 %.4f  MRR@10 %.4f (as shipped now: %.4f)" % (
-            *ranking_metrics(held["x"] @ w_all, held["y"], held["qid"], None),
-            ranking_metrics(held["x"] @ RankingParams.load().weight_vector(), held["y"],
-                            held["qid"], None)[0]))
+            *ranking_metrics(served_scores(collected, w_all), held["y"], held["qid"], None),
+            ranking_metrics(served_scores(collected, RankingParams.load().weight_vector()),
+                            held["y"], held["qid"], None)[0]))
     scores = x @ w_all
     pos_rows, pos_labels, pos_q = top_confidence_rows(scores, x, qid, y)
     neg_rows, _, neg_q = top_confidence_rows(data["negx"] @ w_all, data["negx"], data["negq"],
