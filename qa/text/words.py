@@ -117,9 +117,16 @@ _CODE_NAME = re.compile(
     r"|\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b|\b[A-Z]?[a-z]+[A-Z]\w*\b|(?<!\S)--?[A-Za-z][\w-]*")
 
 
+# A name a user makes up to stand for their own value ("return some_value", "my_list"): it
+# names nothing the documents define.
+_PLACEHOLDER = re.compile(r"(?:my|some|your|our|their|the)_\w+|foo|bar|baz|spam|eggs", re.I)
+
+
 def code_names(question: str) -> list[str]:
-    """The code names a question writes, as written: what it asks about when it names one."""
-    return [m.group(0) for m in _CODE_NAME.finditer(question)]
+    """The code names a question writes, as written: what it asks about when it names one
+    (not a stand-in of the user's own, "some_value")."""
+    return [m.group(0) for m in _CODE_NAME.finditer(question)
+            if not _PLACEHOLDER.fullmatch(m.group(0).removesuffix("()"))]
 
 
 def code_name(name: str) -> str:

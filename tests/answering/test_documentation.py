@@ -70,6 +70,9 @@ def test_a_name_is_met_only_word_for_word_in_the_quote_its_headings_or_passage()
     assert unmet_identifiers("What does urllib.request.urlopen() return?", evidence) == []
     assert unmet_identifiers("What does requests.get() return?", evidence) == ["requests.get()"]
     assert unmet_identifiers("Can I pass -m to it?", evidence) == ["-m"]
+    # A stand-in of the user's own names nothing the documents could write.
+    assert unmet_identifiers("Can urlopen() finish with return some_value?", evidence) == []
+    assert unmet_identifiers("Does my_list.sort() sort in place?", evidence) == ["my_list.sort()"]
     assert unmet_identifiers("What is an old-style URL?", evidence) == []  # no option there
     assert unmet_identifiers("Which is faster, NumPy or a list?", evidence) == ["NumPy"]
 
