@@ -77,7 +77,15 @@ _QUESTION_TYPES = {
     "type_quantity": re.compile(
         r"\bhow (many|much|far|fast|big|large|tall|old|often|high|deep|heavy|wide|long)\b|"
         r"\b(what|which) (percentages?|percent|numbers?|amounts?|sizes?|population|"
-        r"temperatures?|speeds?|costs?|prices?|ages?)\b", re.I),
+        r"temperatures?|speeds?|costs?|prices?|ages?)\b|"
+        # A limit: "What is the most columns a table can have?", "... the minimum distance
+        # between ..." (not "the most common language", which asks for a name).
+        r"\b(what|which) (is|are|was|were) the (max(imum)?|min(imum)?|most|fewest|largest|"
+        r"biggest|highest|lowest|smallest|longest|shortest|greatest|least)\b(?! (common|popular|"
+        r"important|famous|likely|frequent|notable|significant|recent|prominent|influential|"
+        r"powerful|successful|widely|commonly|used|well|basic|critical|effective|valuable|"
+        r"expensive|dangerous|advanced|prestigious))( \w+){0,3} (a|an|one|each|per|i|you|we|it|"
+        r"they|can|could|may|might|will|allowed)\b", re.I),
     "type_person": re.compile(r"^\s*(who|whom|whose)\b|\b(who|whom|whose)\b", re.I),
     "type_place": re.compile(
         r"^\s*where\b|\bwhere\b|\b(what|which|in what|in which) (city|cities|country|countries|"

@@ -76,6 +76,12 @@ def test_the_answer_type_needs_a_new_answer_of_the_asked_kind():
     hours, months = _feature("answer_type", "How long was the spacewalk?",
                              ["It took five hours.", "Nobody knows."])
     assert (hours, months) == (1.0, 0.0)
+    # A limit asked for is a number; "the most common ..." asks for a name.
+    rows = ["columns per table | 1,600 | further limited by tuple size",
+            "There is a limit on how many columns a table can contain."]
+    assert _feature("answer_type", "What is the most columns a table can have?", rows) == [1.0, 0.0]
+    assert _feature("answer_type", "What is the most common table a user can have?",
+                    rows) == [0.0, 0.0]
 
 
 def test_a_question_naming_an_option_or_code_points_at_its_entry_or_row():
