@@ -150,9 +150,17 @@ TRAITS_CACHE = 20_000  # sentences whose analysis is kept between questions
 CONTEXT_WEIGHT = 0.5  # how much an earlier turn's word counts, against the question's own
 
 
+# "How do I change the default port?" asks how to set it, not what it is.
+_CHANGES_DEFAULT = re.compile(
+    r"\b(change|changing|override|overriding|set|setting|modify|alter|configure|raise|lower|"
+    r"increase|decrease|replace|reset)\s+(the |a |its |their |this |that |my )?defaults?\b", re.I)
+
+
 def question_types(question: str) -> dict[str, float]:
     """Recognise what kind of answer a question asks for (a date, a duration, a person...)."""
     found = {name: 1.0 if rx.search(question) else 0.0 for name, rx in _QUESTION_TYPES.items()}
+    if found["type_default"] and _CHANGES_DEFAULT.search(question):
+        found["type_default"] = 0.0
     if found["type_date"] or found["type_duration"]:
         found["type_quantity"] = 0.0
     return found

@@ -40,6 +40,7 @@ def test_a_question_asks_for_the_default_in_many_words(question):
     "How much memory can a sort use?",
     "Why can't I pass a str directly to update()?",
     "Can I set the port in a file?",
+    "How do I change the default port?",
 ])
 def test_a_question_that_asks_something_else_does_not(question):
     assert not asks_default(question)
