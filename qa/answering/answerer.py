@@ -307,7 +307,8 @@ class Answerer:
             probs = self._confidence(ranking, matrix)
             ranked = np.argsort(-ranking, kind="stable")
             answers = self._group(view, candidates.rows, ranked, probs, titles, top_k)
-            read = defaults.read_with_entry(candidates.rows, int(ranked[0]), stands_on)
+            read = defaults.read_with_entry(candidates.rows, int(ranked[0]), stands_on,
+                                            candidates.opens)
         top = answers[0].citation
         evidence = Evidence(read, top.passage,
                             features.heading(top.title, store_context(top.section)))

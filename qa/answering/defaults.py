@@ -72,9 +72,16 @@ def lift_defaults(question: str, rows: Sequence[SentenceRow], ranking: np.ndarra
     return lifted, stands_on
 
 
-def read_with_entry(rows: Sequence[SentenceRow], best: int, stands_on: np.ndarray) -> str:
+def read_with_entry(rows: Sequence[SentenceRow], best: int, stands_on: np.ndarray,
+                    opens: np.ndarray) -> str:
     """What the verifier reads as the answering sentence: a raised default's sentence after
-    the entry sentence it stands on ("Maximum size to let the WAL grow ... The default is
-    1 GB."), since alone it says nothing of what was asked."""
+    its entry's first sentence, which says what the entry is ("Maximum size to let the WAL
+    grow during automatic checkpoints. The default is 1 GB."), or after the entry sentence it
+    stands on when the first is no candidate; alone it says nothing of what was asked."""
     stand = int(stands_on[best])
-    return rows[best].text if stand == best else f"{rows[stand].text} {rows[best].text}"
+    if stand == best:
+        return rows[best].text
+    key = (rows[best].doc_id, rows[best].context)
+    first = next((i for i, row in enumerate(rows)
+                  if (row.doc_id, row.context) == key and i < len(opens) and opens[i]), stand)
+    return f"{rows[first].text} {rows[best].text}"
