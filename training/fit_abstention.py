@@ -62,7 +62,8 @@ def example(answerer: Answerer, view: Snapshot, q: EvalQuestion, query: Query,
             "unanswerable": q.unanswerable, "right": bool(right),
             "inputs": verification_inputs(ranking, matrix, best), "idf": cands.idf,
             "evidence": verification.Evidence(
-                defaults.read_with_entry(cands.rows, best, stands_on, cands.opens), passage,
+                defaults.read_with_entry(cands.rows, best, int(stands_on[best]), cands.opens),
+                passage,
                 features.heading(titles.get(r.doc_id, ""), r.context)),
             "calibrated": float(answerer._confidence(ranking, matrix)[best])}
 

@@ -115,12 +115,16 @@ def featurize(collected: list[tuple], docs: list[list[tuple]] | None = None,
             "negw": np.concatenate(negw) if negw else np.zeros(0)}
 
 
-def served_scores(collected: list[tuple], weights: np.ndarray) -> np.ndarray:
-    """Scores of a documentation set's answerable candidates (in `featurize`'s order) as
-    serving ranks them: the weights, then the default rule (`defaults.lift_defaults`)."""
-    out = [defaults.lift_defaults(q.question, cands.rows,
-                                  features.build(q.question, cands, titles) @ weights)[0]
-           for q, cands, titles, *_ in collected if not q.unanswerable and len(cands)]
+def served_scores(collected: list[tuple], x: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Scores of a documentation set's answerable candidates, whose features `x` are in
+    `featurize`'s order, as serving ranks them: the weights, then the default rule
+    (`defaults.lift_defaults`)."""
+    scores, out, at = x @ weights, [], 0
+    for q, cands, *_ in collected:
+        if not q.unanswerable and len(cands):
+            out.append(defaults.lift_defaults(q.question, cands.rows,
+                                              scores[at:at + len(cands)])[0])
+            at += len(cands)
     return np.concatenate(out) if out else np.zeros(0)
 
 
@@ -256,8 +260,10 @@ def main() -> None:
         held = featurize([], [collected])
         # Ranked as serving ranks, the default rule after the weights.
         print(f"held out, {spec}: P@1 %.4f  MRR@10 %.4f (as shipped now: %.4f)" % (
-            *ranking_metrics(served_scores(collected, w_all), held["y"], held["qid"], None),
-            ranking_metrics(served_scores(collected, RankingParams.load().weight_vector()),
+            *ranking_metrics(served_scores(collected, held["x"], w_all), held["y"], held["qid"],
+                             None),
+            ranking_metrics(served_scores(collected, held["x"],
+                                          RankingParams.load().weight_vector()),
                             held["y"], held["qid"], None)[0]))
     scores = x @ w_all
     pos_rows, pos_labels, pos_q = top_confidence_rows(scores, x, qid, y)

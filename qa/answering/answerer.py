@@ -307,14 +307,13 @@ class Answerer:
             probs = self._confidence(ranking, matrix)
             ranked = np.argsort(-ranking, kind="stable")
             answers = self._group(view, candidates.rows, ranked, probs, titles, top_k)
-            read = defaults.read_with_entry(candidates.rows, int(ranked[0]), stands_on,
-                                            candidates.opens)
+            first, stand = int(ranked[0]), int(stands_on[ranked[0]])
+            read = defaults.read_with_entry(candidates.rows, first, stand, candidates.opens)
         top = answers[0].citation
         evidence = Evidence(read, top.passage,
                             features.heading(top.title, store_context(top.section)))
-        verified = self.verify(query, int(ranked[0]), ranking, matrix, evidence, candidates,
-                               int(stands_on[ranked[0]]))
-        best = combine(float(probs[ranked[0]]), verified, self.verify_below)
+        verified = self.verify(query, first, ranking, matrix, evidence, candidates, stand)
+        best = combine(float(probs[first]), verified, self.verify_below)
         named = code_names(query.text)
         if named and len(verification.unmet_identifiers(query.text, evidence)) == len(named):
             # The question names code the quote's place never writes, not one of its names:

@@ -72,13 +72,13 @@ def lift_defaults(question: str, rows: Sequence[SentenceRow], ranking: np.ndarra
     return lifted, stands_on
 
 
-def read_with_entry(rows: Sequence[SentenceRow], best: int, stands_on: np.ndarray,
+def read_with_entry(rows: Sequence[SentenceRow], best: int, stand: int,
                     opens: np.ndarray) -> str:
     """What the verifier reads as the answering sentence: a raised default's sentence after
     its entry's first sentence, which says what the entry is ("Maximum size to let the WAL
-    grow during automatic checkpoints. The default is 1 GB."), or after the entry sentence it
-    stands on when the first is no candidate; alone it says nothing of what was asked."""
-    stand = int(stands_on[best])
+    grow during automatic checkpoints. The default is 1 GB."), or after `stand`, the entry
+    sentence it stands on, when the first is no candidate; alone it says nothing of what was
+    asked."""
     if stand == best:
         return rows[best].text
     key = (rows[best].doc_id, rows[best].context)

@@ -54,7 +54,7 @@ def test_the_default_of_the_best_matching_entry_goes_first_and_stands_on_its_ent
     assert lifted[2] == SCORES[2] + DEFAULT_LIFT < lifted[1]
     assert lifted[3] == SCORES[3]  # prose outside any entry is left as scored
     # Read after the entry's first sentence, which says what the setting is.
-    assert read_with_entry(ROWS, 1, stands_on, np.array([1, 0, 1, 1])) == (
+    assert read_with_entry(ROWS, 1, int(stands_on[1]), np.array([1, 0, 1, 1])) == (
         "Sets the base maximum amount of memory used by a sort. "
         "The default value is four megabytes (4MB).")
 
@@ -62,7 +62,7 @@ def test_the_default_of_the_best_matching_entry_goes_first_and_stands_on_its_ent
 def test_a_question_not_asking_for_the_default_keeps_its_ranking():
     lifted, stands_on = lift_defaults("How much memory can a sort use?", ROWS, SCORES)
     assert lifted.tolist() == SCORES.tolist() and stands_on.tolist() == [0, 1, 2, 3]
-    assert read_with_entry(ROWS, 1, stands_on, np.array([1, 0, 1, 1])) == ROWS[1].text
+    assert read_with_entry(ROWS, 1, int(stands_on[1]), np.array([1, 0, 1, 1])) == ROWS[1].text
 
 
 @pytest.mark.parametrize("text, gives", [
@@ -89,8 +89,8 @@ def test_the_verifier_reads_the_default_after_its_entry_s_first_sentence():
     question = "How much memory can a sort use if I never changed the setting?"
     lifted, stands_on = lift_defaults(question, rows, np.array([5.0, 9.0, 4.0], np.float32))
     assert int(np.argmax(lifted)) == 2 and stands_on[2] == 1  # it stands on the best match
-    assert read_with_entry(rows, 2, stands_on, np.array([1, 0, 0])) == (
+    assert read_with_entry(rows, 2, int(stands_on[2]), np.array([1, 0, 0])) == (
         "Sets the base maximum amount of memory used by a sort. "
         "The default value is four megabytes (4MB).")
     # Without its first sentence among the candidates, after the sentence it stands on.
-    assert read_with_entry(rows, 2, stands_on, np.array([0, 0, 0])).startswith("Note that")
+    assert read_with_entry(rows, 2, int(stands_on[2]), np.array([0, 0, 0])).startswith("Note that")
