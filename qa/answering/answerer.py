@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 import numpy as np
 from pydantic import Field
 
-from qa.answering import defaults, features, verification
+from qa.answering import defaults, features, openers, verification
 from qa.answering.retrieval import Candidates, Query, Retriever
 from qa.answering.verification import Evidence, Verifier
 from qa.config import ABSTAIN_BELOW, CONFIDENT_ABOVE, VERIFY_BELOW
@@ -250,6 +250,8 @@ class Answerer:
         matrix = features.build(query.text, candidates, titles, query.context)
         ranking, stands_on = defaults.lift_defaults(query.text, candidates.rows,
                                                     matrix @ self._weights)
+        ranking, stands_on = openers.lift_opener(query.text, candidates.rows, ranking, matrix,
+                                                 candidates.opens, stands_on)
         matrix = matrix[stands_on]
         comment = np.array([r.comment for r in candidates.rows], dtype=bool)
         if comment.any() and not comment.all() and self._confidence(

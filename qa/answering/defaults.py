@@ -84,4 +84,5 @@ def read_with_entry(rows: Sequence[SentenceRow], best: int, stand: int,
     key = (rows[best].doc_id, rows[best].context)
     first = next((i for i, row in enumerate(rows)
                   if (row.doc_id, row.context) == key and i < len(opens) and opens[i]), stand)
-    return f"{rows[first].text} {rows[best].text}"
+    # An entry's raised first sentence (`openers.lift_opener`) says what the entry is itself.
+    return rows[best].text if first == best else f"{rows[first].text} {rows[best].text}"

@@ -117,8 +117,12 @@ _ANSWER_SHAPES = {
         r"night|century|decade|spring|summer|autumn|winter)\b|\d{1,2}:\d{2}\s*(am|pm)?", re.I),
     "type_duration": re.compile(
         rf"\b(\d[\d,.]*|{_NUMBER_WORDS}|an?|few|more than an?)[\s-]+(second|minute|hour|day|"
-        r"week|month|year|decade|centur(y|ies)|mile|kilomet(er|re)|km|met(er|re)|feet|foot)s?\b",
-        re.I),
+        r"week|month|year|decade|centur(y|ies)|mile|kilomet(er|re)|km|met(er|re)|feet|foot)s?\b|"
+        # How long something lasts, said by what ends it: manuals answer "How long does a
+        # prepared statement stay around?" with "... last for the duration of the session".
+        r"\b(for|during) the (whole |entire )?(duration|life(time)?|rest|remainder) of\b|"
+        r"\b(until|till)\b(?!\s*\d)|\bas long as\b|\b(forever|indefinitely|"
+        r"permanently)\b", re.I),
     "type_quantity": re.compile(rf"\d|\b({_NUMBER_WORDS})\b|[$£€¥%]", re.I),
     "type_person": re.compile(r"(?<!^)\b[A-Z][a-z]+(?:[\s-][A-Z][a-z]+)*"),
     "type_place": re.compile(r"(?<!^)\b[A-Z][a-z]+(?:[\s-][A-Z][a-z]+)*"),

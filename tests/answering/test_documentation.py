@@ -39,6 +39,17 @@ def manual(tmp_path_factory: pytest.TempPathFactory, embedder) -> Verbatim:
     # An option named as written: "-s" is no word the searches could match.
     ("What does git status -s show?", "Give the output in the short-format.",
      ["OPTIONS", "-s, --short"]),
+    # Asked what a named thing does: its entry's first sentence, not a later pointer ("See
+    # below for details.", "See also git-diff(1) --find-renames.") or a detail.
+    ("What does git status --porcelain do?",
+     "Give the output in an easy-to-parse format for scripts.",
+     ["OPTIONS", "--porcelain[=<version>]"]),
+    ("What does git status --find-renames do?",
+     "Turn on rename detection, optionally setting the similarity threshold.",
+     ["OPTIONS", "--find-renames[=<n>]"]),
+    ("What does temp_buffers do?",
+     "Sets the maximum amount of memory used for temporary buffers within each database session.",
+     ["20.4.1. Memory", "temp_buffers (integer)"]),
     ("Which operation gives the concatenation of two sequences?",
      "s + t | the concatenation of s and t | (6)(7)",
      ["Common Sequence Operations", "Operation | Result | Notes"]),

@@ -84,6 +84,15 @@ def test_the_answer_type_needs_a_new_answer_of_the_asked_kind():
                     rows) == [0.0, 0.0]
 
 
+def test_how_long_something_lasts_may_be_answered_by_what_ends_it():
+    question = "How long does a prepared statement stay around?"
+    rows = ["Prepared statements only last for the duration of the current database session.",
+            "A lock is held until the transaction ends.",
+            "Prepared statements can be created and used with the PREPARE command.",
+            "The statement was prepared until 1999."]
+    assert _feature("answer_type", question, rows) == [1.0, 1.0, 0.0, 0.0]
+
+
 def test_a_question_naming_an_option_or_code_points_at_its_entry_or_row():
     question = "What does git status -s show, and what does %j mean?"
     rows = [SentenceRow(0, "doc", 0, 0, 0, 10, "Give the output in the short-format.",

@@ -1,0 +1,78 @@
+"""A question about what a named option does is answered by its entry's first sentence."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from qa.answering import features
+from qa.answering.defaults import read_with_entry
+from qa.answering.openers import OPENER_LIFT, asks_what_it_does, lift_opener
+from qa.reading.layout import STORED_SEPARATOR
+from qa.storage.records import SentenceRow
+
+PATCH = STORED_SEPARATOR.join(["OPTIONS", "-p, --patch"])
+UPDATE = STORED_SEPARATOR.join(["OPTIONS", "-u, --update"])
+ROWS = [
+    SentenceRow(0, "git-add", 0, 0, 0, 10, "Interactively choose hunks of patch between the "
+                "index and the work tree and add them to the index.", context=PATCH),
+    SentenceRow(1, "git-add", 1, 0, 10, 20, "See “Interactive mode” for details.",
+                context=PATCH),
+    SentenceRow(2, "git-add", 2, 0, 20, 30, "Update the index just where it already has an "
+                "entry matching <pathspec>.", context=UPDATE),
+    SentenceRow(3, "git-add", 3, 0, 30, 40, "If no <pathspec> is given when -u option is "
+                "used, all tracked files are updated.", context=UPDATE),
+]
+OPENS = np.array([1, 0, 1, 0], np.float32)
+NAMES_ENTRY = features.FEATURES.index("names_entry")
+
+
+def _named(*rows: int) -> np.ndarray:
+    """A feature matrix where the question names the entries of `rows`."""
+    matrix = np.zeros((len(ROWS), len(features.FEATURES)), np.float32)
+    matrix[list(rows), NAMES_ENTRY] = 1.0
+    return matrix
+
+
+@pytest.mark.parametrize("question", [
+    "What does git add -p do?",
+    "What does the -j option of pg_restore do?",
+    "What is the --patch option for?",
+    "What does NULLIF give back?",
+    "What is work_mem?",
+])
+def test_a_question_asks_what_a_named_thing_does(question):
+    assert asks_what_it_does(question)
+
+
+@pytest.mark.parametrize("question", [
+    "What does setting statement_timeout to zero do?",
+    "What does the LIKE operator do when the pattern has no percent signs or underscores?",
+    "How do I use git add -p?",
+    "What is the capital of France?",
+    "What does the key argument of max() do?",
+])
+def test_a_question_about_one_use_or_something_else_does_not(question):
+    assert not asks_what_it_does(question)
+
+
+def test_the_named_entry_s_first_sentence_goes_above_a_later_one_and_stands_on_its_match():
+    scores = np.array([5.0, 9.0, 4.0, 3.0], np.float32)
+    lifted, stands_on = lift_opener("What does git add -p do?", ROWS, scores, _named(0, 1),
+                                    OPENS, np.arange(4))
+    assert int(np.argmax(lifted)) == 0 and lifted[0] == scores[1] + OPENER_LIFT
+    assert stands_on.tolist() == [1, 1, 2, 3]
+    assert lifted[2:].tolist() == scores[2:].tolist()  # another entry keeps its scores
+    # The verifier reads the first sentence alone: it says what the entry is.
+    assert read_with_entry(ROWS, 0, 1, OPENS) == ROWS[0].text
+
+
+def test_the_ranking_stands_unless_the_first_sentence_is_in_a_named_entry_it_does_not_open():
+    scores = np.array([5.0, 9.0, 4.0, 3.0], np.float32)
+    same = np.arange(4)
+    for question, matrix, opens in [
+            ("How do I choose hunks with git add -p?", _named(0, 1), OPENS),  # not "what does"
+            ("What does git add -p do?", _named(), OPENS),  # the question names no entry
+            ("What does git add -p do?", _named(0, 1), np.ones(4, np.float32))]:  # it opens
+        lifted, stands_on = lift_opener(question, ROWS, scores, matrix, opens, same)
+        assert lifted.tolist() == scores.tolist() and stands_on.tolist() == same.tolist()
