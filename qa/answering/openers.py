@@ -20,13 +20,14 @@ from qa.answering import features
 from qa.storage.records import SentenceRow
 from qa.text.words import code_names, named_keys
 
-# "What does X do / mean / show / return / stand for?", "What is X for?", "What is X?" (X one
-# word), where X is only the thing named ("git add -p", "the -j option of pg_restore"): a
-# question that says more ("What does setting statement_timeout to zero do?") asks about one
-# use of it, which a later sentence of the entry answers.
+# "What does X do / mean / show / stand for?", "What is X for?", "What is X?" (X one word),
+# where X is only the thing named ("git add -p", "the -j option of pg_restore"): a question
+# that says more ("What does setting statement_timeout to zero do?") asks about one use of it,
+# which a later sentence of the entry answers, and so does "What does X return?" ("The return
+# value is ...", after "Join one or more path segments intelligently.").
 _WHAT_IT_DOES = re.compile(
     r"^\s*what\s+(?:does|do|is|are)\s+(?P<thing>[^?]{1,80}?)\s+(?:do|mean|show|stand for|"
-    r"return|give back|(?:used |good )?for)\s*\?*\s*$|"
+    r"(?:used |good )?for)\s*\?*\s*$|"
     r"^\s*what\s+(?:is|are)\s+(?P<name>\S+)\s*\?*\s*$", re.I)
 _MORE_THAN_A_NAME = re.compile(
     r"\b(?:to|when|if|with|without|after|before|while|into|from|unless|once|set|setting|"

@@ -38,7 +38,6 @@ def _named(*rows: int) -> np.ndarray:
     "What does git add -p do?",
     "What does the -j option of pg_restore do?",
     "What is the --patch option for?",
-    "What does NULLIF give back?",
     "What is work_mem?",
 ])
 def test_a_question_asks_what_a_named_thing_does(question):
@@ -51,6 +50,7 @@ def test_a_question_asks_what_a_named_thing_does(question):
     "How do I use git add -p?",
     "What is the capital of France?",
     "What does the key argument of max() do?",
+    "What does os.path.join return?",
 ])
 def test_a_question_about_one_use_or_something_else_does_not(question):
     assert not asks_what_it_does(question)
