@@ -43,8 +43,9 @@ def _citation(c: Citation) -> dict[str, Any]:
 
 
 def _ranked(a: Answer) -> dict[str, Any]:
-    """One ranked sentence with its score and citation."""
-    return {"quote": a.text, "score": round(float(a.score), 4), "citation": _citation(a.citation)}
+    """One ranked sentence with its score and citation (and the code sample it introduces)."""
+    out = {"quote": a.text, "score": round(float(a.score), 4), "citation": _citation(a.citation)}
+    return {**out, "follows": a.follows} if a.follows else out
 
 
 def _where(collection: str | None, filter: dict[str, Any] | None) -> dict | None:

@@ -15,7 +15,7 @@ from api.schemas import (
     Reply,
 )
 from qa.answering.answerer import Result
-from qa.answering.conversation import Turn, reply_text
+from qa.answering.conversation import Turn, reply_text, with_sample
 from qa.answering.filters import combine
 
 router = APIRouter(prefix="/v1", tags=["answers"])
@@ -41,4 +41,6 @@ def chat(body: ChatRequest, service: Service, scope: Reader) -> Response:
     result = service.chat(turns, top_k=body.top_k, where=combine(body.collection, body.filter),
                           within=scope.collections)
     content = reply_text(result.answer, result.band)
+    if result.answer is not None and result.answers:
+        content = with_sample(content, result.answers[0].follows)
     return as_json(ChatResponse(message=Reply(content=content), answer=result))

@@ -35,7 +35,7 @@ from api.openai_schemas import (
 )
 from api.routes.answer import as_json
 from qa.answering.answerer import Result
-from qa.answering.conversation import ABSTAIN_MESSAGE, Turn, reply_text
+from qa.answering.conversation import ABSTAIN_MESSAGE, Turn, reply_text, with_sample
 from qa.answering.filters import parse_filter
 from qa.app.service import Verbatim
 from qa.reading.layout import SECTION_SEPARATOR, location_label
@@ -55,7 +55,8 @@ def reply_parts(answer: Result) -> tuple[str, str]:
     listed = "\n".join(f"[{n}] {SECTION_SEPARATOR.join([c.title, *c.section])}"
                        f"{', ' + location_label(c.location) if location_label(c.location) else ''}"
                        f" ({c.doc_id})" for n, c in enumerate(sources, 1))
-    return f"{reply_text(answer.answer, answer.band)} {markers}", f"\n\nSources:\n{listed}"
+    quote = with_sample(f"{reply_text(answer.answer, answer.band)} {markers}", best.follows)
+    return quote, f"\n\nSources:\n{listed}"
 
 
 def turns(messages: list[ChatMessage]) -> list[Turn]:

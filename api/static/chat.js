@@ -16,6 +16,7 @@ const isCitation = (c) => c && typeof c === "object" && typeof c.doc_id === "str
   ["start", "end", "passage_start"].every((k) => Number.isInteger(c[k]));
 const isAnswer = (a) => a && typeof a === "object" && typeof a.text === "string" &&
   typeof a.score === "number" && isCitation(a.citation) &&
+  (a.follows === undefined || typeof a.follows === "string") &&
   (a.also_in === undefined || (Array.isArray(a.also_in) && a.also_in.every(isCitation)));
 const isTurn = (t) => t && typeof t === "object" && typeof t.question === "string" &&
   typeof t.reply === "string" && t.answer && typeof t.answer === "object" &&
@@ -226,6 +227,8 @@ function renderAnswer(result) {
                         text: "Possible answer — check it against the source"}));
   }
   box.append(el("blockquote", {class: "quote", text: best.text}));
+  // A quote that introduces a code sample ("To rename an existing table:") comes with it.
+  if (best.follows) box.append(el("pre", {class: "follows", text: best.follows}));
   box.append(el("p", {class: "confidence answer-confidence",
                       text: `${possible ? "Possible answer" : "Confident answer"} · ` +
                             `confidence ${Math.round(result.confidence * 100)}%`}));

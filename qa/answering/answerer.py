@@ -30,6 +30,7 @@ CONFIDENCE_FEATURES = ("score", "margin", "margin_dense", "s_dense", "p_dense", 
                        "meaning", "missing_names")
 NEAR_DUPLICATE = 0.85  # share of words two sentences must have in common to be one quote
 UNMET_NAME_CONFIDENCE = 0.5  # of the abstention threshold: a quote about another code name
+FOLLOWS_CHARS = 1200  # the most of what a sentence ending in a colon introduces shown with it
 POSSIBLE_AT_MOST = 0.99  # of the confident band's threshold: a follow-up its quote bears out less
 
 
@@ -112,6 +113,10 @@ class Answer:
     also_in: Annotated[list[Citation], Field(
         description="Other places where (nearly) the same sentence stands.")] = field(
         default_factory=list)
+    follows: Annotated[str, Field(
+        description="For a sentence ending in a colon (\"To rename an existing table:\"), the "
+                    "code sample right after it in the document, verbatim: what it introduces; "
+                    "empty otherwise.")] = ""
 
 
 Band = Literal["confident", "possible", "none"]
@@ -141,6 +146,16 @@ class Result:
 
 
 _COLUMN = {name: i for i, name in enumerate(features.FEATURES)}
+
+
+def introduced(code: str) -> str:
+    """A code sample as shown after the sentence that introduces it: whole lines, at most
+    `FOLLOWS_CHARS` (a longer one is cut at the end of a line)."""
+    code = code.strip()
+    if len(code) > FOLLOWS_CHARS:
+        head = code[:FOLLOWS_CHARS]
+        code = head[:head.rfind("\n")] if "\n" in head else head
+    return code.rstrip()
 
 
 def verification_inputs(ranking: np.ndarray, matrix: np.ndarray, best: int) -> dict[str, float]:
@@ -353,6 +368,14 @@ class Answerer:
                 kept.append((key, [row], float(probs[int(i)])))
         passages = {(r.doc_id, r.passage_ord): view.catalog.passage(r.doc_id, r.passage_ord)
                     for _, g, _ in kept for r in g}
+        # A sentence that leads into a code sample ("To rename an existing table:") is shown
+        # with it (`Answer.follows`), read from where its document's layout puts the code.
+        leads: dict[int, str] = {}
+        for _, (r, *_), _ in kept:
+            if r.text.rstrip().endswith(":") and (doc := view.store.get_document(r.doc_id)):
+                code = doc.layout.code_after(r.end) if doc.layout is not None else None
+                if code is not None:
+                    leads[r.id] = introduced(doc.text[code[0]:code[1]])
         texts = view.store.text_slices((p.doc_id, p.start, p.end) for p in passages.values()
                                        if p is not None)
 
@@ -367,5 +390,5 @@ class Answerer:
         for _, g, score in kept:
             ceiling = min(ceiling, score)  # a lower-ranked answer never shows a higher score
             answers.append(Answer(g[0].text, round(ceiling, 4), cite(g[0]),
-                                  [cite(r) for r in g[1:]]))
+                                  [cite(r) for r in g[1:]], leads.get(g[0].id, "")))
         return answers

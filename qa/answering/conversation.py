@@ -39,6 +39,15 @@ def reply_text(answer: str | None, band: str) -> str:
     return f"{POSSIBLE_PREFIX}{answer}" if band == "possible" else answer
 
 
+def with_sample(reply: str, follows: str) -> str:
+    """A reply followed by the code sample its quote introduces (`Answer.follows`), fenced as
+    Markdown with a fence longer than any run of backticks inside it."""
+    if not follows:
+        return reply
+    fence = "`" * max(3, 1 + max((len(run) for run in re.findall(r"`+", follows)), default=0))
+    return f"{reply}\n\n{fence}\n{follows}\n{fence}"
+
+
 @dataclass(frozen=True)
 class Turn:
     """One message of a conversation."""

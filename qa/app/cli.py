@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
+import textwrap
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import asdict
@@ -197,7 +198,10 @@ def ask(question: Annotated[str, typer.Argument(help="The question to answer.")]
         return
     if result.band == "possible":
         typer.echo("Possible answer (check it against the source):")
-    typer.echo(f"{result.answer}\n  confidence {result.confidence:.2f} ({result.band})")
+    typer.echo(result.answer)
+    if result.answers[0].follows:  # the code sample the quote introduces ("To rename ...:")
+        typer.echo(textwrap.indent(result.answers[0].follows, "    "))
+    typer.echo(f"  confidence {result.confidence:.2f} ({result.band})")
     for i, a in enumerate(result.answers, 1):
         c = a.citation
         typer.echo(f"[{i}] {a.score:.2f} {_where(c)} ({c.doc_id}, chars {c.start}-{c.end})")

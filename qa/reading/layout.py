@@ -16,6 +16,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import takewhile
 
 from qa.text.words import code_name, entry_keys
 
@@ -75,6 +76,13 @@ class Layout:
         if block.anchor:
             where["anchor"] = f"#{block.anchor}"
         return where
+
+    def code_after(self, end: int) -> tuple[int, int] | None:
+        """The span of the code blocks that come right after offset `end` (the sample a
+        sentence ending in a colon introduces), or None when the next block is no code."""
+        at = bisect.bisect_left([b.start for b in self.blocks], end)
+        code = list(takewhile(lambda b: b.kind == CODE, self.blocks[at:]))
+        return (code[0].start, code[-1].end) if code else None
 
     def to_json(self) -> str:
         """Store the layout beside the text (a few numbers per block)."""

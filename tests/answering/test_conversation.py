@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from qa.answering.conversation import Turn, is_follow_up
+from qa.answering.conversation import Turn, is_follow_up, with_sample
 from tests.conftest import load_questions
 
 OPENERS = ["What was the name of the polar bear mascot?",
@@ -55,3 +55,10 @@ def test_a_follow_up_its_quote_does_not_bear_out_is_never_shown_as_confident(see
                    "How many moons does it have?")
     assert result.band != "confident", (result.confidence, result.answers[0].text)
     assert result.confidence < seeded.settings.confident_above
+
+
+def test_a_code_sample_sent_with_a_reply_keeps_its_backticks_inside_the_fence():
+    assert with_sample("To list files:", "") == "To list files:"
+    assert with_sample("To list files:", "ls -l") == "To list files:\n\n```\nls -l\n```"
+    fenced = with_sample("To quote:", "echo ```x```")
+    assert fenced == "To quote:\n\n````\necho ```x```\n````"

@@ -112,3 +112,38 @@ def test_an_option_s_entry_is_forgotten_with_its_page(service):
     assert service.remove(before.answers[0].citation.doc_id)
     after = service.ask("What does git status -s show?")
     assert after.answer is None and not after.answers  # nothing left to quote, no error
+
+
+GUIDE = b"""# Harbour tools
+
+## Renaming a mooring
+
+To rename a mooring in the harbour ledger:
+
+```
+ledger rename-mooring north-7 seal-point
+```
+
+The ledger keeps the old name as an alias for a year.
+
+## Closing the ledger
+
+Close the ledger at the end of each tide so that entries are written to disk.
+"""
+
+
+def test_a_quote_that_introduces_a_code_sample_comes_with_it(service):
+    doc = parse_document(GUIDE, "harbour-guide.md")
+    service.add_documents([doc])
+    result = service.ask("How do I rename a mooring in the harbour ledger?")
+    best = result.answers[0]
+    assert result.answer == "To rename a mooring in the harbour ledger:"
+    assert best.follows == "ledger rename-mooring north-7 seal-point"
+    # Verbatim, right after the quote: nothing in between but white space.
+    text = service.get_document(best.citation.doc_id).text
+    at = text.index(best.follows, best.citation.end)
+    assert not text[best.citation.end:at].strip()
+    # A quote that introduces nothing carries nothing.
+    other = service.ask("What does the ledger keep the old name as?")
+    assert other.answer == "The ledger keeps the old name as an alias for a year."
+    assert other.answers[0].follows == ""

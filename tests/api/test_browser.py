@@ -187,6 +187,19 @@ def test_upload_then_ask_about_the_new_document(page, tmp_path):
     assert "forty kilograms of fresh oranges" in answer.locator("blockquote").inner_text()
 
 
+def test_a_quote_that_introduces_a_code_sample_shows_the_sample(page, tmp_path):
+    guide = tmp_path / "winch-guide.md"
+    guide.write_text("# Winch manual\n\n## Resetting the winch\n\nTo reset the anchor winch "
+                     "counter:\n\n```\nwinchctl reset --counter anchor\n```\n\nThe counter "
+                     "then starts again from zero metres of chain.\n")
+    page.get_by_role("button", name="Documents").click()
+    page.locator("#files").set_input_files(str(guide))
+    expect(page.locator("#upload-status")).to_contain_text("Done")
+    answer = ask(page, "How do I reset the anchor winch counter?")
+    assert answer.locator("blockquote").inner_text() == "To reset the anchor winch counter:"
+    assert answer.locator("pre.follows").inner_text() == "winchctl reset --counter anchor"
+
+
 def test_the_file_picker_takes_the_servers_formats_word_files_among_them(page, tmp_path):
     from tests.reading.test_office import word_file
 

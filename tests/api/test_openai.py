@@ -163,3 +163,20 @@ def test_the_openai_sdk_gets_the_same_quote_and_sources_as_the_answer_endpoint(t
         with pytest.raises(openai.NotFoundError):
             client.chat.completions.create(model="gpt-4o",
                                            messages=[{"role": "user", "content": questions[0]}])
+
+
+def test_a_quote_that_introduces_a_code_sample_is_sent_with_it(client):
+    guide = (b"# Hoist manual\n\nTo lower the cargo hoist by hand:\n\n```\nhoistctl lower --manual\n"
+             b"```\n\nThe hoist locks itself when the cargo touches the deck.\n")
+    upload = client.post("/v1/documents", files=[("files", ("hoist.md", guide, "text/markdown"))])
+    assert upload.status_code == 200, upload.text
+    question = "How do I lower the cargo hoist by hand?"
+    body = client.post("/v1/answer", json={"question": question}).json()
+    assert body["answer"] == "To lower the cargo hoist by hand:"
+    assert body["answers"][0]["follows"] == "hoistctl lower --manual"
+    # A chat client reads only the reply's text: the sample comes fenced after the quote.
+    for reply in (client.post("/v1/chat", json={"messages": [
+                      {"role": "user", "content": question}]}).json()["message"]["content"],
+                  ask(client, ("user", question)).json()["choices"][0]["message"]["content"]):
+        assert reply.startswith("To lower the cargo hoist by hand:")
+        assert "\n\n```\nhoistctl lower --manual\n```" in reply

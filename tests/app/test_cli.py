@@ -30,6 +30,18 @@ def test_add_documents_ask_remove(cli, tmp_path):
     assert r.exit_code == 0 and "rebuilt 1" in r.output
 
 
+def test_ask_prints_the_code_sample_a_quote_introduces(cli, tmp_path):
+    guide = tmp_path / "pump.md"
+    guide.write_text("# Pump manual\n\nTo drain the bilge pump:\n\n```\npumpctl drain --bilge\n"
+                     "```\n\nThe pump stops by itself when the bilge is dry.\n")
+    assert cli("add", str(guide)).exit_code == 0
+    r = cli("ask", "How do I drain the bilge pump?", "--no-seeds")
+    assert r.exit_code == 0, r.output
+    lines = r.stdout.splitlines()
+    at = lines.index("To drain the bilge pump:")
+    assert lines[at + 1] == "    pumpctl drain --bilge"
+
+
 @pytest.mark.slow
 def test_ask_seeds_the_index_on_first_use(cli):
     r = cli("ask", "How many cities will the relay stop in?")
