@@ -118,12 +118,16 @@ def featurize(collected: list[tuple], docs: list[list[tuple]] | None = None,
 def served_scores(collected: list[tuple], x: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """Scores of a documentation set's answerable candidates, whose features `x` are in
     `featurize`'s order, as serving ranks them: the weights, then the entry rules
-    (`defaults.lift_defaults`, `openers.lift_opener`)."""
+    (`defaults.lift_defaults`, `openers.lift_page_lead`, `openers.lift_opener`)."""
     scores, out, at = x @ weights, [], 0
-    for q, cands, *_ in collected:
+    for q, cands, titles, *_ in collected:
         if not q.unanswerable and len(cands):
             part = slice(at, at + len(cands))
             ranking, stands_on = defaults.lift_defaults(q.question, cands.rows, scores[part])
+            # Candidates cached before `leads` existed have none: the page rule passes them by.
+            ranking, stands_on = openers.lift_page_lead(
+                q.question, cands.rows, ranking, titles,
+                getattr(cands, "leads", np.zeros(0, np.float32)), stands_on)
             out.append(openers.lift_opener(q.question, cands.rows, ranking, x[part],
                                            cands.opens, stands_on)[0])
             at += len(cands)

@@ -36,7 +36,8 @@ def _keep(cands: Candidates, keep: list[int]) -> Candidates:
     """The candidates at the given positions, every signal kept in step."""
     return Candidates([cands.rows[i] for i in keep], cands.signals[keep],
                       [cands.passage_rows[i] for i in keep], cands.idf, cands.meaning_terms,
-                      cands.meaning[keep], cands.opens[keep])
+                      cands.meaning[keep], cands.opens[keep],
+                      cands.leads[keep] if len(cands.leads) else cands.leads)
 
 
 def near_corpus(cands: Candidates, doc_id: str) -> Candidates | None:

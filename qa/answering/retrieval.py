@@ -21,6 +21,7 @@ from qa.config import CANDIDATES, PASSAGE_CANDIDATES
 from qa.indexing.catalog import Catalog
 from qa.indexing.indexer import Indexer, Snapshot
 from qa.storage.records import SentenceRow
+from qa.text.asked import named_page
 from qa.text.words import named_keys, question_terms
 
 SIGNALS = ("s_dense", "p_dense", "s_lex", "p_lex")
@@ -62,6 +63,8 @@ class Candidates:
     meaning: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
     # Whether each candidate opens its stretch of text (`Catalog.opens_entry`).
     opens: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+    # Whether each candidate is its document's first quotable sentence (`Catalog.leads_document`).
+    leads: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
 
     def __len__(self) -> int:
         """Count candidates."""
@@ -184,6 +187,10 @@ class Retriever:
         top_p = top_scored(p_lex, self.passages)
         ids.update(catalog.sentences_of_passages(set(dense_p) | set(top_p)))
         ids.update(self.named_entries(catalog, query, ids, None if allowed is None else s_set))
+        # "What does the CLUSTER command do?": the first sentence of the page named CLUSTER.
+        page = named_page(query.text)
+        if page is not None:
+            ids.update(i for i in catalog.page_leads(page) if allowed is None or i in s_set)
         rows = catalog.sentences(ids)
         if not rows:
             return Candidates([], np.zeros((0, len(SIGNALS)), np.float32), [])
@@ -199,8 +206,10 @@ class Retriever:
         terms, meaning = self.meaning(view, query, sentence_rows)
         opens = np.fromiter((catalog.opens_entry(r) for r in sentence_rows), np.float32,
                             count=len(sentence_rows))
+        leads = np.fromiter((catalog.leads_document(r) for r in sentence_rows), np.float32,
+                            count=len(sentence_rows))
         return Candidates(sentence_rows, signals, pids, self.rarity(view, query), terms, meaning,
-                          opens)
+                          opens, leads)
 
     @staticmethod
     def named_entries(catalog: Catalog, query: Query, found: set[int],

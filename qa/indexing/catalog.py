@@ -9,6 +9,7 @@ updated with every write, and reloaded whenever another process writes.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -18,9 +19,13 @@ from qa.reading.metadata import Metadata
 from qa.storage.protocols import DocumentStore
 from qa.storage.records import PassageRow, SentenceRow
 from qa.text import memo
+from qa.text.asked import page_name
 from qa.text.words import vocabulary
 
 SENTENCE_WORDS_KEPT = 200_000  # sentences whose word positions are remembered
+# A note a page may open with that says when, not what ("New in version 3.4.").
+_VERSION_NOTE = re.compile(r"(?:new|changed|added|deprecated|removed)\s+(?:in|since)\s+"
+                           r"(?:version|release)\b", re.I)
 
 
 class Catalog:
@@ -33,6 +38,8 @@ class Catalog:
         self._passage_keys: dict[int, tuple[str, int]] = {}
         self._doc_passages: dict[str, list[int]] = {}
         self._quotable: dict[str, dict[int, int]] = {}  # doc -> sentence ord -> sentence id
+        self._first: dict[str, int] = {}  # doc -> `_first_said`'s sentence id (-1: none)
+        self._pages: dict[str, list[str]] | None = None  # page name -> docs, once asked
         self._titles: dict[str, str] = {}
         self._metadata: dict[str, tuple[str, Metadata]] = {}  # doc -> (source, metadata)
         self._word_position: dict[str, int] = {}  # word -> row of `word_vectors`
@@ -61,8 +68,10 @@ class Catalog:
         for row in store.quotable_sentences(doc_ids):
             self._sentences[row.id] = row
             self._quotable.setdefault(row.doc_id, {})[row.ord] = row.id
+            self._first.pop(row.doc_id, None)
             for key in sentence_keys(row.text, row.context):
                 self._entries.setdefault(key, set()).add(row.id)
+        self._pages = None  # titles change below: page names are gathered again when asked
         for passage in store.passages(doc_ids):
             key = (passage.doc_id, passage.ord)
             self._passages[key] = passage
@@ -89,6 +98,8 @@ class Catalog:
     def remove_document(self, doc_id: str) -> None:
         """Forget a deleted (or about to be rewritten) document, and what was worked out
         about its sentences: memory follows the corpus, not every text ever indexed."""
+        self._first.pop(doc_id, None)
+        self._pages = None
         rows = [self._sentences.pop(sid)
                 for sid in self._quotable.pop(doc_id, {}).values() if sid in self._sentences]
         for row in rows:
@@ -154,6 +165,33 @@ class Catalog:
                 out[self._sentences[sid].text] = None
             out[self._titles.get(doc_id, "")] = None
         return list(out)
+
+    def page_leads(self, name: str) -> list[int]:
+        """The first quotable sentence of each page named `name` (`page_name` of its title):
+        what a question asking what that thing does wants, whatever else the searches find."""
+        if self._pages is None:
+            self._pages = {}
+            for doc_id, title in self._titles.items():
+                self._pages.setdefault(page_name(title), []).append(doc_id)
+        firsts = (self._first_said(doc_id) for doc_id in self._pages.get(name, ()))
+        return [sid for sid in firsts if sid is not None]
+
+    def leads_document(self, row: SentenceRow) -> bool:
+        """Whether a sentence is its document's first quotable one (a version note aside): a
+        reference page or a module's page opens by saying what it is about ("psql is a
+        terminal-based front-end to PostgreSQL.", "The shutil module offers ...")."""
+        return self._first_said(row.doc_id) == row.id
+
+    def _first_said(self, doc_id: str) -> int | None:
+        """The id of a document's first quotable sentence that is no version note ("New in
+        version 3.4."), worked out once."""
+        if doc_id not in self._first:
+            quotable = self._quotable.get(doc_id, {})
+            said = (quotable[o] for o in sorted(quotable)
+                    if not _VERSION_NOTE.match(self._sentences[quotable[o]].text))
+            self._first[doc_id] = next(said, -1)
+        first = self._first[doc_id]
+        return first if first >= 0 else None
 
     def opens_entry(self, row: SentenceRow) -> bool:
         """Whether a sentence is the first of its stretch of text: the sentence before it is

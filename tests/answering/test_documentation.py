@@ -64,6 +64,15 @@ def test_a_manual_answers_with_the_sentence_and_the_section_it_stands_in(manual,
     assert manual.get_document(citation.doc_id).text[citation.start:citation.end] == quote
 
 
+def test_asked_what_a_command_does_the_page_named_after_it_answers_with_its_first_sentence(manual):
+    # The page git-status(1) opens by saying what the command does; a later sentence that
+    # repeats "this command" matched the question better.
+    result = manual.ask("What does the git status command do?")
+    assert result.answer.startswith("Displays paths that have differences between the index "
+                                    "file and the current HEAD commit")
+    assert result.answers[0].citation.section == ["DESCRIPTION"]
+
+
 @pytest.mark.parametrize("question", [
     "How do I use the @override decorator from the typing module?",
     "What is the default timeout of requests.get() in the requests library?",
@@ -147,3 +156,13 @@ def test_a_quote_that_introduces_a_code_sample_comes_with_it(service):
     other = service.ask("What does the ledger keep the old name as?")
     assert other.answer == "The ledger keeps the old name as an alias for a year."
     assert other.answers[0].follows == ""
+
+
+def test_a_page_s_first_sentence_is_the_first_that_says_what_not_when(service):
+    page = (b"# pathfinder \xe2\x80\x94 charts between harbours\n\nNew in version 3.4.\n\n"
+            b"The pathfinder module charts safe courses between two harbours.\n\n"
+            b"## Notes\n\nThe pathfinder module reads tide tables once per run, so a course "
+            b"charted before a tide table changes keeps the old tides.\n")
+    service.add_documents([parse_document(page, "pathfinder.md")])
+    result = service.ask("What does the pathfinder module do?")
+    assert result.answer == "The pathfinder module charts safe courses between two harbours."

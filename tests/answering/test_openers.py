@@ -7,9 +7,10 @@ import pytest
 
 from qa.answering import features
 from qa.answering.defaults import read_with_entry
-from qa.answering.openers import OPENER_LIFT, asks_what_it_does, lift_opener
+from qa.answering.openers import OPENER_LIFT, lift_opener, lift_page_lead
 from qa.reading.layout import STORED_SEPARATOR
 from qa.storage.records import SentenceRow
+from qa.text.asked import asks_what_it_does, named_page, page_name
 
 PATCH = STORED_SEPARATOR.join(["OPTIONS", "-p, --patch"])
 UPDATE = STORED_SEPARATOR.join(["OPTIONS", "-u, --update"])
@@ -72,3 +73,45 @@ def test_the_ranking_stands_unless_the_first_sentence_is_in_a_named_entry_it_doe
             ("What does git add -p do?", _named(0, 1), np.ones(4, np.float32))]:  # it opens
         lifted, stands_on = lift_opener(question, ROWS, scores, matrix, opens, same)
         assert lifted.tolist() == scores.tolist() and stands_on.tolist() == same.tolist()
+
+
+@pytest.mark.parametrize("title, name", [
+    ("shutil — High-level file operations", "shutil"),
+    ("git-status(1)", "git status"),
+    ("CLUSTER", "cluster"),
+    ("Built-in Functions", "built in functions"),
+])
+def test_a_page_is_named_as_a_question_writes_its_subject(title, name):
+    assert page_name(title) == name
+
+
+@pytest.mark.parametrize("question, page", [
+    ("What does the CLUSTER command do?", "cluster"),
+    ("What does the shutil module do?", "shutil"),
+    ("What does git status do?", "git status"),
+    ("What is psql?", "psql"),
+    ("What does setting statement_timeout to zero do?", None),
+    ("How do I cluster a table?", None),
+])
+def test_a_question_names_the_page_it_asks_about(question, page):
+    assert named_page(question) == page
+
+
+def test_the_first_sentence_of_the_page_a_question_names_goes_first():
+    rows = [SentenceRow(0, "sql-cluster", 5, 0, 0, 10, "CLUSTER instructs PostgreSQL to cluster "
+                        "the table specified by table_name.", context="Description"),
+            SentenceRow(1, "app-clusterdb", 4, 0, 0, 10, "clusterdb is a wrapper around the SQL "
+                        "command CLUSTER.", context="Description"),
+            SentenceRow(2, "sql-cluster", 9, 0, 20, 30, "Clustering is a one-time operation.",
+                        context="Notes")]
+    titles = {"sql-cluster": "CLUSTER", "app-clusterdb": "clusterdb"}
+    scores = np.array([2.0, 9.0, 4.0], np.float32)
+    leads = np.array([1, 1, 0], np.float32)
+    lifted, stands_on = lift_page_lead("What does the CLUSTER command do?", rows, scores, titles,
+                                       leads, np.arange(3))
+    assert int(np.argmax(lifted)) == 0 and lifted[0] == scores[1] + OPENER_LIFT
+    assert stands_on.tolist() == [1, 1, 2]
+    # Asked about clusterdb, or how to cluster, the ranking stands.
+    for question in ("What is clusterdb?", "How do I cluster a table?"):
+        lifted, _ = lift_page_lead(question, rows, scores, titles, leads, np.arange(3))
+        assert int(np.argmax(lifted)) == 1 and lifted[0] == scores[0]
