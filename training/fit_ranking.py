@@ -120,14 +120,13 @@ def served_scores(collected: list[tuple], x: np.ndarray, weights: np.ndarray) ->
     `featurize`'s order, as serving ranks them: the weights, then the entry rules
     (`defaults.lift_defaults`, `openers.lift_page_lead`, `openers.lift_opener`)."""
     scores, out, at = x @ weights, [], 0
-    for q, cands, titles, *_ in collected:
+    for q, cands, *_ in collected:
         if not q.unanswerable and len(cands):
             part = slice(at, at + len(cands))
             ranking, stands_on = defaults.lift_defaults(q.question, cands.rows, scores[part])
-            # Candidates cached before `leads` existed have none: the page rule passes them by.
+            # Candidates cached before `page_lead` existed have none: the page rule passes by.
             ranking, stands_on = openers.lift_page_lead(
-                q.question, cands.rows, ranking, titles,
-                getattr(cands, "leads", np.zeros(0, np.float32)), stands_on)
+                cands.rows, ranking, getattr(cands, "page_lead", -1), stands_on)
             out.append(openers.lift_opener(q.question, cands.rows, ranking, x[part],
                                            cands.opens, stands_on)[0])
             at += len(cands)

@@ -37,7 +37,7 @@ def _keep(cands: Candidates, keep: list[int]) -> Candidates:
     return Candidates([cands.rows[i] for i in keep], cands.signals[keep],
                       [cands.passage_rows[i] for i in keep], cands.idf, cands.meaning_terms,
                       cands.meaning[keep], cands.opens[keep],
-                      cands.leads[keep] if len(cands.leads) else cands.leads)
+                      getattr(cands, "page_lead", -1))
 
 
 def near_corpus(cands: Candidates, doc_id: str) -> Candidates | None:

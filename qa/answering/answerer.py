@@ -265,8 +265,8 @@ class Answerer:
         matrix = features.build(query.text, candidates, titles, query.context)
         ranking, stands_on = defaults.lift_defaults(query.text, candidates.rows,
                                                     matrix @ self._weights)
-        ranking, stands_on = openers.lift_page_lead(query.text, candidates.rows, ranking, titles,
-                                                    candidates.leads, stands_on)
+        ranking, stands_on = openers.lift_page_lead(candidates.rows, ranking,
+                                                    candidates.page_lead, stands_on)
         ranking, stands_on = openers.lift_opener(query.text, candidates.rows, ranking, matrix,
                                                  candidates.opens, stands_on)
         matrix = matrix[stands_on]

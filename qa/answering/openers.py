@@ -18,26 +18,21 @@ import numpy as np
 
 from qa.answering import features
 from qa.storage.records import SentenceRow
-from qa.text.asked import asks_what_it_does, named_page, page_name
+from qa.text.asked import asks_what_it_does
 
 # How far above the entry's best-scored sentence its first sentence goes.
 OPENER_LIFT = 0.5
 _NAMED = [features.FEATURES.index("names_entry"), features.FEATURES.index("names_term")]
 
 
-def lift_page_lead(question: str, rows: Sequence[SentenceRow], ranking: np.ndarray,
-                   titles: dict[str, str], leads: np.ndarray, stands_on: np.ndarray
-                   ) -> tuple[np.ndarray, np.ndarray]:
-    """Raise a page's first sentence above the rest when the question asks what the thing
-    the page is named after does ("What does the CLUSTER command do?" and the page CLUSTER:
-    "CLUSTER instructs PostgreSQL to cluster the table ..."); it stands on the ranking's first
-    sentence's match: the question named the page."""
-    wanted = named_page(question)
-    if wanted is None or not len(rows) or len(leads) != len(rows):
-        return ranking, stands_on
-    lead = next((i for i, row in enumerate(rows)
-                 if leads[i] and page_name(titles.get(row.doc_id, "")) == wanted), None)
-    first = int(np.argmax(ranking))
+def lift_page_lead(rows: Sequence[SentenceRow], ranking: np.ndarray, page_lead: int,
+                   stands_on: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Raise the first sentence of the page a question asks about ("What does the CLUSTER
+    command do?" and the page CLUSTER: "CLUSTER instructs PostgreSQL to cluster the table
+    ...", found by retrieval as `Candidates.page_lead`) above the ranking's first sentence; it
+    stands on that sentence's match: the question named the page."""
+    lead = next((i for i, row in enumerate(rows) if row.id == page_lead), None)
+    first = int(np.argmax(ranking)) if len(rows) else None
     if lead is None or lead == first:
         return ranking, stands_on
     lifted, stands = ranking.copy(), stands_on.copy()

@@ -63,8 +63,9 @@ class Candidates:
     meaning: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
     # Whether each candidate opens its stretch of text (`Catalog.opens_entry`).
     opens: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
-    # Whether each candidate is its document's first quotable sentence (`Catalog.leads_document`).
-    leads: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+    # The first sentence of the page the question asks about ("What does the CLUSTER command
+    # do?"; `Catalog.page_lead`), by its id; -1: none.
+    page_lead: int = -1
 
     def __len__(self) -> int:
         """Count candidates."""
@@ -189,8 +190,11 @@ class Retriever:
         ids.update(self.named_entries(catalog, query, ids, None if allowed is None else s_set))
         # "What does the CLUSTER command do?": the first sentence of the page named CLUSTER.
         page = named_page(query.text)
-        if page is not None:
-            ids.update(i for i in catalog.page_leads(page) if allowed is None or i in s_set)
+        lead = catalog.page_lead(page) if page is not None else None
+        if lead is not None and (allowed is None or lead in s_set):
+            ids.add(lead)
+        else:
+            lead = -1
         rows = catalog.sentences(ids)
         if not rows:
             return Candidates([], np.zeros((0, len(SIGNALS)), np.float32), [])
@@ -206,10 +210,8 @@ class Retriever:
         terms, meaning = self.meaning(view, query, sentence_rows)
         opens = np.fromiter((catalog.opens_entry(r) for r in sentence_rows), np.float32,
                             count=len(sentence_rows))
-        leads = np.fromiter((catalog.leads_document(r) for r in sentence_rows), np.float32,
-                            count=len(sentence_rows))
         return Candidates(sentence_rows, signals, pids, self.rarity(view, query), terms, meaning,
-                          opens, leads)
+                          opens, lead)
 
     @staticmethod
     def named_entries(catalog: Catalog, query: Query, found: set[int],

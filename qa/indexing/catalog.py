@@ -166,25 +166,21 @@ class Catalog:
             out[self._titles.get(doc_id, "")] = None
         return list(out)
 
-    def page_leads(self, name: str) -> list[int]:
-        """The first quotable sentence of each page named `name` (`page_name` of its title):
-        what a question asking what that thing does wants, whatever else the searches find."""
+    def page_lead(self, name: str) -> int | None:
+        """The first quotable sentence of the page named `name` (`page_name` of its title):
+        what a question asking what that thing does wants, whatever else the searches find.
+        None when no page or several share the name (a split article's parts, say)."""
         if self._pages is None:
             self._pages = {}
             for doc_id, title in self._titles.items():
                 self._pages.setdefault(page_name(title), []).append(doc_id)
-        firsts = (self._first_said(doc_id) for doc_id in self._pages.get(name, ()))
-        return [sid for sid in firsts if sid is not None]
-
-    def leads_document(self, row: SentenceRow) -> bool:
-        """Whether a sentence is its document's first quotable one (a version note aside): a
-        reference page or a module's page opens by saying what it is about ("psql is a
-        terminal-based front-end to PostgreSQL.", "The shutil module offers ...")."""
-        return self._first_said(row.doc_id) == row.id
+        pages = self._pages.get(name, [])
+        return self._first_said(pages[0]) if len(pages) == 1 else None
 
     def _first_said(self, doc_id: str) -> int | None:
         """The id of a document's first quotable sentence that is no version note ("New in
-        version 3.4."), worked out once."""
+        version 3.4."), worked out once: a reference page or a module's page opens by saying
+        what it is about ("psql is a terminal-based front-end to PostgreSQL.")."""
         if doc_id not in self._first:
             quotable = self._quotable.get(doc_id, {})
             said = (quotable[o] for o in sorted(quotable)

@@ -98,20 +98,15 @@ def test_a_question_names_the_page_it_asks_about(question, page):
 
 
 def test_the_first_sentence_of_the_page_a_question_names_goes_first():
-    rows = [SentenceRow(0, "sql-cluster", 5, 0, 0, 10, "CLUSTER instructs PostgreSQL to cluster "
+    rows = [SentenceRow(7, "sql-cluster", 5, 0, 0, 10, "CLUSTER instructs PostgreSQL to cluster "
                         "the table specified by table_name.", context="Description"),
-            SentenceRow(1, "app-clusterdb", 4, 0, 0, 10, "clusterdb is a wrapper around the SQL "
-                        "command CLUSTER.", context="Description"),
-            SentenceRow(2, "sql-cluster", 9, 0, 20, 30, "Clustering is a one-time operation.",
-                        context="Notes")]
-    titles = {"sql-cluster": "CLUSTER", "app-clusterdb": "clusterdb"}
-    scores = np.array([2.0, 9.0, 4.0], np.float32)
-    leads = np.array([1, 1, 0], np.float32)
-    lifted, stands_on = lift_page_lead("What does the CLUSTER command do?", rows, scores, titles,
-                                       leads, np.arange(3))
+            SentenceRow(8, "app-clusterdb", 4, 0, 0, 10, "clusterdb is a wrapper around the SQL "
+                        "command CLUSTER.", context="Description")]
+    scores = np.array([2.0, 9.0], np.float32)
+    lifted, stands_on = lift_page_lead(rows, scores, 7, np.arange(2))
     assert int(np.argmax(lifted)) == 0 and lifted[0] == scores[1] + OPENER_LIFT
-    assert stands_on.tolist() == [1, 1, 2]
-    # Asked about clusterdb, or how to cluster, the ranking stands.
-    for question in ("What is clusterdb?", "How do I cluster a table?"):
-        lifted, _ = lift_page_lead(question, rows, scores, titles, leads, np.arange(3))
-        assert int(np.argmax(lifted)) == 1 and lifted[0] == scores[0]
+    assert stands_on.tolist() == [1, 1]
+    # No page asked about (or its first sentence already first): the ranking stands.
+    for lead in (-1, 8):
+        lifted, stands_on = lift_page_lead(rows, scores, lead, np.arange(2))
+        assert lifted.tolist() == scores.tolist() and stands_on.tolist() == [0, 1]

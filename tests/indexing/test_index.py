@@ -259,6 +259,19 @@ def test_the_in_memory_catalog_follows_adds_updates_and_deletes(service):
     assert followed.passage("torch", 0) is None and followed.passage("bread", 0) is not None
 
 
+def test_a_page_is_found_by_its_name_while_the_name_is_its_own(service):
+    catalog = service.indexer.catalog
+    service.add_documents([make_document("New in version 2.1. The hoist module lowers cargo.",
+                                         doc_id="hoist", title="hoist — cargo lifting")])
+    lead = catalog.sentences([catalog.page_lead("hoist")]).popitem()[1]
+    assert lead.text == "The hoist module lowers cargo."  # not the version note
+    service.add_documents([make_document("The hoist module lifts boats too.", doc_id="hoist-2",
+                                         title="Hoist")])
+    assert catalog.page_lead("hoist") is None  # two pages now share the name
+    service.remove("hoist-2")
+    assert catalog.page_lead("hoist") == lead.id
+
+
 def test_question_words_meet_sentence_words_by_meaning_and_keep_their_vectors(service, settings,
                                                                               embedder):
     from qa.answering.retrieval import Query
