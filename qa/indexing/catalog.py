@@ -170,11 +170,13 @@ class Catalog:
         """The first quotable sentence of the page named `name` (`page_name` of its title):
         what a question asking what that thing does wants, whatever else the searches find.
         None when no page or several share the name (a split article's parts, say)."""
-        if self._pages is None:
-            self._pages = {}
-            for doc_id, title in self._titles.items():
-                self._pages.setdefault(page_name(title), []).append(doc_id)
-        pages = self._pages.get(name, [])
+        pages_named = self._pages
+        if pages_named is None:  # built aside, then swapped in: readers never see it half done
+            pages_named = {}
+            for doc_id, title in list(self._titles.items()):
+                pages_named.setdefault(page_name(title), []).append(doc_id)
+            self._pages = pages_named
+        pages = pages_named.get(name, [])
         return self._first_said(pages[0]) if len(pages) == 1 else None
 
     def _first_said(self, doc_id: str) -> int | None:
