@@ -30,7 +30,7 @@ from tqdm import tqdm
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from qa.answering import defaults, features, openers
+from qa.answering import features, openers
 from qa.answering.answerer import (
     CONFIDENCE_FEATURES,
     PARAMS_FILE,
@@ -117,18 +117,15 @@ def featurize(collected: list[tuple], docs: list[list[tuple]] | None = None,
 
 def served_scores(collected: list[tuple], x: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """Scores of a documentation set's answerable candidates, whose features `x` are in
-    `featurize`'s order, as serving ranks them: the weights, then the entry rules
-    (`defaults.lift_defaults`, `openers.lift_page_lead`, `openers.lift_opener`)."""
+    `featurize`'s order, as serving ranks them: the weights, then the rules
+    (`openers.apply_rules`)."""
     scores, out, at = x @ weights, [], 0
     for q, cands, *_ in collected:
         if not q.unanswerable and len(cands):
+            if not hasattr(cands, "page_lead"):  # cached before retrieval named pages
+                cands.page_lead = -1
             part = slice(at, at + len(cands))
-            ranking, stands_on = defaults.lift_defaults(q.question, cands.rows, scores[part])
-            # Candidates cached before `page_lead` existed have none: the page rule passes by.
-            ranking, stands_on = openers.lift_page_lead(
-                cands.rows, ranking, getattr(cands, "page_lead", -1), stands_on)
-            out.append(openers.lift_opener(q.question, cands.rows, ranking, x[part],
-                                           cands.opens, stands_on)[0])
+            out.append(openers.apply_rules(q.question, cands, scores[part], x[part])[0])
             at += len(cands)
     return np.concatenate(out) if out else np.zeros(0)
 

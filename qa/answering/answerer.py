@@ -19,6 +19,7 @@ from qa.answering.verification import Evidence, Verifier
 from qa.config import ABSTAIN_BELOW, CONFIDENT_ABOVE, VERIFY_BELOW
 from qa.indexing.catalog import Catalog
 from qa.indexing.indexer import Snapshot
+from qa.reading.documents import Document
 from qa.reading.layout import context_parts, store_context
 from qa.storage.records import SentenceRow
 from qa.text.words import code_names, near_duplicate_key
@@ -261,14 +262,10 @@ class Answerer:
              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Score every candidate for ranking; the feature matrix comes back for confidence,
         a default's sentence reading its entry's best match there, and which candidate each
-        one stands on (`defaults.lift_defaults`)."""
+        one stands on (`openers.apply_rules`)."""
         matrix = features.build(query.text, candidates, titles, query.context)
-        ranking, stands_on = defaults.lift_defaults(query.text, candidates.rows,
-                                                    matrix @ self._weights)
-        ranking, stands_on = openers.lift_page_lead(candidates.rows, ranking,
-                                                    candidates.page_lead, stands_on)
-        ranking, stands_on = openers.lift_opener(query.text, candidates.rows, ranking, matrix,
-                                                 candidates.opens, stands_on)
+        ranking, stands_on = openers.apply_rules(query.text, candidates, matrix @ self._weights,
+                                                 matrix)
         matrix = matrix[stands_on]
         comment = np.array([r.comment for r in candidates.rows], dtype=bool)
         if comment.any() and not comment.all() and self._confidence(
@@ -372,12 +369,18 @@ class Answerer:
                     for _, g, _ in kept for r in g}
         # A sentence that leads into a code sample ("To rename an existing table:") is shown
         # with it (`Answer.follows`), read from where its document's layout puts the code.
+        # Each such document is read once ("To rename a column:", "To rename a table:").
         leads: dict[int, str] = {}
+        docs: dict[str, Document | None] = {}
         for _, (r, *_), _ in kept:
-            if r.text.rstrip().endswith(":") and (doc := view.store.get_document(r.doc_id)):
-                code = doc.layout.code_after(r.end) if doc.layout is not None else None
-                if code is not None:
-                    leads[r.id] = introduced(doc.text[code[0]:code[1]])
+            if not r.text.rstrip().endswith(":"):
+                continue
+            if r.doc_id not in docs:
+                docs[r.doc_id] = view.store.get_document(r.doc_id)
+            doc = docs[r.doc_id]
+            code = doc.layout.code_after(r.end) if doc and doc.layout is not None else None
+            if code is not None:
+                leads[r.id] = introduced(doc.text[code[0]:code[1]])
         texts = view.store.text_slices((p.doc_id, p.start, p.end) for p in passages.values()
                                        if p is not None)
 

@@ -16,7 +16,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from qa.answering import features
+from qa.answering import defaults, features
+from qa.answering.retrieval import Candidates
 from qa.storage.records import SentenceRow
 from qa.text.asked import asks_what_it_does
 
@@ -32,12 +33,9 @@ def lift_page_lead(rows: Sequence[SentenceRow], ranking: np.ndarray, page_lead: 
     ...", found by retrieval as `Candidates.page_lead`) above the ranking's first sentence; it
     stands on that sentence's match: the question named the page."""
     lead = next((i for i, row in enumerate(rows) if row.id == page_lead), None)
-    first = int(np.argmax(ranking)) if len(rows) else None
-    if lead is None or lead == first:
+    if lead is None:
         return ranking, stands_on
-    lifted, stands = ranking.copy(), stands_on.copy()
-    lifted[lead], stands[lead] = ranking[first] + OPENER_LIFT, stands_on[first]
-    return lifted, stands
+    return _above_first(ranking, stands_on, lead)
 
 
 def lift_opener(question: str, rows: Sequence[SentenceRow], ranking: np.ndarray,
@@ -56,6 +54,27 @@ def lift_opener(question: str, rows: Sequence[SentenceRow], ranking: np.ndarray,
                    if opens[i] and (row.doc_id, row.context) == where), None)
     if opener is None:
         return ranking, stands_on
+    return _above_first(ranking, stands_on, opener)
+
+
+def _above_first(ranking: np.ndarray, stands_on: np.ndarray, lifted_one: int
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Put one candidate `OPENER_LIFT` above the ranking's first, standing on the first's
+    match (unchanged when it is the first already)."""
+    first = int(np.argmax(ranking))
+    if lifted_one == first:
+        return ranking, stands_on
     lifted, stands = ranking.copy(), stands_on.copy()
-    lifted[opener], stands[opener] = ranking[first] + OPENER_LIFT, stands_on[first]
+    lifted[lifted_one], stands[lifted_one] = ranking[first] + OPENER_LIFT, stands_on[first]
     return lifted, stands
+
+
+def apply_rules(question: str, candidates: Candidates, scores: np.ndarray,
+                matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The rules serving applies after the weights, in order, shared with training's held-out
+    scoring: a default's sentence (`defaults.lift_defaults`), the named page's first sentence,
+    the named entry's first sentence. Returns the scores and which candidate each stands on."""
+    ranking, stands_on = defaults.lift_defaults(question, candidates.rows, scores)
+    ranking, stands_on = lift_page_lead(candidates.rows, ranking, candidates.page_lead,
+                                        stands_on)
+    return lift_opener(question, candidates.rows, ranking, matrix, candidates.opens, stands_on)

@@ -32,6 +32,7 @@ _GENERIC = re.compile(r"^\s*(?:the|an?)\s+|\s+(?:sql\s+)?(?:command|statement|cl
                       re.I)
 _MAN_SECTION = re.compile(r"\(\d\w*\)\s*$")  # "git-status(1)"
 
+
 def thing_asked(question: str) -> str | None:
     """The thing a question asks what it does or means ("the -j option of pg_restore"), or
     None when it asks something else."""
