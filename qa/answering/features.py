@@ -15,12 +15,14 @@ from qa.answering.retrieval import SIGNALS, Candidates
 from qa.reading.layout import (
     ROW_SEPARATOR,
     SECTION_SEPARATOR,
+    STORED_SEPARATOR,
     readable_context,
     sentence_keys,
     term_name,
 )
 from qa.text.memo import Memo
 from qa.text.words import (
+    CODE_NAME,
     STOPWORDS,
     WORD,
     code_name,
@@ -94,6 +96,16 @@ _QUESTION_TYPES = {
         re.I),
     "type_reason": re.compile(r"^\s*why\b|\bwhy\b|\b(what|which) (was|is|were|are) the (reason|"
                               r"cause|purpose)|\bfor what (reason|purpose)\b|\bhow come\b", re.I),
+    # A thing a manual names, asked for by what it does: "Which setting controls ...?", "What
+    # function returns ...?". Manuals answer it in the entry of that thing ("work_mem
+    # (integer)": "Sets the base maximum amount of memory ...") or a sentence naming it.
+    "type_code": re.compile(
+        r"\b(which|what)\s+((?!(is|are|was|were|does|do|did|can|could|should|would|will|"
+        r"has|have|happens?)\b)\S+\s+)?(functions?|commands?|settings?|options?|parameters?|"
+        r"variables?|views?|catalogs?|methods?|decorators?|exceptions?|flags?|switch(es)?|"
+        r"utilit(y|ies)|modules?|attributes?|operators?|subcommands?|built-?ins?|"
+        r"(configuration|environment|server|data)\s+(variables?|parameters?|settings?|types?))\b"
+        r"(?!\s+(is|was|are|were|does|did|do|of|has|had)\b)", re.I),
     # What holds when nobody chose otherwise: manuals answer it as "The default is 4.0.",
     # "5432 by default", "Defaults to true.", "If omitted, ...".
     "type_default": re.compile(
@@ -129,6 +141,10 @@ _ANSWER_SHAPES = {
     "type_reason": re.compile(r"\b(because|since|due to|owing to|as a result|reasons?|so that|"
                               r"in order to|to avoid|for safety|thanks to|caused by|impossible|"
                               r"prohibit\w*|cannot|can't)\b", re.I),
+    # A code name ("os.path.exists()", "work_mem", "--schema-only") or a command in capitals
+    # ("DROP DATABASE"); an entry's term counts too (`_Asked.names_thing`).
+    "type_code": re.compile(
+        rf"{CODE_NAME.pattern}|\b[A-Z][A-Z_]{{2,}}(?:\s+[A-Z][A-Z_]{{2,}})*\b"),
     "type_default": re.compile(r"\bdefault(s|ed)?\b|\bif (omitted|unspecified|unset|not "
                                r"(specified|given|set))\b|\bwhen omitted\b", re.I),
     # Not a kind of answer but the words by which a sentence takes a side, for a yes/no question
@@ -150,6 +166,14 @@ _YES_NO_QUESTION = re.compile(
 _WH_WORD = r"\b(what|which|who|whom|whose|when|where|why|how)\b"
 _WH, _WH_LAST = re.compile(_WH_WORD, re.I), re.compile(_WH_WORD + r"\W*$", re.I)
 _SCENE = re.compile(r"^\s*(when|if|once|after|before|while|unless|since)\b[^,?]*,\s*", re.I)
+# An entry's term that names a thing of code, as its start: a signature ("reversed(seq)",
+# "split_part ( string text, ..."), a setting with its type ("port (integer)"), an option
+# ("-s --schema-only"), a code name ("ON_ERROR_STOP", "exception KeyError", "@functools.cache");
+# not a numbered heading or a word of prose ("Description", "5.6.1. Adding a Column").
+_THING = re.compile(
+    rf"(?:(?:exception|class|method|function|attribute|data|property)\s+)?"
+    rf"(?:{CODE_NAME.pattern}|[A-Za-z_][\w.]*\s*\((?!\s*see\b)|[A-Z][A-Z_]{{2,}}\b"
+    rf"(?:\s+[A-Z][A-Z_]{{2,}}\b)*)")
 TRAITS_CACHE = 20_000  # sentences whose analysis is kept between questions
 CONTEXT_WEIGHT = 0.5  # how much an earlier turn's word counts, against the question's own
 
@@ -290,6 +314,8 @@ class _Asked:
         self.names = question_names(question)
         self.pairs = _pairs(WORD.findall(question.lower()))
         self.yes_no = asks_yes_no(question)
+        self.code = "type_code" in self.wanted
+        self.lowered = question.lower()
 
     def matched(self, part: Traits) -> set[str]:
         """Question words a text holds (see `question_keys` for what counts)."""
@@ -308,6 +334,24 @@ class _Asked:
         """1 when a text holds something shaped like the answer asked for (a date for "when",
         a name for "who") that the question does not already say."""
         return float(any(self._new(text, kind) for kind in self.wanted))
+
+    def names_thing(self, text: str, context: str) -> float:
+        """1 when the question asks which setting, function or command does something and a
+        sentence stands in the entry of one it does not name ("work_mem (integer)", "reversed(
+        seq)", "-s --schema-only"), or is a table row whose first cell names one."""
+        if not self.code:
+            return 0.0
+        if ROW_SEPARATOR in text:
+            term = text.split(ROW_SEPARATOR, 1)[0]
+        elif context:
+            term = context.rsplit(STORED_SEPARATOR, 1)[-1]
+        else:
+            return 0.0
+        found = _THING.match(term.strip())
+        if not found:
+            return 0.0
+        name = re.escape(found.group(0).lower().rstrip("( ").split()[-1])
+        return float(not re.search(rf"(?<![\w-]){name}(?![\w-])", self.lowered))
 
     def _new(self, text: str, kind: str) -> bool:
         """Whether a text holds a string of a shape (`_ANSWER_SHAPES`) the question lacks."""
@@ -393,7 +437,8 @@ def build(question: str, candidates: Candidates, titles: dict[str, str],
             row = seen[(r.text, title_text)] = {
                 "coverage": asked.share(hit),
                 "coverage_idf": asked.share(hit, rare=True),
-                "answer_type": asked.answer_type(r.text),
+                "answer_type": max(asked.answer_type(r.text),
+                                   asked.names_thing(r.text, r.context)),
                 "novelty": len(own.content - asked.words) / max(len(own.words), 1),
                 "log_len": own.log_len,
                 "missing_names": (1.0 - len(title_names | asked.named(own)) / n_names

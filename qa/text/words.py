@@ -112,7 +112,7 @@ _KEY_END = re.compile(r"[=\[<(]")
 # What a question names in code, the way documentation writes it: dotted names
 # (`urllib.parse.quote`), calls (`max()`), decorators (`@override`), snake_case
 # (`work_mem`), CamelCase (`DataFrame`, `PgBouncer`) and command-line options (`-m`, `--check`).
-_CODE_NAME = re.compile(
+CODE_NAME = re.compile(
     r"@?[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+(?:\(\))?|@[A-Za-z_]\w*|\b[A-Za-z_]\w*\(\)"
     r"|\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b|\b[A-Z]?[a-z]+[A-Z]\w*\b|(?<!\S)--?[A-Za-z][\w-]*")
 
@@ -125,7 +125,7 @@ _PLACEHOLDER = re.compile(r"(?:my|some|your|our|their|the)_\w+|foo|bar|baz|spam|
 def code_names(question: str) -> list[str]:
     """The code names a question writes, as written: what it asks about when it names one
     (not a stand-in of the user's own, "some_value")."""
-    return [m.group(0) for m in _CODE_NAME.finditer(question)
+    return [m.group(0) for m in CODE_NAME.finditer(question)
             if not _PLACEHOLDER.fullmatch(m.group(0).removesuffix("()"))]
 
 

@@ -93,6 +93,30 @@ def test_how_long_something_lasts_may_be_answered_by_what_ends_it():
     assert _feature("answer_type", question, rows) == [1.0, 1.0, 0.0, 0.0]
 
 
+def test_a_question_asking_which_setting_or_function_wants_the_entry_of_one_it_does_not_name():
+    question = "Which setting controls how much memory a sort may use?"
+    rows = [SentenceRow(0, "doc", 0, 0, 0, 10, "Sets the memory used by a sort.",
+                        context="20.4.1. Memory\x1fwork_mem (integer)"),
+            SentenceRow(1, "doc", 1, 0, 0, 10, "Sorting may use more memory.",
+                        context="14.1.1. EXPLAIN Basics"),
+            SentenceRow(2, "doc", 2, 0, 0, 10, "Dump only the schema.",
+                        context="Options\x1f-s --schema-only"),
+            SentenceRow(3, "doc", 3, 0, 0, 10, "Raise maintenance_work_mem for index builds."),
+            SentenceRow(4, "doc", 4, 0, 0, 10, "A sort uses memory.", context="Parameters\x1fname")]
+    candidates = Candidates(rows, np.zeros((len(rows), 4), np.float32), [0] * len(rows), {})
+    kind = features.FEATURES.index("answer_type")
+    found = features.build(question, candidates, {"doc": ""})[:, kind].tolist()
+    assert found == [1.0, 0.0, 1.0, 1.0, 0.0]
+    # The entry of the thing the question names is not an answer to which thing it is.
+    named = features.build("Which setting like work_mem controls sorts?", candidates,
+                           {"doc": ""})[:, kind].tolist()
+    assert named[0] == 0.0
+    # "What does setting X do?" and "What function do cells serve?" ask something else.
+    for other in ("What does setting statement_timeout to zero do?",
+                  "What function do mitochondria serve?", "What method did the team use?"):
+        assert not features.question_types(other)["type_code"], other
+
+
 def test_a_question_naming_an_option_or_code_points_at_its_entry_or_row():
     question = "What does git status -s show, and what does %j mean?"
     rows = [SentenceRow(0, "doc", 0, 0, 0, 10, "Give the output in the short-format.",
