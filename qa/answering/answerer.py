@@ -39,7 +39,11 @@ POSSIBLE_AT_MOST = 0.99  # of the confident band's threshold: a follow-up its qu
 # documentation set has too few that do to fit one. A question that names "-s" or "%j" asks
 # about that entry: about four standard deviations of the sentence's meaning signal, so that
 # the entry's sentences stand above a neighbour's that repeats the question's other words.
-RULE_WEIGHTS = {"names_entry": 8.0}
+# A question asking which setting, function or command does something ("Which setting
+# controls ...?") is answered by the first sentence of that thing's entry, which says what it
+# does: a lift of about one standard deviation of the meaning signal over the entry's other
+# sentences and over prose that names the thing in passing (`features._Asked.names_thing`).
+RULE_WEIGHTS = {"names_entry": 8.0, "defines_thing": 1.0}
 
 
 @dataclass(frozen=True)

@@ -58,6 +58,7 @@ FEATURES = (
     "names_entry",  # the question names the option or code whose entry or row this is ("-a")
     "yes_no",  # a yes/no question met by a sentence that affirms or denies ("cannot", "only")
     "names_term",  # the question writes the code name this sentence's term defines (TypeError)
+    "defines_thing",  # "Which setting ...?": the first sentence of an entry of a thing of code
     # The same signals again for sentences that stand under a section or term (laid-out
     # documents: manuals, reports), zero elsewhere: a manual's reader asks in their own words,
     # so matching words there says less, and meaning more, than in prose read line by line.
@@ -437,8 +438,8 @@ def build(question: str, candidates: Candidates, titles: dict[str, str],
             row = seen[(r.text, title_text)] = {
                 "coverage": asked.share(hit),
                 "coverage_idf": asked.share(hit, rare=True),
-                "answer_type": max(asked.answer_type(r.text),
-                                   asked.names_thing(r.text, r.context)),
+                "answer_type": asked.answer_type(r.text),
+                "thing": asked.names_thing(r.text, r.context),
                 "novelty": len(own.content - asked.words) / max(len(own.words), 1),
                 "log_len": own.log_len,
                 "missing_names": (1.0 - len(title_names | asked.named(own)) / n_names
@@ -465,6 +466,12 @@ def build(question: str, candidates: Candidates, titles: dict[str, str],
         "opens": candidates.opens if len(candidates.opens) == len(rows) else
         np.zeros(len(rows), np.float32),
     }
+    # A sentence in the entry of a thing the question asks for holds the asked kind; the
+    # entry's first sentence says what that thing does.
+    thing = np.fromiter((row["thing"] for row in rows), np.float32, count=len(rows))
+    columns["answer_type"] = np.maximum(
+        np.fromiter((row["answer_type"] for row in rows), np.float32, count=len(rows)), thing)
+    columns["defines_thing"] = thing * columns["opens"]
     for name in FEATURES:
         if name not in columns and name in rows[0] if rows else False:
             columns[name] = np.fromiter((row[name] for row in rows), dtype=np.float32,
