@@ -175,6 +175,10 @@ _THING = re.compile(
     rf"(?:(?:exception|class|method|function|attribute|data|property)\s+)?"
     rf"(?:{CODE_NAME.pattern}|[A-Za-z_][\w.]*\s*\((?!\s*see\b)|[A-Z][A-Z_]{{2,}}\b"
     rf"(?:\s+[A-Z][A-Z_]{{2,}}\b)*)")
+# How a sentence opens when it draws a consequence from the one before it.
+_CONSEQUENCE = re.compile(
+    r"^(as a (result|consequence)|thus|therefore|hence|consequently|so(,| that means)|"
+    r"this (means|is why)|that is why|for this reason|because of this|which is why)\b", re.I)
 TRAITS_CACHE = 20_000  # sentences whose analysis is kept between questions
 CONTEXT_WEIGHT = 0.5  # how much an earlier turn's word counts, against the question's own
 
@@ -472,6 +476,14 @@ def build(question: str, candidates: Candidates, titles: dict[str, str],
     columns["answer_type"] = np.maximum(
         np.fromiter((row["answer_type"] for row in rows), np.float32, count=len(rows)), thing)
     columns["defines_thing"] = thing * columns["opens"]
+    # "Why ...?": a sentence the next one draws a consequence from ("As a result, ...") is
+    # a cause, though it says no "because"; the one that draws it is the effect.
+    if "type_reason" in asked.wanted and len(candidates.next_said) == len(rows):
+        cause = np.fromiter((_CONSEQUENCE.match(t) is not None for t in candidates.next_said),
+                            np.float32, count=len(rows))
+        effect = np.fromiter((_CONSEQUENCE.match(r.text) is not None for r in candidates.rows),
+                             np.float32, count=len(rows))
+        columns["answer_type"] = np.maximum(columns["answer_type"] * (1.0 - effect), cause)
     for name in FEATURES:
         if name not in columns and name in rows[0] if rows else False:
             columns[name] = np.fromiter((row[name] for row in rows), dtype=np.float32,

@@ -66,6 +66,8 @@ class Candidates:
     # The first sentence of the page the question asks about ("What does the CLUSTER command
     # do?"; `Catalog.page_lead`), by its id; -1: none.
     page_lead: int = -1
+    # The quotable sentence after each candidate under the same headings (`Catalog.next_said`).
+    next_said: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
         """Count candidates."""
@@ -211,7 +213,7 @@ class Retriever:
         opens = np.fromiter((catalog.opens_entry(r) for r in sentence_rows), np.float32,
                             count=len(sentence_rows))
         return Candidates(sentence_rows, signals, pids, self.rarity(view, query), terms, meaning,
-                          opens, lead)
+                          opens, lead, [catalog.next_said(r) for r in sentence_rows])
 
     @staticmethod
     def named_entries(catalog: Catalog, query: Query, found: set[int],

@@ -199,6 +199,14 @@ class Catalog:
         before = self._quotable.get(row.doc_id, {}).get(row.ord - 1)
         return before is None or self._sentences[before].context != row.context
 
+    def next_said(self, row: SentenceRow) -> str:
+        """The quotable sentence right after one under the same headings ("" when none): a
+        sentence that draws a consequence ("As a result, ...") says its predecessor is a cause."""
+        after = self._quotable.get(row.doc_id, {}).get(row.ord + 1)
+        if after is None or self._sentences[after].context != row.context:
+            return ""
+        return self._sentences[after].text
+
     def passage(self, doc_id: str, ord_: int) -> PassageRow | None:
         """The passage a sentence calls home, by its document and position."""
         return self._passages.get((doc_id, ord_))

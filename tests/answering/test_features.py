@@ -122,6 +122,22 @@ def test_a_question_asking_which_setting_or_function_wants_the_entry_of_one_it_d
         assert not features.question_types(other)["type_code"], other
 
 
+def test_a_why_question_wants_the_sentence_a_consequence_is_drawn_from():
+    question = "Why do my integer keys turn into strings after a round trip through JSON?"
+    rows = [SentenceRow(i, "doc", i, 0, 0, 10, text) for i, text in enumerate([
+        "All keys are coerced to strings.",
+        "As a result, a round trip may not give back the original dictionary.",
+        "Integer keys are common in dictionaries."])]
+    follows = [rows[1].text, rows[2].text, ""]
+    candidates = Candidates(rows, np.zeros((len(rows), 4), np.float32), [0] * len(rows), {},
+                            next_said=follows)
+    kind = features.FEATURES.index("answer_type")
+    assert features.build(question, candidates, {"doc": ""})[:, kind].tolist() == [1, 0, 0]
+    # Only a "why" question asks for a cause.
+    other = features.build("What happens to integer keys?", candidates, {"doc": ""})
+    assert other[:, kind].tolist() == [0, 0, 0]
+
+
 def test_a_question_naming_an_option_or_code_points_at_its_entry_or_row():
     question = "What does git status -s show, and what does %j mean?"
     rows = [SentenceRow(0, "doc", 0, 0, 0, 10, "Give the output in the short-format.",

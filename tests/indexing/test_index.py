@@ -272,6 +272,18 @@ def test_a_page_is_found_by_its_name_while_the_name_is_its_own(service):
     assert catalog.page_lead("hoist") == lead.id
 
 
+def test_the_catalog_gives_the_sentence_said_next(service):
+    catalog = service.indexer.catalog
+    service.add_documents([make_document(
+        "Keys are coerced to strings. As a result, a round trip may change them. "
+        "Other modules keep integer keys as they are.",
+        doc_id="json", title="json")])
+    rows = sorted(catalog.sentences(range(1, 100)).values(), key=lambda r: r.ord)
+    assert [catalog.next_said(r) for r in rows] == [
+        "As a result, a round trip may change them.",
+        "Other modules keep integer keys as they are.", ""]
+
+
 def test_question_words_meet_sentence_words_by_meaning_and_keep_their_vectors(service, settings,
                                                                               embedder):
     from qa.answering.retrieval import Query
