@@ -107,6 +107,13 @@ _QUESTION_TYPES = {
         r"utilit(y|ies)|modules?|attributes?|operators?|subcommands?|built-?ins?|"
         r"(configuration|environment|server|data)\s+(variables?|parameters?|settings?|types?))\b"
         r"(?!\s+(is|was|are|were|does|did|do|of|has|had)\b)", re.I),
+    # How two things differ: "How is str.casefold() different from str.lower()?", "What does
+    # VACUUM FULL do that a plain VACUUM does not?".
+    "type_contrast": re.compile(
+        r"\bhow (is|are|does|do|did|was|were)\b.+\bdiffer|\bdiffer(s|ed)? from\b|"
+        r"\bdifferent from\b|\bdifferences? between\b|"
+        r"\bthat (a |an |the )?(plain|regular|normal|ordinary|simple) [\w ]+ (does|do|is|are|can)"
+        r"(n't| not)\b", re.I),
     # What holds when nobody chose otherwise: manuals answer it as "The default is 4.0.",
     # "5432 by default", "Defaults to true.", "If omitted, ...".
     "type_default": re.compile(
@@ -142,6 +149,11 @@ _ANSWER_SHAPES = {
     "type_reason": re.compile(r"\b(because|since|due to|owing to|as a result|reasons?|so that|"
                               r"in order to|to avoid|for safety|thanks to|caused by|impossible|"
                               r"prohibit\w*|cannot|can't)\b", re.I),
+    # The words by which a sentence sets one thing against another.
+    "type_contrast": re.compile(
+        r"\b(but|whereas|while|unlike|instead|rather than|differs?|different(ly)?|differences?|"
+        r"similar(ly)?|same as|just like|except|\w+er than|more \w+ than|less \w+ than|"
+        r"in contrast|on the other hand|however)\b", re.I),
     # A code name ("os.path.exists()", "work_mem", "--schema-only") or a command in capitals
     # ("DROP DATABASE"); an entry's term counts too (`_Asked.names_thing`).
     "type_code": re.compile(

@@ -138,6 +138,16 @@ def test_a_why_question_wants_the_sentence_a_consequence_is_drawn_from():
     assert other[:, kind].tolist() == [0, 0, 0]
 
 
+def test_a_question_asking_how_two_things_differ_wants_a_sentence_that_sets_them_apart():
+    question = "How is str.casefold() different from str.lower()?"
+    rows = ["Casefolding is similar to lowercasing but more aggressive.",
+            "The casefold() method converts 'ß' to 'ss'.",
+            "This method is different from lower()."]  # the question's own word says nothing
+    assert _feature("answer_type", question, rows) == [1.0, 0.0, 0.0]
+    assert not features.question_types("Compared to other elements, how abundant is oxygen?"
+                                       )["type_contrast"]
+
+
 def test_a_question_naming_an_option_or_code_points_at_its_entry_or_row():
     question = "What does git status -s show, and what does %j mean?"
     rows = [SentenceRow(0, "doc", 0, 0, 0, 10, "Give the output in the short-format.",
