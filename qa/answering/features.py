@@ -99,9 +99,11 @@ _QUESTION_TYPES = {
                               r"cause|purpose)|\bfor what (reason|purpose)\b|\bhow come\b", re.I),
     # A thing a manual names, asked for by what it does: "Which setting controls ...?", "What
     # function returns ...?". Manuals answer it in the entry of that thing ("work_mem
-    # (integer)": "Sets the base maximum amount of memory ...") or a sentence naming it.
+    # (integer)": "Sets the base maximum amount of memory ...") or a sentence naming it. "Is
+    # there an option that ...?" asks the same.
     "type_code": re.compile(
-        r"\b(which|what)\s+((?!(is|are|was|were|does|do|did|can|could|should|would|will|"
+        r"\b(which|what|(is|are) there (a|an|any|some))\s+"
+        r"((?!(is|are|was|were|does|do|did|can|could|should|would|will|"
         r"has|have|happens?)\b)\S+\s+)?(functions?|commands?|settings?|options?|parameters?|"
         r"variables?|views?|catalogs?|methods?|decorators?|exceptions?|flags?|switch(es)?|"
         r"utilit(y|ies)|modules?|attributes?|operators?|subcommands?|built-?ins?|"

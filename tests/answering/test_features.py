@@ -116,6 +116,8 @@ def test_a_question_asking_which_setting_or_function_wants_the_entry_of_one_it_d
     named = features.build("Which setting like work_mem controls sorts?", candidates,
                            {"doc": ""})[:, kind].tolist()
     assert named[0] == 0.0
+    assert features.question_types("Is there an option that makes Python skip the first line?"
+                                   )["type_code"]
     # "What does setting X do?" and "What function do cells serve?" ask something else.
     for other in ("What does setting statement_timeout to zero do?",
                   "What function do mitochondria serve?", "What method did the team use?"):
