@@ -18,7 +18,7 @@ from qa.answering.retrieval import Query
 from qa.app.evaluation import EvalQuestion, load_jsonl
 from qa.app.service import Verbatim
 from qa.config import Settings
-from training.squad_index import CACHE
+from training.squad_index import CACHE, cached
 
 FOLDS = 4
 
@@ -43,8 +43,9 @@ def collect_docs(index_dir: Path, questions_file: Path, refresh: bool = False) -
     the index in `index_dir`; cached under bench/.cache by the two names."""
     key = hashlib.sha1(f"{index_dir.resolve()}|{questions_file.resolve()}".encode()).hexdigest()
     cache = CACHE / f"candidates-docs-{questions_file.stem}-{key[:10]}.pkl"
-    if cache.exists() and not refresh:
-        return pickle.loads(cache.read_bytes())
+    found = None if refresh else cached(cache)
+    if found is not None:
+        return found
     service, sources = open_manual_index(index_dir)
     out = []
     for q in tqdm(load_jsonl(questions_file), desc="retrieving", unit="q", mininterval=10):

@@ -42,7 +42,7 @@ from qa.answering.retrieval import Query
 from qa.app.evaluation import expected_calibration_error, judge
 from qa.config import Settings
 from training.docs_index import FOLDS, collect_docs, fold_of
-from training.squad_index import CACHE, DEFAULT_SQUAD, off_corpus, open_squad_index
+from training.squad_index import CACHE, DEFAULT_SQUAD, cached, off_corpus, open_squad_index
 
 
 def collect(squad: Path, refresh: bool) -> list[tuple]:
@@ -51,8 +51,9 @@ def collect(squad: Path, refresh: bool) -> list[tuple]:
         ("-derived" if Settings().derive_passages else "") + \
         ("-context" if Settings().context_vectors else "")
     cache = CACHE / f"candidates-{squad.stem}{tag}.pkl"
-    if cache.exists() and not refresh:
-        return pickle.loads(cache.read_bytes())
+    found = None if refresh else cached(cache)
+    if found is not None:
+        return found
     service, questions = open_squad_index(squad, tag)
     store = service.store
     out = []
@@ -122,8 +123,6 @@ def served_scores(collected: list[tuple], x: np.ndarray, weights: np.ndarray) ->
     scores, out, at = x @ weights, [], 0
     for q, cands, *_ in collected:
         if not q.unanswerable and len(cands):
-            if not hasattr(cands, "page_lead"):  # cached before retrieval named pages
-                cands.page_lead = -1
             part = slice(at, at + len(cands))
             out.append(openers.apply_rules(q.question, cands, scores[part], x[part])[0])
             at += len(cands)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import pickle
 from collections import Counter
+from dataclasses import fields
 from pathlib import Path
 
 from tqdm import tqdm
@@ -15,6 +17,16 @@ from qa.config import Settings
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / "bench" / ".cache"
 DEFAULT_SQUAD = ROOT.parent / "shared" / "data" / "squad-dev-public.json"
+
+
+def cached(cache: Path) -> list[tuple] | None:
+    """Candidates retrieved earlier, or None when there are none or they lack a field that
+    retrieval gives now (`Candidates.next_said`...): features then read what serving reads."""
+    if not cache.exists():
+        return None
+    out = pickle.loads(cache.read_bytes())
+    wanted = {f.name for f in fields(Candidates)}
+    return out if all(wanted <= vars(item[1]).keys() for item in out) else None
 
 
 def open_squad_index(squad: Path, tag: str = "") -> tuple[Verbatim, list[EvalQuestion]]:
@@ -36,8 +48,8 @@ def _keep(cands: Candidates, keep: list[int]) -> Candidates:
     """The candidates at the given positions, every signal kept in step."""
     return Candidates([cands.rows[i] for i in keep], cands.signals[keep],
                       [cands.passage_rows[i] for i in keep], cands.idf, cands.meaning_terms,
-                      cands.meaning[keep], cands.opens[keep],
-                      getattr(cands, "page_lead", -1))
+                      cands.meaning[keep], cands.opens[keep], cands.page_lead,
+                      [cands.next_said[i] for i in keep] if cands.next_said else [])
 
 
 def near_corpus(cands: Candidates, doc_id: str) -> Candidates | None:

@@ -189,6 +189,7 @@ _THING = re.compile(
     rf"(?:(?:exception|class|method|function|attribute|data|property)\s+)?"
     rf"(?:{CODE_NAME.pattern}|[A-Za-z_][\w.]*\s*\((?!\s*see\b)|[A-Z][A-Z_]{{2,}}\b"
     rf"(?:\s+[A-Z][A-Z_]{{2,}}\b)*)")
+THING_WORDS = 4  # the most words an entry's term has before its signature ("CONNECTION LIMIT x")
 # How a sentence opens when it draws a consequence from the one before it.
 _CONSEQUENCE = re.compile(
     r"^(as a (result|consequence)|thus|therefore|hence|consequently|so(,| that means)|"
@@ -367,7 +368,9 @@ class _Asked:
         else:
             return 0.0
         found = _THING.match(term.strip())
-        if not found:
+        # A term is short before its signature or type; a heading that opens with a name
+        # ("PEP 465 - A dedicated infix operator ...", "NumPy support") says more.
+        if not found or len(re.split(r"[(→]", term, maxsplit=1)[0].split()) > THING_WORDS:
             return 0.0
         name = re.escape(found.group(0).lower().rstrip("( ").split()[-1])
         return float(not re.search(rf"(?<![\w-]){name}(?![\w-])", self.lowered))

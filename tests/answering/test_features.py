@@ -102,16 +102,18 @@ def test_a_question_asking_which_setting_or_function_wants_the_entry_of_one_it_d
             SentenceRow(2, "doc", 2, 0, 0, 10, "Dump only the schema.",
                         context="Options\x1f-s --schema-only"),
             SentenceRow(3, "doc", 3, 0, 0, 10, "Raise maintenance_work_mem for index builds."),
-            SentenceRow(4, "doc", 4, 0, 0, 10, "A sort uses memory.", context="Parameters\x1fname")]
-    opens = np.array([1, 1, 0, 1, 1], np.float32)  # each opens its entry but "Dump only ..."
+            SentenceRow(4, "doc", 4, 0, 0, 10, "A sort uses memory.", context="Parameters\x1fname"),
+            SentenceRow(5, "doc", 5, 0, 0, 10, "Sorting uses memory.",
+                        context="PEP 465 - A dedicated infix operator for sorting")]
+    opens = np.array([1, 1, 0, 1, 1, 1], np.float32)  # each opens its entry but "Dump only ..."
     candidates = Candidates(rows, np.zeros((len(rows), 4), np.float32), [0] * len(rows), {},
                             opens=opens)
     kind = features.FEATURES.index("answer_type")
     matrix = features.build(question, candidates, {"doc": ""})
-    assert matrix[:, kind].tolist() == [1.0, 0.0, 1.0, 1.0, 0.0]
+    assert matrix[:, kind].tolist() == [1.0, 0.0, 1.0, 1.0, 0.0, 0.0]
     # The first sentence of such an entry says what the thing does.
     defines = features.FEATURES.index("defines_thing")
-    assert matrix[:, defines].tolist() == [1.0, 0.0, 0.0, 0.0, 0.0]
+    assert matrix[:, defines].tolist() == [1.0, 0.0, 0.0, 0.0, 0.0, 0.0]
     # The entry of the thing the question names is not an answer to which thing it is.
     named = features.build("Which setting like work_mem controls sorts?", candidates,
                            {"doc": ""})[:, kind].tolist()
