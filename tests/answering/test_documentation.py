@@ -50,6 +50,17 @@ def manual(tmp_path_factory: pytest.TempPathFactory, embedder) -> Verbatim:
     ("What does temp_buffers do?",
      "Sets the maximum amount of memory used for temporary buffers within each database session.",
      ["20.4.1. Memory", "temp_buffers (integer)"]),
+    # Asked which thing does something: the first sentence of an entry the question does not
+    # name, which says what that thing does, not a later detail of the entry.
+    ("Which setting controls how much memory a sort may use before writing to temporary files?",
+     "Sets the base maximum amount of memory to be used by a query operation (such as a sort or "
+     "hash table) before writing to temporary disk files.",
+     ["20.4.1. Memory", "work_mem (integer)"]),
+    ("Is there an option that shows untracked files?", "Show untracked files.",
+     ["OPTIONS", "-u[<mode>], --untracked-files[=<mode>]"]),
+    ("Which function returns the largest item in an iterable?",
+     "Return the largest item in an iterable or the largest of two or more arguments.",
+     ["max(iterable, *, key=None)"]),
     ("Which operation gives the concatenation of two sequences?",
      "s + t | the concatenation of s and t | (6)(7)",
      ["Common Sequence Operations", "Operation | Result | Notes"]),
