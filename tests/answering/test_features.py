@@ -95,16 +95,13 @@ def test_how_long_something_lasts_may_be_answered_by_what_ends_it():
 
 def test_a_question_asking_which_setting_or_function_wants_the_entry_of_one_it_does_not_name():
     question = "Which setting controls how much memory a sort may use?"
-    rows = [SentenceRow(0, "doc", 0, 0, 0, 10, "Sets the memory used by a sort.",
-                        context="20.4.1. Memory\x1fwork_mem (integer)"),
-            SentenceRow(1, "doc", 1, 0, 0, 10, "Sorting may use more memory.",
-                        context="14.1.1. EXPLAIN Basics"),
-            SentenceRow(2, "doc", 2, 0, 0, 10, "Dump only the schema.",
-                        context="Options\x1f-s --schema-only"),
-            SentenceRow(3, "doc", 3, 0, 0, 10, "Raise maintenance_work_mem for index builds."),
-            SentenceRow(4, "doc", 4, 0, 0, 10, "A sort uses memory.", context="Parameters\x1fname"),
-            SentenceRow(5, "doc", 5, 0, 0, 10, "Sorting uses memory.",
-                        context="PEP 465 - A dedicated infix operator for sorting")]
+    rows = [SentenceRow(i, "doc", i, 0, 0, 10, text, context=context) for i, (text, context)
+            in enumerate([("Sets the memory used by a sort.", "20.4.1. Memory\x1fwork_mem (integer)"),
+                          ("Sorting may use more memory.", "14.1.1. EXPLAIN Basics"),
+                          ("Dump only the schema.", "Options\x1f-s --schema-only"),
+                          ("Raise maintenance_work_mem for index builds.", ""),
+                          ("A sort uses memory.", "Parameters\x1fname"),
+                          ("Sorting uses memory.", "PEP 465 - A dedicated infix operator for sorting")])]
     opens = np.array([1, 1, 0, 1, 1, 1], np.float32)  # each opens its entry but "Dump only ..."
     candidates = Candidates(rows, np.zeros((len(rows), 4), np.float32), [0] * len(rows), {},
                             opens=opens)
