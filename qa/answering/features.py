@@ -190,6 +190,9 @@ _THING = re.compile(
     rf"(?:{CODE_NAME.pattern}|[A-Za-z_][\w.]*\s*\((?!\s*see\b)|[A-Z][A-Z_]{{2,}}\b"
     rf"(?:\s+[A-Z][A-Z_]{{2,}}\b)*)")
 THING_WORDS = 4  # the most words an entry's term has before its signature ("CONNECTION LIMIT x")
+_MAN_HEADINGS = frozenset("""NAME SYNOPSIS DESCRIPTION OPTIONS EXAMPLES EXAMPLE NOTES NOTE BUGS
+AUTHOR AUTHORS ENVIRONMENT FILES CONFIGURATION DISCUSSION OUTPUT HISTORY STANDARDS DIAGNOSTICS
+WARNINGS CAVEATS SECURITY COMPATIBILITY HOOKS USAGE COMMANDS ARGUMENTS""".split())
 # How a sentence opens when it draws a consequence from the one before it.
 _CONSEQUENCE = re.compile(
     r"^(as a (result|consequence)|thus|therefore|hence|consequently|so(,| that means)|"
@@ -367,10 +370,13 @@ class _Asked:
             term = context.rsplit(STORED_SEPARATOR, 1)[-1]
         else:
             return 0.0
-        found = _THING.match(term.strip())
+        term = term.strip()
+        found = _THING.match(term)
         # A term is short before its signature or type; a heading that opens with a name
-        # ("PEP 465 - A dedicated infix operator ...", "NumPy support") says more.
-        if not found or len(re.split(r"[(→]", term, maxsplit=1)[0].split()) > THING_WORDS:
+        # ("PEP 465 - A dedicated infix operator ...", "NumPy support") says more, and a
+        # manual page's headings are written in capitals ("INTERACTIVE MODE", "OPTIONS").
+        if not found or len(re.split(r"[(→]", term, maxsplit=1)[0].split()) > THING_WORDS or \
+                (term.isupper() and (" " in term or term in _MAN_HEADINGS)):
             return 0.0
         name = re.escape(found.group(0).lower().rstrip("( ").split()[-1])
         return float(not re.search(rf"(?<![\w-]){name}(?![\w-])", self.lowered))

@@ -101,16 +101,18 @@ def test_a_question_asking_which_setting_or_function_wants_the_entry_of_one_it_d
                           ("Dump only the schema.", "Options\x1f-s --schema-only"),
                           ("Raise maintenance_work_mem for index builds.", ""),
                           ("A sort uses memory.", "Parameters\x1fname"),
-                          ("Sorting uses memory.", "PEP 465 - A dedicated infix operator for sorting")])]
-    opens = np.array([1, 1, 0, 1, 1, 1], np.float32)  # each opens its entry but "Dump only ..."
+                          ("Sorting uses memory.", "PEP 465 - A dedicated infix operator for sorting"),
+                          ("A sort may use memory.", "SORTING MODE"),  # a man page's heading
+                          ("Memory is used.", "OPTIONS")])]
+    opens = np.array([1, 1, 0, 1, 1, 1, 1, 1], np.float32)  # all but "Dump only ..." open theirs
     candidates = Candidates(rows, np.zeros((len(rows), 4), np.float32), [0] * len(rows), {},
                             opens=opens)
     kind = features.FEATURES.index("answer_type")
     matrix = features.build(question, candidates, {"doc": ""})
-    assert matrix[:, kind].tolist() == [1.0, 0.0, 1.0, 1.0, 0.0, 0.0]
+    assert matrix[:, kind].tolist() == [1.0, 0.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0]
     # The first sentence of such an entry says what the thing does.
     defines = features.FEATURES.index("defines_thing")
-    assert matrix[:, defines].tolist() == [1.0, 0.0, 0.0, 0.0, 0.0, 0.0]
+    assert matrix[:, defines].tolist() == [1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
     # The entry of the thing the question names is not an answer to which thing it is.
     named = features.build("Which setting like work_mem controls sorts?", candidates,
                            {"doc": ""})[:, kind].tolist()
