@@ -20,6 +20,7 @@ from qa.reading.layout import (
     sentence_keys,
     term_name,
 )
+from qa.text.asked import thing_asked
 from qa.text.memo import Memo
 from qa.text.words import (
     CODE_NAME,
@@ -57,8 +58,10 @@ FEATURES = (
     "row",  # a table row, quoted whole
     "names_entry",  # the question names the option or code whose entry or row this is ("-a")
     "yes_no",  # a yes/no question met by a sentence that affirms or denies ("cannot", "only")
-    "names_term",  # the question writes the code name this sentence's term defines (TypeError)
+    "names_term",  # the question writes the code name this sentence's term defines (TypeError),
+    # or asks what the term is ("What is a savepoint?" and the glossary's "Savepoint")
     "defines_thing",  # "Which setting ...?": the first sentence of an entry of a thing of code
+    "points_elsewhere",  # it only sends the reader elsewhere ("For more information, see X.")
     # The same signals again for sentences that stand under a section or term (laid-out
     # documents: manuals, reports), zero elsewhere: a manual's reader asks in their own words,
     # so matching words there says less, and meaning more, than in prose read line by line.
@@ -193,6 +196,34 @@ THING_WORDS = 4  # the most words an entry's term has before its signature ("CON
 _MAN_HEADINGS = frozenset("""NAME SYNOPSIS DESCRIPTION OPTIONS EXAMPLES EXAMPLE NOTES NOTE BUGS
 AUTHOR AUTHORS ENVIRONMENT FILES CONFIGURATION DISCUSSION OUTPUT HISTORY STANDARDS DIAGNOSTICS
 WARNINGS CAVEATS SECURITY COMPATIBILITY HOOKS USAGE COMMANDS ARGUMENTS""".split())
+# A sentence that only sends the reader elsewhere: "For more information, see SAVEPOINT.", "See
+# Section 36.7.1 for a list of supported items.", "See INSERT for details." (not "See also the
+# wal_decode_buffer_size settings, which limit prefetching.", which says something itself).
+_NOT_A_STOP = r"(?:[^.;,]|\.(?=\w))"
+_POINTER = re.compile(
+    rf"^(?:for (?:more|further|additional|complete|full)?\s*(?:information|details|discussion|"
+    rf"explanation|examples?)(?: (?:on|about|regarding|of) {_NOT_A_STOP}{{1,80}})?,?\s+"
+    rf"(?:see|refer to|consult)\b{_NOT_A_STOP}*|(?:see|refer to|consult)(?: also)?\b"
+    rf"{_NOT_A_STOP}{{0,100}})[.)]?$", re.I)
+_ARTICLE = re.compile(r"^(?:the|an?)\s+", re.I)
+
+
+def _defined_thing(question: str) -> str:
+    """What a "What is X?" question asks to define, as a glossary writes its term."""
+    thing = thing_asked(question)
+    return _ARTICLE.sub("", thing).lower().strip() if thing else ""
+
+
+def _term_names(context: str) -> set[str]:
+    """The names an entry's term gives its thing: "Materialized view (relation)" ->
+    {"materialized view"}, "Multi-version concurrency control (MVCC)" -> both."""
+    if not context:
+        return set()
+    term = context.rsplit(STORED_SEPARATOR, 1)[-1].lower()
+    head, _, alias = term.partition("(")
+    return {head.strip(), alias.rstrip(") ").strip()} - {""}
+
+
 # How a sentence opens when it draws a consequence from the one before it.
 _CONSEQUENCE = re.compile(
     r"^(as a (result|consequence)|thus|therefore|hence|consequently|so(,| that means)|"
@@ -441,6 +472,7 @@ def build(question: str, candidates: Candidates, titles: dict[str, str],
     asked = _Asked(question, conversation, candidates.idf)
     keys = named_keys(question)
     names = {code_name(n) for n in code_names(question)} - {""}
+    defined = _defined_thing(question)
     n_names, n_pairs = len(asked.names), len(asked.pairs)
     by_title: dict[tuple[str, str], tuple[str, set[str], set[str], float]] = {}
     seen: dict[tuple[str, str], dict[str, float]] = {}
@@ -479,7 +511,9 @@ def build(question: str, candidates: Candidates, titles: dict[str, str],
                 "names_entry": float(bool(keys and keys & sentence_keys(r.text, r.context))),
                 "yes_no": asked.takes_side(r.text),
                 "names_term": float(any(code_names_meet(n, term_name(r.context))
-                                        for n in names)),
+                                        for n in names) or
+                                    bool(defined and defined in _term_names(r.context))),
+                "points_elsewhere": float(_POINTER.match(r.text) is not None),
             }
         rows.append(row)
     s_lex, p_lex = signal["s_lex"], signal["p_lex"]

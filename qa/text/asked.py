@@ -13,7 +13,8 @@ import re
 
 from qa.text.words import code_names, named_keys
 
-# "What does X do / mean / show / stand for?", "What is X for?", "What is X?" (X one word),
+# "What does X do / mean / show / stand for?", "What is X for?", "What is X?" (X one word, or
+# two after an article: "What is a savepoint?", "What is a materialized view?"),
 # where X is only the thing named ("git add -p", "the -j option of pg_restore"): a question
 # that says more ("What does setting statement_timeout to zero do?") asks about one use of it,
 # which a later sentence of the entry answers, and so does "What does X return?" ("The return
@@ -21,7 +22,9 @@ from qa.text.words import code_names, named_keys
 _WHAT_IT_DOES = re.compile(
     r"^\s*what\s+(?:does|do|is|are)\s+(?P<thing>[^?]{1,80}?)\s+(?:do|mean|show|stand for|"
     r"(?:used |good )?for)\s*\?*\s*$|"
-    r"^\s*what\s+(?:is|are)\s+(?P<name>[^\s?]+)\s*\?*\s*$", re.I)
+    r"^\s*what\s+(?:is|are)\s+(?P<name>[^\s?]+)\s*\?*\s*$|"
+    r"^\s*what\s+(?:is|are)\s+(?P<defined>(?:an?|the)\s+[^\s?]+(?:\s+[^\s?]+)?)\s*\?*\s*$",
+    re.I)
 _MORE_THAN_A_NAME = re.compile(
     r"\b(?:to|when|if|with|without|after|before|while|into|from|unless|once|set|setting|"
     r"given|passed|called)\b", re.I)
@@ -39,7 +42,7 @@ def thing_asked(question: str) -> str | None:
     m = _WHAT_IT_DOES.match(question)
     if not m:
         return None
-    thing = m.group("thing") or m.group("name")
+    thing = m.group("thing") or m.group("name") or m.group("defined")
     if len(thing.split()) > MOST_WORDS or _MORE_THAN_A_NAME.search(thing):
         return None
     # "the -j option of pg_restore" asks about the option, whose entry the question names;

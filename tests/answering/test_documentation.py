@@ -17,11 +17,13 @@ PAGES = Path(__file__).resolve().parent.parent / "data" / "pages"
 
 @pytest.fixture(scope="module")
 def manual(tmp_path_factory: pytest.TempPathFactory, embedder) -> Verbatim:
-    """A service holding the real manual pages kept as fixtures (DocBook, Sphinx, asciidoc)."""
+    """A service holding the real manual pages kept as fixtures (DocBook, Sphinx, asciidoc):
+    parts of PostgreSQL's resource settings and glossary, Python's built-in functions and
+    sequence operations, git status's manual page."""
     svc = Verbatim(Settings(data_dir=tmp_path_factory.mktemp("manual")), embedder=embedder)
     svc.warm_up()
     report = svc.add_paths(sorted(PAGES.glob("*.html")))
-    assert not report.failed and len(report.added) == 4
+    assert not report.failed and len(report.added) == 5
     return svc
 
 
@@ -61,6 +63,14 @@ def manual(tmp_path_factory: pytest.TempPathFactory, embedder) -> Verbatim:
     ("Which function returns the largest item in an iterable?",
      "Return the largest item in an iterable or the largest of two or more arguments.",
      ["max(iterable, *, key=None)"]),
+    # Asked what a term is: the glossary entry's definition, not its closing pointer ("For more
+    # information, see SAVEPOINT.") nor a later sentence of it.
+    ("What is a savepoint?", "A special mark in the sequence of steps in a transaction.",
+     ["Savepoint"]),
+    ("What is a materialized view?", "A relation that is defined by a SELECT statement (just "
+     "like a view), but stores data in the same way that a table does.",
+     ["Materialized view (relation)"]),
+    ("What is a role?", "A collection of access privileges to the instance.", ["Role"]),
     ("Which operation gives the concatenation of two sequences?",
      "s + t | the concatenation of s and t | (6)(7)",
      ["Common Sequence Operations", "Operation | Result | Notes"]),

@@ -151,6 +151,28 @@ def test_a_question_asking_how_two_things_differ_wants_a_sentence_that_sets_them
                                        )["type_contrast"]
 
 
+def test_a_sentence_that_only_points_elsewhere_is_marked():
+    rows = ["For more information, see SAVEPOINT.", "See Section 36.7.1 for a list of items.",
+            "See also the wal_buffers setting, which limits how much is kept.",
+            "A savepoint marks a point in a transaction."]
+    assert _feature("points_elsewhere", "What is a savepoint?", rows) == [1.0, 1.0, 0.0, 0.0]
+
+
+def test_asked_what_a_term_is_points_at_the_entry_that_defines_it():
+    rows = [SentenceRow(i, "doc", i, 0, 0, 10, text, context=context) for i, (text, context)
+            in enumerate([("A relation that stores its query's result.",
+                           "Materialized view (relation)"),
+                          ("A mechanism for concurrent reads.",
+                           "Multi-version concurrency control (MVCC)"),
+                          ("A view is a stored query.", "View")])]
+    candidates = Candidates(rows, np.zeros((len(rows), 4), np.float32), [0] * len(rows), {})
+    term = features.FEATURES.index("names_term")
+    for question, named in (("What is a materialized view?", [1.0, 0.0, 0.0]),
+                            ("What is MVCC?", [0.0, 1.0, 0.0]),
+                            ("What does a materialized view store?", [0.0, 0.0, 0.0])):
+        assert features.build(question, candidates, {"doc": ""})[:, term].tolist() == named
+
+
 def test_a_question_naming_an_option_or_code_points_at_its_entry_or_row():
     question = "What does git status -s show, and what does %j mean?"
     rows = [SentenceRow(0, "doc", 0, 0, 0, 10, "Give the output in the short-format.",

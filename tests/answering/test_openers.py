@@ -40,12 +40,16 @@ def _named(*rows: int) -> np.ndarray:
     ("What does the -j option of pg_restore do?", True),
     ("What is the --patch option for?", True),
     ("What is work_mem?", True),
+    ("What is a savepoint?", True),  # a term of two words at most, after its article
+    ("What is a materialized view?", True),
     # One use of the thing, a part of its entry, what it returns, or something else.
     ("What does setting statement_timeout to zero do?", False),
     ("What does the LIKE operator do when the pattern has no percent signs or underscores?",
      False),
     ("How do I use git add -p?", False),
     ("What is the capital of France?", False),
+    ("What is the name of the mascot?", False),
+    ("What is a good way to store money?", False),
     ("What does the key argument of max() do?", False),
     ("What does os.path.join return?", False),
 ])
