@@ -180,7 +180,10 @@ def test_an_add_killed_midway_resumes_without_embedding_again_what_it_committed(
         time.sleep(0.05)
         if database.exists():
             with sqlite3.connect(database) as conn:
-                committed = conn.execute("SELECT count(*) FROM documents").fetchone()[0]
+                try:
+                    committed = conn.execute("SELECT count(*) FROM documents").fetchone()[0]
+                except sqlite3.OperationalError:  # the file is there, its tables not yet
+                    committed = 0
     assert add.poll() is None, "the add finished before it could be killed"
     os.kill(add.pid, signal.SIGKILL)
     add.wait()
