@@ -216,12 +216,13 @@ def _defined_thing(question: str) -> str:
 
 def _term_names(context: str) -> set[str]:
     """The names an entry's term gives its thing: "Materialized view (relation)" ->
-    {"materialized view"}, "Multi-version concurrency control (MVCC)" -> both."""
+    {"materialized view"}, "Multi-version concurrency control (MVCC)" -> both; a kind or type
+    in parentheses ("(relation)", "work_mem (integer)") is no name."""
     if not context:
         return set()
-    term = context.rsplit(STORED_SEPARATOR, 1)[-1].lower()
-    head, _, alias = term.partition("(")
-    return {head.strip(), alias.rstrip(") ").strip()} - {""}
+    head, _, alias = context.rsplit(STORED_SEPARATOR, 1)[-1].partition("(")
+    alias = alias.rstrip(") ").strip()
+    return {head.strip().lower()} | ({alias.lower()} if alias.isupper() else set())
 
 
 # How a sentence opens when it draws a consequence from the one before it.

@@ -164,12 +164,15 @@ def test_asked_what_a_term_is_points_at_the_entry_that_defines_it():
                            "Materialized view (relation)"),
                           ("A mechanism for concurrent reads.",
                            "Multi-version concurrency control (MVCC)"),
-                          ("A view is a stored query.", "View")])]
+                          ("A view is a stored query.", "View"),
+                          ("Sets the memory of a sort.", "work_mem (integer)")])]
     candidates = Candidates(rows, np.zeros((len(rows), 4), np.float32), [0] * len(rows), {})
     term = features.FEATURES.index("names_term")
-    for question, named in (("What is a materialized view?", [1.0, 0.0, 0.0]),
-                            ("What is MVCC?", [0.0, 1.0, 0.0]),
-                            ("What does a materialized view store?", [0.0, 0.0, 0.0])):
+    for question, named in (("What is a materialized view?", [1.0, 0.0, 0.0, 0.0]),
+                            ("What is MVCC?", [0.0, 1.0, 0.0, 0.0]),
+                            ("What is a relation?", [0.0, 0.0, 0.0, 0.0]),  # a kind, no name
+                            ("What is an integer?", [0.0, 0.0, 0.0, 0.0]),
+                            ("What does a materialized view store?", [0.0, 0.0, 0.0, 0.0])):
         assert features.build(question, candidates, {"doc": ""})[:, term].tolist() == named
 
 
