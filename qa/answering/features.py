@@ -204,14 +204,20 @@ _POINTER = re.compile(
     rf"^(?:for (?:more|further|additional|complete|full)?\s*(?:information|details|discussion|"
     rf"explanation|examples?)(?: (?:on|about|regarding|of) {_NOT_A_STOP}{{1,80}})?,?\s+"
     rf"(?:see|refer to|consult)\b{_NOT_A_STOP}*|(?:see|refer to|consult)(?: also)?\b"
-    rf"{_NOT_A_STOP}{{0,100}})[.)]?$", re.I)
+    rf"{_NOT_A_STOP}{{0,100}}|(?:more|further) (?:information|details)(?: \w+){{0,3}} (?:can be "
+    rf"found|is available|are available|is given|are given) (?:in|at|on)\b{_NOT_A_STOP}{{0,100}})"
+    rf"[.)]?$", re.I)
 _ARTICLE = re.compile(r"^(?:the|an?)\s+", re.I)
 
 
-def _defined_thing(question: str) -> str:
-    """What a "What is X?" question asks to define, as a glossary writes its term."""
+def _defined_thing(question: str) -> set[str]:
+    """What a "What is X?" question asks to define, as a glossary writes its term: "What are
+    savepoints?" asks for "savepoint" too."""
     thing = thing_asked(question)
-    return _ARTICLE.sub("", thing).lower().strip() if thing else ""
+    if not thing:
+        return set()
+    name = _ARTICLE.sub("", thing).lower().strip()
+    return {name, *(name[:-len(end)] for end in ("s", "es") if name.endswith(end))}
 
 
 def _term_names(context: str) -> set[str]:
@@ -513,7 +519,7 @@ def build(question: str, candidates: Candidates, titles: dict[str, str],
                 "yes_no": asked.takes_side(r.text),
                 "names_term": float(any(code_names_meet(n, term_name(r.context))
                                         for n in names) or
-                                    bool(defined and defined in _term_names(r.context))),
+                                    bool(defined & _term_names(r.context))),
                 "points_elsewhere": float(_POINTER.match(r.text) is not None),
             }
         rows.append(row)

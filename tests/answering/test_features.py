@@ -152,10 +152,11 @@ def test_a_question_asking_how_two_things_differ_wants_a_sentence_that_sets_them
 
 
 def test_a_sentence_that_only_points_elsewhere_is_marked():
-    rows = ["For more information, see SAVEPOINT.", "See Section 36.7.1 for a list of items.",
+    rows = ["For more information, see SAVEPOINT.", "More information can be found in Iterator "
+            "Types.", "See Section 36.7.1 for a list of items.",
             "See also the wal_buffers setting, which limits how much is kept.",
             "A savepoint marks a point in a transaction."]
-    assert _feature("points_elsewhere", "What is a savepoint?", rows) == [1.0, 1.0, 0.0, 0.0]
+    assert _feature("points_elsewhere", "What is a savepoint?", rows) == [1.0, 1.0, 1.0, 0.0, 0.0]
 
 
 def test_asked_what_a_term_is_points_at_the_entry_that_defines_it():
@@ -170,6 +171,7 @@ def test_asked_what_a_term_is_points_at_the_entry_that_defines_it():
     term = features.FEATURES.index("names_term")
     for question, named in (("What is a materialized view?", [1.0, 0.0, 0.0, 0.0]),
                             ("What is MVCC?", [0.0, 1.0, 0.0, 0.0]),
+                            ("What are views?", [0.0, 0.0, 1.0, 0.0]),  # one, in the plural
                             ("What is a relation?", [0.0, 0.0, 0.0, 0.0]),  # a kind, no name
                             ("What is an integer?", [0.0, 0.0, 0.0, 0.0]),
                             ("What does a materialized view store?", [0.0, 0.0, 0.0, 0.0])):
