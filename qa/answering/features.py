@@ -19,8 +19,9 @@ from qa.reading.layout import (
     readable_context,
     sentence_keys,
     term_name,
+    term_names,
 )
-from qa.text.asked import thing_asked
+from qa.text.asked import terms_asked
 from qa.text.memo import Memo
 from qa.text.words import (
     CODE_NAME,
@@ -207,30 +208,6 @@ _POINTER = re.compile(
     rf"{_NOT_A_STOP}{{0,100}}|(?:more|further) (?:information|details)(?: \w+){{0,3}} (?:can be "
     rf"found|is available|are available|is given|are given) (?:in|at|on)\b{_NOT_A_STOP}{{0,100}})"
     rf"[.)]?$", re.I)
-_ARTICLE = re.compile(r"^(?:the|an?)\s+", re.I)
-
-
-def _defined_thing(question: str) -> set[str]:
-    """What a "What is X?" question asks to define, as a glossary writes its term: "What are
-    savepoints?" asks for "savepoint" too."""
-    thing = thing_asked(question)
-    if not thing:
-        return set()
-    name = _ARTICLE.sub("", thing).lower().strip()
-    return {name, *(name[:-len(end)] for end in ("s", "es") if name.endswith(end))}
-
-
-def _term_names(context: str) -> set[str]:
-    """The names an entry's term gives its thing: "Materialized view (relation)" ->
-    {"materialized view"}, "Multi-version concurrency control (MVCC)" -> both; a kind or type
-    in parentheses ("(relation)", "work_mem (integer)") is no name."""
-    if not context:
-        return set()
-    head, _, alias = context.rsplit(STORED_SEPARATOR, 1)[-1].partition("(")
-    alias = alias.rstrip(") ").strip()
-    return {head.strip().lower()} | ({alias.lower()} if alias.isupper() else set())
-
-
 # How a sentence opens when it draws a consequence from the one before it.
 _CONSEQUENCE = re.compile(
     r"^(as a (result|consequence)|thus|therefore|hence|consequently|so(,| that means)|"
@@ -479,7 +456,7 @@ def build(question: str, candidates: Candidates, titles: dict[str, str],
     asked = _Asked(question, conversation, candidates.idf)
     keys = named_keys(question)
     names = {code_name(n) for n in code_names(question)} - {""}
-    defined = _defined_thing(question)
+    defined = terms_asked(question)
     n_names, n_pairs = len(asked.names), len(asked.pairs)
     by_title: dict[tuple[str, str], tuple[str, set[str], set[str], float]] = {}
     seen: dict[tuple[str, str], dict[str, float]] = {}
@@ -519,7 +496,7 @@ def build(question: str, candidates: Candidates, titles: dict[str, str],
                 "yes_no": asked.takes_side(r.text),
                 "names_term": float(any(code_names_meet(n, term_name(r.context))
                                         for n in names) or
-                                    bool(defined & _term_names(r.context))),
+                                    bool(defined & term_names(r.context))),
                 "points_elsewhere": float(_POINTER.match(r.text) is not None),
             }
         rows.append(row)

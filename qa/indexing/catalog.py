@@ -196,16 +196,21 @@ class Catalog:
         no quotable one under the same headings (a heading, a term, another section, or
         none). A definition's first sentence usually says what the term is; what follows,
         how it behaves."""
-        before = self._quotable.get(row.doc_id, {}).get(row.ord - 1)
-        return before is None or self._sentences[before].context != row.context
+        return self._neighbour(row, -1) is None
 
     def next_said(self, row: SentenceRow) -> str:
         """The quotable sentence right after one under the same headings ("" when none): a
         sentence that draws a consequence ("As a result, ...") says its predecessor is a cause."""
-        after = self._quotable.get(row.doc_id, {}).get(row.ord + 1)
-        if after is None or self._sentences[after].context != row.context:
-            return ""
-        return self._sentences[after].text
+        after = self._neighbour(row, 1)
+        return after.text if after is not None else ""
+
+    def _neighbour(self, row: SentenceRow, step: int) -> SentenceRow | None:
+        """The quotable sentence `step` places from one (-1 before, 1 after), if it stands
+        under the same headings or term; None otherwise."""
+        near = self._quotable.get(row.doc_id, {}).get(row.ord + step)
+        if near is None or self._sentences[near].context != row.context:
+            return None
+        return self._sentences[near]
 
     def passage(self, doc_id: str, ord_: int) -> PassageRow | None:
         """The passage a sentence calls home, by its document and position."""

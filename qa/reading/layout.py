@@ -16,7 +16,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
-from itertools import takewhile
+from itertools import islice, takewhile
 
 from qa.text.words import code_name, entry_keys
 
@@ -80,9 +80,11 @@ class Layout:
     def code_after(self, end: int) -> tuple[int, int] | None:
         """The span of the code blocks that come right after offset `end` (the sample a
         sentence ending in a colon introduces), or None when the next block is no code."""
-        at = bisect.bisect_left([b.start for b in self.blocks], end)
-        code = list(takewhile(lambda b: b.kind == CODE, self.blocks[at:]))
-        return (code[0].start, code[-1].end) if code else None
+        at = bisect.bisect_left(self.blocks, end, key=lambda b: b.start)
+        last = None
+        for block in takewhile(lambda b: b.kind == CODE, islice(self.blocks, at, None)):
+            last = block
+        return (self.blocks[at].start, last.end) if last is not None else None
 
     def to_json(self) -> str:
         """Store the layout beside the text (a few numbers per block)."""
@@ -221,6 +223,17 @@ class Outline:
         if label:
             self.open.append((level, label))
         return parents
+
+
+def term_names(context: str) -> set[str]:
+    """The names a sentence's innermost term gives its thing, in lower case, for a question
+    asking what it is: "Materialized view (relation)" -> {"materialized view"} (a kind in
+    parentheses is no name), "Multi-version concurrency control (MVCC)" -> both."""
+    if not context:
+        return set()
+    head, _, alias = context.rsplit(STORED_SEPARATOR, 1)[-1].partition("(")
+    alias = alias.rstrip(") ").strip()
+    return {head.strip().lower()} | ({alias.lower()} if alias.isupper() else set())
 
 
 @lru_cache(maxsize=8192)  # an entry's sentences share their context: read once

@@ -29,8 +29,9 @@ _MORE_THAN_A_NAME = re.compile(
     r"\b(?:to|when|if|with|without|after|before|while|into|from|unless|once|set|setting|"
     r"given|passed|called)\b", re.I)
 MOST_WORDS = 6  # "the -n option of git commit"
+_ARTICLE = r"^\s*(?:the|an?)\s+"
 # What a question adds to a page's name ("the CLUSTER command", "the shutil module").
-_GENERIC = re.compile(r"^\s*(?:the|an?)\s+|\s+(?:sql\s+)?(?:command|statement|clause|function|"
+_GENERIC = re.compile(rf"{_ARTICLE}|\s+(?:sql\s+)?(?:command|statement|clause|function|"
                       r"module|package|library|utility|tool|program|application|extension)\s*$",
                       re.I)
 _MAN_SECTION = re.compile(r"\(\d\w*\)\s*$")  # "git-status(1)"
@@ -56,6 +57,16 @@ def asks_what_it_does(question: str) -> bool:
     """Say whether a question asks only what a thing does or means, which its entry's first
     sentence says."""
     return thing_asked(question) is not None
+
+
+def terms_asked(question: str) -> set[str]:
+    """The term a "What is X?" question asks to define, in lower case as `term_names` gives an
+    entry's: "What are savepoints?" -> {"savepoints", "savepoint"}; empty for other questions."""
+    thing = thing_asked(question)
+    if not thing:
+        return set()
+    name = re.sub(_ARTICLE, "", thing, flags=re.I).lower().strip()
+    return {name, *(name[:-len(end)] for end in ("s", "es") if name.endswith(end))}
 
 
 def page_name(title: str) -> str:

@@ -275,3 +275,14 @@ def test_a_first_heading_that_only_adds_to_the_title_is_not_a_section():
     doc, sentences = read("git-frob.html", page)
     assert doc.title == "git-frob(1)"
     assert sentence(sentences, "Print nothing").section == "OPTIONS › --quiet"
+
+
+def test_the_code_a_lead_in_introduces_is_every_code_block_right_after_it():
+    from qa.reading.layout import CODE, TEXT, Block, Layout
+
+    layout = Layout((Block(0, 20, TEXT), Block(21, 40, CODE), Block(41, 60, CODE),
+                     Block(61, 80, TEXT), Block(81, 90, CODE)))
+    assert layout.code_after(20) == (21, 60)  # both samples, not the one after the prose
+    assert layout.code_after(60) is None  # prose comes next
+    assert layout.code_after(80) == (81, 90)
+    assert layout.code_after(90) is None  # nothing after the last block
